@@ -1,0 +1,39 @@
+//! Host capabilities, one folder each. This file is the one place that wires
+//! them (and WASI, and wasi:http) into the Linker: to find where a guest call
+//! such as `pb:kv/store.bucket.set` lands, open `caps/kv/`.
+
+pub mod bindings;
+pub mod data;
+pub mod files;
+pub mod http_out;
+pub mod jobs;
+pub mod kv;
+pub mod secrets;
+pub mod trace;
+
+use crate::engine::Invocation;
+use wasmtime::component::Linker;
+
+/// The interfaces every deployed component may import: the
+/// `pb:serverless/imports` world.
+pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
+    // wasi:cli, clocks, random, io, filesystem and sockets: what standard
+    // toolchains always import. The WasiCtx of an invocation has no
+    // preopened directory and refuses every socket and name lookup.
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
+
+    data::add_to_linker(linker)?;
+    kv::add_to_linker(linker)?;
+    files::add_to_linker(linker)?;
+    jobs::add_to_linker(linker)?;
+    secrets::add_to_linker(linker)?;
+    trace::add_to_linker(linker)?;
+    Ok(())
+}
+
+/// The message of the typed `unavailable` error a capability gives until it
+/// is implemented on this host.
+pub(crate) fn unavailable(package: &str) -> String {
+    format!("{package} is not available on this host yet")
+}

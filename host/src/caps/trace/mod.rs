@@ -1,0 +1,191 @@
+//! `pb:trace` — structured logs and spans from guests, into the host's
+//! `tracing` output (target `pb.guest`), tagged with the function and the
+//! invocation's trace id.
+
+use crate::caps::bindings::trace::tracing::{self as wit, Field, Host, HostSpan, Level};
+use crate::engine::Invocation;
+use std::sync::Arc;
+use std::time::Instant;
+use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
+
+/// Longest log message kept; the rest is cut (a guest cannot flood the log).
+pub const MAX_MESSAGE_LEN: usize = 16 * 1024;
+/// Most fields kept on one log line or span.
+pub const MAX_FIELDS: usize = 64;
+/// Longest field key or value kept.
+pub const MAX_FIELD_LEN: usize = 1024;
+
+/// Per-invocation tracing state.
+pub struct TraceCtx {
+    pub function: Arc<str>,
+    /// W3C trace id, 32 hex digits.
+    pub trace_id: String,
+}
+
+impl TraceCtx {
+    pub fn new(function: Arc<str>) -> Self {
+        TraceCtx {
+            function,
+            trace_id: format!("{:032x}", rand::random::<u128>()),
+        }
+    }
+}
+
+/// The host side of a `span` resource.
+pub struct Span {
+    name: String,
+    fields: Vec<Field>,
+    error: Option<String>,
+    start: Instant,
+    ended: bool,
+}
+
+pub struct TraceView<'a> {
+    pub ctx: &'a TraceCtx,
+    pub table: &'a mut ResourceTable,
+}
+
+struct HasTraceView;
+impl HasData for HasTraceView {
+    type Data<'a> = TraceView<'a>;
+}
+
+pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
+    wit::add_to_linker::<_, HasTraceView>(linker, |s| TraceView {
+        ctx: &s.trace,
+        table: &mut s.table,
+    })
+}
+
+fn clip(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
+}
+
+fn clip_fields(fields: Vec<Field>) -> Vec<Field> {
+    fields
+        .into_iter()
+        .take(MAX_FIELDS)
+        .map(|f| Field {
+            key: clip(f.key, MAX_FIELD_LEN),
+            value: clip(f.value, MAX_FIELD_LEN),
+        })
+        .collect()
+}
+
+fn render(fields: &[Field]) -> String {
+    let map: serde_json::Map<String, serde_json::Value> = fields
+        .iter()
+        .map(|f| (f.key.clone(), serde_json::Value::String(f.value.clone())))
+        .collect();
+    serde_json::Value::Object(map).to_string()
+}
+
+macro_rules! guest_event {
+    ($level:expr, $($rest:tt)+) => {
+        match $level {
+            Level::Trace => tracing::trace!(target: "pb.guest", $($rest)+),
+            Level::Debug => tracing::debug!(target: "pb.guest", $($rest)+),
+            Level::Info => tracing::info!(target: "pb.guest", $($rest)+),
+            Level::Warn => tracing::warn!(target: "pb.guest", $($rest)+),
+            Level::Error => tracing::error!(target: "pb.guest", $($rest)+),
+        }
+    };
+}
+
+impl Host for TraceView<'_> {
+    fn log(&mut self, level: Level, message: String, fields: Vec<Field>) -> wasmtime::Result<()> {
+        let message = clip(message, MAX_MESSAGE_LEN);
+        let fields = render(&clip_fields(fields));
+        let (function, trace_id) = (&*self.ctx.function, &self.ctx.trace_id);
+        guest_event!(level, function, trace_id, fields, "{message}");
+        Ok(())
+    }
+
+    fn trace_id(&mut self) -> wasmtime::Result<String> {
+        Ok(self.ctx.trace_id.clone())
+    }
+}
+
+impl TraceView<'_> {
+    fn finish(&self, span: &mut Span) {
+        if span.ended {
+            return;
+        }
+        span.ended = true;
+        let (function, trace_id) = (&*self.ctx.function, &self.ctx.trace_id);
+        let duration_us = span.start.elapsed().as_micros() as u64;
+        let fields = render(&span.fields);
+        let name = &span.name;
+        match &span.error {
+            Some(error) => {
+                tracing::warn!(target: "pb.guest.span", function, trace_id, span = %name, duration_us, fields, error = %error, "span failed")
+            }
+            None => {
+                tracing::info!(target: "pb.guest.span", function, trace_id, span = %name, duration_us, fields, "span")
+            }
+        }
+    }
+}
+
+impl HostSpan for TraceView<'_> {
+    fn new(&mut self, name: String, fields: Vec<Field>) -> wasmtime::Result<Resource<Span>> {
+        let span = Span {
+            name: clip(name, MAX_FIELD_LEN),
+            fields: clip_fields(fields),
+            error: None,
+            start: Instant::now(),
+            ended: false,
+        };
+        Ok(self.table.push(span)?)
+    }
+
+    fn set_attribute(
+        &mut self,
+        span: Resource<Span>,
+        key: String,
+        value: String,
+    ) -> wasmtime::Result<()> {
+        let span = self.table.get_mut(&span)?;
+        if span.fields.len() < MAX_FIELDS {
+            span.fields.push(Field {
+                key: clip(key, MAX_FIELD_LEN),
+                value: clip(value, MAX_FIELD_LEN),
+            });
+        }
+        Ok(())
+    }
+
+    fn record_error(&mut self, span: Resource<Span>, message: String) -> wasmtime::Result<()> {
+        self.table.get_mut(&span)?.error = Some(clip(message, MAX_MESSAGE_LEN));
+        Ok(())
+    }
+
+    fn end(&mut self, span: Resource<Span>) -> wasmtime::Result<()> {
+        let mut taken = std::mem::replace(
+            self.table.get_mut(&span)?,
+            Span {
+                name: String::new(),
+                fields: Vec::new(),
+                error: None,
+                start: Instant::now(),
+                ended: true,
+            },
+        );
+        self.finish(&mut taken);
+        Ok(())
+    }
+
+    fn drop(&mut self, span: Resource<Span>) -> wasmtime::Result<()> {
+        let mut span = self.table.delete(span)?;
+        self.finish(&mut span);
+        Ok(())
+    }
+}

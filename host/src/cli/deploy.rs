@@ -1,0 +1,68 @@
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct DeployArgs {
+    /// The component (`.wasm`) to deploy.
+    path: PathBuf,
+    /// The function's name; it is served at `/api/pb_serverless/<name>`.
+    #[arg(long)]
+    name: String,
+    /// The host's URL.
+    #[arg(long, default_value = "http://127.0.0.1:8090", env = "PB_SERVER")]
+    server: String,
+    /// The admin token (default: `PB_ADMIN_TOKEN`, else `<dir>/admin_token`).
+    #[arg(long, env = "PB_ADMIN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// The data folder of a local host, to find its admin token.
+    #[arg(long, default_value = "pb_data", env = "PB_DATA_DIR")]
+    dir: PathBuf,
+    /// Triggers the component must serve: http, jobs, cron, hooks.
+    #[arg(long, default_value = "http")]
+    triggers: String,
+}
+
+pub async fn run(args: DeployArgs) -> anyhow::Result<()> {
+    let bytes =
+        std::fs::read(&args.path).with_context(|| format!("read {}", args.path.display()))?;
+    let token = match args.token {
+        Some(t) => t,
+        None => std::fs::read_to_string(args.dir.join("admin_token"))
+            .map(|t| t.trim().to_string())
+            .with_context(|| {
+                format!(
+                    "no admin token: pass --token, set PB_ADMIN_TOKEN, or run next to the host's data folder ({} has no admin_token)",
+                    args.dir.display()
+                )
+            })?,
+    };
+    let url = format!(
+        "{}/api/pb_serverless/_admin/functions/{}?triggers={}",
+        args.server.trim_end_matches('/'),
+        args.name,
+        args.triggers
+    );
+    let response = reqwest::Client::new()
+        .put(&url)
+        .bearer_auth(token)
+        .header("content-type", "application/wasm")
+        .body(bytes)
+        .send()
+        .await
+        .with_context(|| format!("reach the host at {}", args.server))?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    if !status.is_success() {
+        let message = body["message"].as_str().unwrap_or("no message");
+        anyhow::bail!("deploy refused ({status}): {message}");
+    }
+    println!(
+        "deployed {} version {} ({} bytes, triggers: {})",
+        args.name,
+        body["version"].as_str().unwrap_or("?"),
+        body["size"],
+        body["triggers"]
+    );
+    Ok(())
+}

@@ -1,0 +1,81 @@
+use crate::config::{HostConfig, Limits, Mode, DEFAULT_ADDR};
+use crate::server::Server;
+use clap::Args;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// A component to serve alone at `/`, like `wasmtime serve`. Without it,
+    /// the full host runs: deployed functions, admin API, database.
+    component: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = DEFAULT_ADDR)]
+    addr: SocketAddr,
+    /// The data folder.
+    #[arg(long, default_value = "pb_data", env = "PB_DATA_DIR")]
+    dir: PathBuf,
+    /// Database: `postgres://…` or a SQLite file (default `<dir>/data.db`).
+    #[arg(long, env = "PB_DB")]
+    db: Option<String>,
+    /// Memory limit per instance, in MiB.
+    #[arg(long, default_value_t = (crate::config::DEFAULT_MEMORY_LIMIT >> 20) as u64)]
+    memory_mb: u64,
+    /// Seconds a function has to send its response headers.
+    #[arg(long, default_value_t = crate::config::DEFAULT_HEADERS_TIMEOUT.as_secs_f64())]
+    timeout: f64,
+    /// Seconds a function may keep streaming its body after the headers.
+    #[arg(long, default_value_t = crate::config::DEFAULT_MAX_DURATION.as_secs_f64())]
+    max_duration: f64,
+    /// Instruction budget (wasmtime fuel) per invocation; unmetered when absent.
+    #[arg(long)]
+    fuel: Option<u64>,
+    /// Instances alive at once; further requests get 503.
+    #[arg(long, default_value_t = crate::config::DEFAULT_MAX_INSTANCES)]
+    max_instances: u32,
+    /// A host (`name` or `name:port`) functions may call out to; repeatable. Default: none.
+    #[arg(long = "allow-host")]
+    allow_hosts: Vec<String>,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.timeout > 0.0, "--timeout must be positive");
+    anyhow::ensure!(args.max_duration > 0.0, "--max-duration must be positive");
+    anyhow::ensure!(args.memory_mb > 0, "--memory-mb must be positive");
+    let config = HostConfig {
+        mode: match args.component {
+            Some(path) => Mode::Single(path),
+            None => Mode::Host,
+        },
+        addr: args.addr,
+        dir: args.dir,
+        db: args.db,
+        admin_token: None,
+        limits: Limits {
+            memory: (args.memory_mb as usize) << 20,
+            headers_timeout: Duration::from_secs_f64(args.timeout),
+            max_duration: Duration::from_secs_f64(args.max_duration),
+            fuel: args.fuel,
+            max_instances: args.max_instances,
+        },
+        allowed_hosts: args.allow_hosts,
+        ..HostConfig::default()
+    };
+    let single = matches!(config.mode, Mode::Single(_));
+    let server = Server::start(config).await?;
+    if single {
+        println!("Serving HTTP on http://{}/", server.addr());
+    } else {
+        println!(
+            "pb-serverless listening on http://{}\n  functions: http://{}/api/pb_serverless/<name>\n  admin API: http://{}/api/pb_serverless/_admin/",
+            server.addr(),
+            server.addr(),
+            server.addr()
+        );
+    }
+    tokio::signal::ctrl_c().await?;
+    println!("shutting down");
+    server.stop();
+    Ok(())
+}

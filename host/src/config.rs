@@ -1,0 +1,84 @@
+//! Host configuration: where data lives, how it is served, and the limits
+//! every instance runs under. Every default is a documented constant.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Memory one instance may use, across all its linear memories.
+pub const DEFAULT_MEMORY_LIMIT: usize = 128 << 20;
+/// Time a function has to send its response headers.
+pub const DEFAULT_HEADERS_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time a function may go on streaming its body after the headers.
+pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(15 * 60);
+/// Instances alive at once; past this, requests get 503.
+pub const DEFAULT_MAX_INSTANCES: u32 = 1000;
+/// Largest component accepted by deploy.
+pub const DEFAULT_MAX_COMPONENT_SIZE: usize = 64 << 20;
+/// Default listen address, PocketBase's port.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8090";
+
+/// Limits applied to every instance.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub memory: usize,
+    pub headers_timeout: Duration,
+    pub max_duration: Duration,
+    /// Instruction budget per invocation (wasmtime fuel); none = unmetered.
+    pub fuel: Option<u64>,
+    pub max_instances: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory: DEFAULT_MEMORY_LIMIT,
+            headers_timeout: DEFAULT_HEADERS_TIMEOUT,
+            max_duration: DEFAULT_MAX_DURATION,
+            fuel: None,
+            max_instances: DEFAULT_MAX_INSTANCES,
+        }
+    }
+}
+
+/// What `pbs serve` serves.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// One component at `/`, like `wasmtime serve`.
+    Single(PathBuf),
+    /// The full host: deployed functions, admin API, database.
+    Host,
+}
+
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    pub mode: Mode,
+    pub addr: SocketAddr,
+    /// The data folder (`pb_data`).
+    pub dir: PathBuf,
+    /// `sqlite://…`, `postgres://…`, or none for `<dir>/data.db`.
+    pub db: Option<String>,
+    /// The admin token; none = `PB_ADMIN_TOKEN` or the generated one.
+    pub admin_token: Option<String>,
+    pub limits: Limits,
+    /// Outbound hosts (`host` or `host:port`) guests may call; default none.
+    pub allowed_hosts: Vec<String>,
+    /// How often the function table is re-read, so hosts sharing one
+    /// database pick up each other's deploys.
+    pub registry_refresh: Duration,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            mode: Mode::Host,
+            addr: DEFAULT_ADDR.parse().expect("valid default address"),
+            dir: PathBuf::from("pb_data"),
+            db: None,
+            admin_token: None,
+            limits: Limits::default(),
+            allowed_hosts: Vec::new(),
+            registry_refresh: Duration::from_secs(1),
+        }
+    }
+}

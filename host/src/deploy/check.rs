@@ -1,0 +1,273 @@
+//! What a component must be to deploy, and the errors that say why not.
+
+use crate::engine::{Invocation, Runtime};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use wasmtime::component::{types::ComponentItem, Component, InstancePre};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+/// The world a function should be built against, named in every refusal.
+pub const TARGET_WORLDS: &str = "build it against `pb:serverless/http-function@0.1.0` (or \
+     `pb:serverless/function@0.1.0` for every handler) from this host's `wit/` folder; a plain \
+     `wasi:http/proxy@0.2.x` component is accepted too";
+
+/// How a function is invoked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Trigger {
+    Http,
+    Jobs,
+    Cron,
+    Hooks,
+}
+
+impl Trigger {
+    /// The export a trigger needs, without its version.
+    pub fn export(self) -> &'static str {
+        match self {
+            Trigger::Http => "wasi:http/incoming-handler",
+            Trigger::Jobs => "pb:serverless/job-handler",
+            Trigger::Cron => "pb:serverless/cron-handler",
+            Trigger::Hooks => "pb:serverless/hook-handler",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Trigger::Http => "http",
+            Trigger::Jobs => "jobs",
+            Trigger::Cron => "cron",
+            Trigger::Hooks => "hooks",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Trigger> {
+        Some(match s.trim() {
+            "http" => Trigger::Http,
+            "jobs" => Trigger::Jobs,
+            "cron" => Trigger::Cron,
+            "hooks" => Trigger::Hooks,
+            _ => return None,
+        })
+    }
+
+    /// Parses a comma separated list such as `http,jobs`.
+    pub fn parse_list(s: &str) -> Result<Vec<Trigger>, DeployError> {
+        let mut out = Vec::new();
+        for part in s.split(',').filter(|p| !p.trim().is_empty()) {
+            let t = Trigger::parse(part).ok_or_else(|| {
+                DeployError::BadRequest(format!(
+                    "unknown trigger `{}`: expected http, jobs, cron or hooks",
+                    part.trim()
+                ))
+            })?;
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        if out.is_empty() {
+            out.push(Trigger::Http);
+        }
+        Ok(out)
+    }
+}
+
+/// Why a component was refused. Each maps to one HTTP status.
+#[derive(Debug)]
+pub enum DeployError {
+    /// Larger than the configured maximum (413).
+    TooLarge { size: usize, max: usize },
+    /// Not a WebAssembly binary, a core module, or invalid (400).
+    NotAComponent(String),
+    /// An import the host does not provide, or of the wrong type (400).
+    Imports(String),
+    /// Exports do not serve the requested triggers (400).
+    Exports(String),
+    /// Bad name or options (400).
+    BadRequest(String),
+    /// The host failed (500); details in the log.
+    Internal(anyhow::Error),
+}
+
+impl DeployError {
+    pub fn status(&self) -> u16 {
+        match self {
+            DeployError::TooLarge { .. } => 413,
+            DeployError::Internal(_) => 500,
+            _ => 400,
+        }
+    }
+}
+
+impl fmt::Display for DeployError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeployError::TooLarge { size, max } => {
+                write!(f, "the component is {size} bytes; the limit is {max} bytes")
+            }
+            DeployError::NotAComponent(m)
+            | DeployError::Imports(m)
+            | DeployError::Exports(m)
+            | DeployError::BadRequest(m) => f.write_str(m),
+            DeployError::Internal(_) => {
+                f.write_str("internal error while deploying; see the host log")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DeployError {}
+
+/// A component that passed every check.
+pub struct Checked {
+    /// Lowercase hex SHA-256 of the component's bytes: its version.
+    pub hash: String,
+    pub component: Component,
+    pub pre: InstancePre<Invocation>,
+    /// Present when the component exports `wasi:http/incoming-handler`.
+    pub proxy: Option<ProxyPre<Invocation>>,
+    /// Names of the component's exports.
+    pub exports: Vec<String>,
+    /// The triggers it serves (all that its exports allow).
+    pub triggers: Vec<Trigger>,
+}
+
+pub fn content_hash(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Runs every check on `bytes` and compiles them. Blocking (compilation):
+/// call it from a blocking thread.
+pub fn inspect(
+    runtime: &Runtime,
+    bytes: &[u8],
+    required: &[Trigger],
+) -> Result<Checked, DeployError> {
+    let max = crate::config::DEFAULT_MAX_COMPONENT_SIZE;
+    if bytes.len() > max {
+        return Err(DeployError::TooLarge {
+            size: bytes.len(),
+            max,
+        });
+    }
+    classify(bytes)?;
+    let component = Component::new(runtime.engine(), bytes).map_err(|e| {
+        DeployError::NotAComponent(format!("the component is not valid: {}", root_message(&e)))
+    })?;
+    check_component(runtime, component, content_hash(bytes), required)
+}
+
+/// The import and export checks, on an already compiled component.
+pub fn check_component(
+    runtime: &Runtime,
+    component: Component,
+    hash: String,
+    required: &[Trigger],
+) -> Result<Checked, DeployError> {
+    let pre = runtime
+        .linker()
+        .instantiate_pre(&component)
+        .map_err(|e| DeployError::Imports(import_message(&error_chain(&e))))?;
+
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(runtime.engine())
+        .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentInstance(_)))
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let exported = |t: Trigger| {
+        exports
+            .iter()
+            .any(|e| e.split('@').next() == Some(t.export()))
+    };
+    let proxy = if exported(Trigger::Http) {
+        Some(ProxyPre::new(pre.clone()).map_err(|e| {
+            DeployError::Exports(format!(
+                "the export `wasi:http/incoming-handler` does not have the type of \
+                 `wasi:http/incoming-handler@0.2.x`: {}; {TARGET_WORLDS}",
+                error_chain(&e)
+            ))
+        })?)
+    } else {
+        None
+    };
+    for t in required {
+        if !exported(*t) {
+            let found = if exports.is_empty() {
+                "none".to_string()
+            } else {
+                exports.join(", ")
+            };
+            return Err(DeployError::Exports(format!(
+                "the {} trigger needs the export `{}` and the component does not export it \
+                 (its exports: {found}); {TARGET_WORLDS}",
+                t.name(),
+                t.export(),
+            )));
+        }
+    }
+    let triggers = [Trigger::Http, Trigger::Jobs, Trigger::Cron, Trigger::Hooks]
+        .into_iter()
+        .filter(|t| exported(*t))
+        .collect();
+    Ok(Checked {
+        hash,
+        component,
+        pre,
+        proxy,
+        exports,
+        triggers,
+    })
+}
+
+/// Version and layer bytes after `\0asm` (binary format spec).
+const CORE_MODULE_VERSION: [u8; 4] = [1, 0, 0, 0];
+const COMPONENT_VERSION: [u8; 4] = [0x0d, 0, 1, 0];
+
+/// Refuses what is not a component, saying what it is instead.
+fn classify(bytes: &[u8]) -> Result<(), DeployError> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(DeployError::NotAComponent(
+            "this is not a WebAssembly binary (it does not start with `\\0asm`)".into(),
+        ));
+    }
+    if bytes[4..8] == CORE_MODULE_VERSION {
+        return Err(DeployError::NotAComponent(
+            "this is a core WebAssembly module, not a component: build for `wasm32-wasip2`, \
+             or wrap a `wasm32-wasip1` module with `wasm-tools component new` and the WASI \
+             preview1 adapter"
+                .into(),
+        ));
+    }
+    if bytes[4..8] != COMPONENT_VERSION {
+        return Err(DeployError::NotAComponent(
+            "this WebAssembly binary is of an unknown version or layer; expected a component"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Names the offending import first, then wasmtime's detail.
+fn import_message(detail: &str) -> String {
+    let name = detail
+        .split('`')
+        .nth(1)
+        .filter(|_| detail.contains("imports"));
+    match name {
+        Some(name) => format!(
+            "the component imports `{name}`, which this host does not provide with that type \
+             ({detail}); {TARGET_WORLDS}"
+        ),
+        None => format!("import check failed: {detail}; {TARGET_WORLDS}"),
+    }
+}
+
+fn root_message(e: &wasmtime::Error) -> String {
+    e.root_cause().to_string()
+}
+
+fn error_chain(e: &wasmtime::Error) -> String {
+    let mut parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    parts.dedup();
+    parts.join(": ")
+}

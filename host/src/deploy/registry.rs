@@ -1,0 +1,370 @@
+//! The versioned registry: immutable versions (content hash) in the
+//! database, a current version per function, and in memory the compiled
+//! `InstancePre` of each live version.
+//!
+//! A redeploy swaps the `Arc<Deployed>` a name points to; requests already
+//! running hold the old `Arc` and finish on the old version.
+
+use super::check::{check_component, content_hash, inspect, Checked, DeployError, Trigger};
+use crate::engine::{Invocation, Runtime};
+use crate::on_pool;
+use crate::store::{now_ms, Db};
+use anyhow::Context;
+use serde::Serialize;
+use sqlx::Row;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, RwLock};
+use wasmtime::component::Component;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+/// A compiled version, shared by every function that serves it.
+pub struct Version {
+    pub hash: String,
+    pub proxy: Option<ProxyPre<Invocation>>,
+    pub exports: Vec<String>,
+    pub triggers: Vec<Trigger>,
+}
+
+impl From<Checked> for Version {
+    fn from(checked: Checked) -> Self {
+        Version {
+            hash: checked.hash,
+            proxy: checked.proxy,
+            exports: checked.exports,
+            triggers: checked.triggers,
+        }
+    }
+}
+
+/// What a function name serves now.
+pub struct Deployed {
+    pub name: Arc<str>,
+    pub version: Arc<Version>,
+}
+
+/// A function as the admin API lists it.
+#[derive(Serialize, Debug, Clone)]
+pub struct FunctionInfo {
+    pub name: String,
+    pub version: String,
+    pub triggers: Vec<String>,
+    pub exports: Vec<String>,
+    pub size: i64,
+    pub updated_ms: i64,
+}
+
+pub struct Registry {
+    db: Db,
+    runtime: Runtime,
+    /// Identifies the engine configuration artifacts were compiled for.
+    engine_key: String,
+    live: RwLock<HashMap<String, Arc<Deployed>>>,
+    versions: Mutex<HashMap<String, Arc<Version>>>,
+}
+
+impl Registry {
+    /// Opens the registry and loads every function's current version.
+    pub async fn open(db: Db, runtime: Runtime) -> anyhow::Result<Arc<Registry>> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        runtime
+            .engine()
+            .precompile_compatibility_hash()
+            .hash(&mut h);
+        let registry = Arc::new(Registry {
+            db,
+            runtime,
+            engine_key: format!("wasmtime-48-{:016x}", h.finish()),
+            live: RwLock::new(HashMap::new()),
+            versions: Mutex::new(HashMap::new()),
+        });
+        registry.refresh().await?;
+        Ok(registry)
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// The version `name` serves now.
+    pub fn get(&self, name: &str) -> Option<Arc<Deployed>> {
+        self.live.read().ok()?.get(name).cloned()
+    }
+
+    /// Checks, compiles and stores `bytes` as the new version of `name`,
+    /// then switches new requests to it. All or nothing.
+    pub async fn deploy(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        triggers: &[Trigger],
+    ) -> Result<FunctionInfo, DeployError> {
+        if !super::valid_function_name(name) {
+            return Err(DeployError::BadRequest(format!(
+                "invalid function name `{name}`: use 1-63 lowercase letters, digits, `-` or `_`, \
+                 not starting with `_` or `-`"
+            )));
+        }
+        let runtime = self.runtime.clone();
+        let required = triggers.to_vec();
+        let (checked, bytes) = tokio::task::spawn_blocking(move || {
+            inspect(&runtime, &bytes, &required).map(|c| (c, bytes))
+        })
+        .await
+        .map_err(|e| DeployError::Internal(e.into()))??;
+        let artifact = checked
+            .component
+            .serialize()
+            .map_err(|e| DeployError::Internal(e.into()))?;
+        let version = self.remember(checked);
+        let triggers_text = join_triggers(&version.triggers);
+        self.store_deploy(name, &version, &bytes, &artifact, &triggers_text)
+            .await
+            .map_err(DeployError::Internal)?;
+        let deployed = Arc::new(Deployed {
+            name: name.into(),
+            version: version.clone(),
+        });
+        if let Ok(mut live) = self.live.write() {
+            live.insert(name.to_string(), deployed);
+        }
+        tracing::info!(function = name, version = %version.hash, "deployed");
+        Ok(FunctionInfo {
+            name: name.to_string(),
+            version: version.hash.clone(),
+            triggers: version
+                .triggers
+                .iter()
+                .map(|t| t.name().to_string())
+                .collect(),
+            exports: version.exports.clone(),
+            size: bytes.len() as i64,
+            updated_ms: now_ms(),
+        })
+    }
+
+    async fn store_deploy(
+        &self,
+        name: &str,
+        version: &Version,
+        bytes: &[u8],
+        artifact: &[u8],
+        triggers: &str,
+    ) -> anyhow::Result<()> {
+        let now = now_ms();
+        let exports = serde_json::to_string(&version.exports)?;
+        on_pool!(&self.db, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO pbs_versions (hash, component, size, exports, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hash) DO NOTHING",
+            )
+            .bind(&version.hash)
+            .bind(bytes)
+            .bind(bytes.len() as i64)
+            .bind(&exports)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO pbs_artifacts (version, engine, artifact) VALUES ($1, $2, $3) \
+                 ON CONFLICT (version, engine) DO NOTHING",
+            )
+            .bind(&version.hash)
+            .bind(&self.engine_key)
+            .bind(artifact)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO pbs_functions (name, version, triggers, updated_ms) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE \
+                 SET version = excluded.version, triggers = excluded.triggers, \
+                 updated_ms = excluded.updated_ms",
+            )
+            .bind(name)
+            .bind(&version.hash)
+            .bind(triggers)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO pbs_deployments (name, version, created_ms) VALUES ($1, $2, $3)")
+                .bind(name)
+                .bind(&version.hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    fn remember(&self, checked: Checked) -> Arc<Version> {
+        let version = Arc::new(Version::from(checked));
+        if let Ok(mut versions) = self.versions.lock() {
+            versions.insert(version.hash.clone(), version.clone());
+        }
+        version
+    }
+
+    /// Re-reads which version each function serves (another host sharing
+    /// the database may have deployed) and loads what changed.
+    pub async fn refresh(&self) -> anyhow::Result<()> {
+        let rows: Vec<(String, String)> = on_pool!(&self.db, pool => {
+            sqlx::query("SELECT name, version FROM pbs_functions")
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| Ok((r.try_get("name")?, r.try_get("version")?)))
+                .collect::<Result<_, sqlx::Error>>()?
+        });
+        let mut next = HashMap::new();
+        for (name, hash) in rows {
+            if let Some(current) = self.get(&name).filter(|d| d.version.hash == hash) {
+                next.insert(name, current);
+                continue;
+            }
+            match self.load_version(&hash).await {
+                Ok(version) => {
+                    next.insert(
+                        name.clone(),
+                        Arc::new(Deployed {
+                            name: name.as_str().into(),
+                            version,
+                        }),
+                    );
+                }
+                Err(e) => {
+                    tracing::error!(function = %name, version = %hash, "cannot load version: {e:#}");
+                    if let Some(current) = self.get(&name) {
+                        next.insert(name, current);
+                    }
+                }
+            }
+        }
+        if let Ok(mut live) = self.live.write() {
+            *live = next;
+        }
+        Ok(())
+    }
+
+    async fn load_version(&self, hash: &str) -> anyhow::Result<Arc<Version>> {
+        if let Some(v) = self.versions.lock().ok().and_then(|m| m.get(hash).cloned()) {
+            return Ok(v);
+        }
+        let artifact: Option<Vec<u8>> = on_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT artifact FROM pbs_artifacts WHERE version = $1 AND engine = $2")
+                .bind(hash)
+                .bind(&self.engine_key)
+                .fetch_optional(pool)
+                .await?
+        });
+        let runtime = self.runtime.clone();
+        let compiled = match artifact {
+            // SAFETY: artifacts are written only by `deploy` of a host with
+            // this engine configuration (keyed by `engine_key`), into the
+            // host's own database, which is as trusted as the binary.
+            Some(bytes) => tokio::task::spawn_blocking(move || unsafe {
+                Component::deserialize(runtime.engine(), &bytes)
+            })
+            .await?
+            .ok(),
+            None => None,
+        };
+        let component = match compiled {
+            Some(c) => c,
+            None => {
+                let bytes: Vec<u8> = on_pool!(&self.db, pool => {
+                    sqlx::query_scalar("SELECT component FROM pbs_versions WHERE hash = $1")
+                        .bind(hash)
+                        .fetch_one(pool)
+                        .await?
+                });
+                anyhow::ensure!(
+                    content_hash(&bytes) == hash,
+                    "stored component does not match its hash"
+                );
+                let runtime = self.runtime.clone();
+                let component =
+                    tokio::task::spawn_blocking(move || Component::new(runtime.engine(), &bytes))
+                        .await??;
+                let artifact = component.serialize()?;
+                on_pool!(&self.db, pool => {
+                    sqlx::query("INSERT INTO pbs_artifacts (version, engine, artifact) VALUES ($1, $2, $3) ON CONFLICT (version, engine) DO NOTHING")
+                        .bind(hash)
+                        .bind(&self.engine_key)
+                        .bind(&artifact)
+                        .execute(pool)
+                        .await?;
+                });
+                component
+            }
+        };
+        let checked = check_component(&self.runtime, component, hash.to_string(), &[])
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(self.remember(checked))
+    }
+
+    /// Every function, by name.
+    pub async fn list(&self) -> anyhow::Result<Vec<FunctionInfo>> {
+        let sql = "SELECT f.name, f.version, f.triggers, f.updated_ms, v.size, v.exports \
+                   FROM pbs_functions f JOIN pbs_versions v ON v.hash = f.version ORDER BY f.name";
+        let rows = on_pool!(&self.db, pool => {
+            sqlx::query(sql).fetch_all(pool).await?.into_iter().map(|r| {
+                Ok(FunctionInfo {
+                    name: r.try_get("name")?,
+                    version: r.try_get("version")?,
+                    triggers: split_list(&r.try_get::<String, _>("triggers")?),
+                    exports: serde_json::from_str(&r.try_get::<String, _>("exports")?).unwrap_or_default(),
+                    size: r.try_get("size")?,
+                    updated_ms: r.try_get("updated_ms")?,
+                })
+            }).collect::<Result<Vec<_>, sqlx::Error>>()?
+        });
+        Ok(rows)
+    }
+
+    /// The deploy history of `name`, newest first: (version, created_ms).
+    pub async fn history(&self, name: &str) -> anyhow::Result<Vec<(String, i64)>> {
+        let rows = on_pool!(&self.db, pool => {
+            sqlx::query("SELECT version, created_ms FROM pbs_deployments WHERE name = $1 ORDER BY id DESC LIMIT 100")
+                .bind(name)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| Ok((r.try_get("version")?, r.try_get("created_ms")?)))
+                .collect::<Result<Vec<_>, sqlx::Error>>()?
+        });
+        Ok(rows)
+    }
+
+    /// Stops serving `name`; its versions stay stored. False if unknown.
+    pub async fn remove(&self, name: &str) -> anyhow::Result<bool> {
+        let n = on_pool!(&self.db, pool => {
+            sqlx::query("DELETE FROM pbs_functions WHERE name = $1")
+                .bind(name)
+                .execute(pool)
+                .await
+                .context("delete function")?
+                .rows_affected()
+        });
+        if let Ok(mut live) = self.live.write() {
+            live.remove(name);
+        }
+        Ok(n > 0)
+    }
+}
+
+fn join_triggers(t: &[Trigger]) -> String {
+    t.iter().map(|t| t.name()).collect::<Vec<_>>().join(",")
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}

@@ -1,0 +1,91 @@
+//! Per-invocation limits: memory through a `ResourceLimiter`, wall-clock
+//! time through a deadline the epoch callback checks.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Caps the memory of one instance and remembers whether the guest hit it,
+/// so the error can say so.
+pub struct InstanceLimiter {
+    pub memory_limit: usize,
+    pub memory_exceeded: bool,
+    pub tables_limit: usize,
+}
+
+/// Elements one table may hold.
+pub const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+impl wasmtime::ResourceLimiter for InstanceLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_limit {
+            self.memory_exceeded = true;
+            wasmtime::bail!(
+                "memory limit exceeded: the function asked for {} MiB, the limit is {} MiB",
+                desired >> 20,
+                self.memory_limit >> 20
+            );
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= self.tables_limit)
+    }
+}
+
+fn clock_base() -> Instant {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
+
+fn now_ms() -> u64 {
+    clock_base().elapsed().as_millis() as u64
+}
+
+/// A deadline shared between the request handler (which extends it once the
+/// response headers are out) and the epoch callback (which enforces it).
+pub struct Deadline {
+    at_ms: AtomicU64,
+    hit: AtomicBool,
+}
+
+impl Deadline {
+    pub fn after(d: Duration) -> Self {
+        Deadline {
+            at_ms: AtomicU64::new(now_ms().saturating_add(d.as_millis() as u64)),
+            hit: AtomicBool::new(false),
+        }
+    }
+
+    /// Moves the deadline to `d` from now.
+    pub fn reset(&self, d: Duration) {
+        self.at_ms.store(
+            now_ms().saturating_add(d.as_millis() as u64),
+            Ordering::Relaxed,
+        );
+    }
+
+    pub fn expired(&self) -> bool {
+        now_ms() >= self.at_ms.load(Ordering::Relaxed)
+    }
+
+    pub fn mark_hit(&self) {
+        self.hit.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the guest was stopped because the deadline passed.
+    pub fn was_hit(&self) -> bool {
+        self.hit.load(Ordering::Relaxed)
+    }
+}

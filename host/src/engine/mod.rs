@@ -1,0 +1,139 @@
+//! The wasmtime Engine every invocation runs on: pooling allocator, epoch
+//! interruption for wall-clock limits, optional fuel, and the Linker with
+//! every capability. Each invocation is a fresh `Store` + instance made from
+//! a cached `InstancePre` (see `deploy::Deployed`).
+
+mod limits;
+mod state;
+
+pub use limits::{Deadline, InstanceLimiter};
+pub use state::Invocation;
+
+use crate::caps::http_out::OutboundPolicy;
+use crate::config::Limits;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+
+/// How often the epoch advances. A running guest yields to other tasks at
+/// every tick, so a busy guest cannot starve the host's other requests, and
+/// its deadline is checked with this granularity.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+/// Core instances one component may contain (adapters, shims, libraries).
+pub const MAX_CORE_INSTANCES_PER_COMPONENT: u32 = 64;
+/// Linear memories one component may contain.
+pub const MAX_MEMORIES_PER_COMPONENT: u32 = 4;
+/// Tables one component may contain.
+pub const MAX_TABLES_PER_COMPONENT: u32 = 32;
+/// Resource handles one invocation may hold at once.
+pub const MAX_RESOURCES: usize = 10_000;
+/// Bytes of a linear memory kept resident between instances instead of
+/// being decommitted: saves a page fault storm on each fresh instance.
+pub const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
+
+/// The shared runtime: engine, linker and limits. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+struct RuntimeInner {
+    engine: Engine,
+    linker: Linker<Invocation>,
+    limits: Limits,
+    outbound: OutboundPolicy,
+}
+
+impl Runtime {
+    pub fn new(limits: Limits, allowed_hosts: Vec<String>) -> anyhow::Result<Self> {
+        let engine = Engine::new(&engine_config(&limits))?;
+        let mut linker = Linker::new(&engine);
+        crate::caps::add_to_linker(&mut linker)?;
+        spawn_epoch_ticker(&engine);
+        Ok(Runtime {
+            inner: Arc::new(RuntimeInner {
+                engine,
+                linker,
+                limits,
+                outbound: OutboundPolicy {
+                    allowed_hosts: allowed_hosts.into(),
+                },
+            }),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub fn linker(&self) -> &Linker<Invocation> {
+        &self.inner.linker
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// A fresh store for one invocation of `function`, with its limits set.
+    pub fn new_store(&self, function: Arc<str>, deadline: Arc<Deadline>) -> Store<Invocation> {
+        let limits = &self.inner.limits;
+        let state = Invocation::new(function, limits, self.inner.outbound.clone(), deadline);
+        let mut store = Store::new(&self.inner.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        if let Some(fuel) = limits.fuel {
+            // Cannot fail: fuel is enabled in the config whenever set here.
+            let _ = store.set_fuel(fuel);
+        }
+        // Check at every tick: yield to other tasks, or stop the guest once
+        // its deadline has passed.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| {
+            if ctx.data().deadline.expired() {
+                ctx.data().deadline.mark_hit();
+                Ok(wasmtime::UpdateDeadline::Interrupt)
+            } else {
+                Ok(wasmtime::UpdateDeadline::Yield(1))
+            }
+        });
+        store
+    }
+}
+
+fn engine_config(limits: &Limits) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.consume_fuel(limits.fuel.is_some());
+
+    let n = limits.max_instances.max(1);
+    let mut pool = PoolingAllocationConfig::new();
+    pool.total_component_instances(n)
+        .total_core_instances(n.saturating_mul(4))
+        .total_memories(n)
+        .total_tables(n.saturating_mul(2))
+        .total_stacks(n)
+        .max_core_instances_per_component(MAX_CORE_INSTANCES_PER_COMPONENT)
+        .max_memories_per_component(MAX_MEMORIES_PER_COMPONENT)
+        .max_tables_per_component(MAX_TABLES_PER_COMPONENT)
+        .max_memory_size(limits.memory)
+        .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT)
+        .table_keep_resident(64 << 10);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
+}
+
+/// One thread advances the epoch for every store of the engine.
+fn spawn_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("pbs-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawn the epoch thread");
+}

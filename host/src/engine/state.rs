@@ -1,0 +1,75 @@
+//! The data of one invocation's `Store`: WASI, wasi:http, the resource
+//! table, limits, and each capability's per-invocation context.
+
+use super::limits::{Deadline, InstanceLimiter, MAX_TABLE_ELEMENTS};
+use crate::caps::http_out::OutboundPolicy;
+use crate::caps::trace::TraceCtx;
+use crate::config::Limits;
+use std::sync::Arc;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+pub struct Invocation {
+    pub table: ResourceTable,
+    pub wasi: WasiCtx,
+    pub http: WasiHttpCtx,
+    pub outbound: OutboundPolicy,
+    pub limiter: InstanceLimiter,
+    pub deadline: Arc<Deadline>,
+    pub trace: TraceCtx,
+}
+
+impl Invocation {
+    pub fn new(
+        function: Arc<str>,
+        limits: &Limits,
+        outbound: OutboundPolicy,
+        deadline: Arc<Deadline>,
+    ) -> Self {
+        // No preopened directory, no environment, no sockets, no name
+        // lookups: a guest sees nothing of the host it runs on. Its stdout
+        // and stderr go to the host's.
+        let wasi = WasiCtx::builder()
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .inherit_stdout()
+            .inherit_stderr()
+            .build();
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(super::MAX_RESOURCES);
+        Invocation {
+            table,
+            wasi,
+            http: WasiHttpCtx::new(),
+            outbound,
+            limiter: InstanceLimiter {
+                memory_limit: limits.memory,
+                memory_exceeded: false,
+                tables_limit: MAX_TABLE_ELEMENTS,
+            },
+            deadline,
+            trace: TraceCtx::new(function),
+        }
+    }
+}
+
+impl WasiView for Invocation {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for Invocation {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! pb-serverless: serverless WebAssembly components with typed host
+//! capabilities (records, vector search, KV, files, jobs, secrets, tracing).
+//!
+//! The binary is `pbs`; this library is what it is made of, so tests and
+//! benchmarks can start a host in-process:
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! let config = pbs::config::HostConfig::default();
+//! let server = pbs::server::Server::start(config).await?;
+//! println!("listening on http://{}", server.addr());
+//! # Ok(()) }
+//! ```
+
+pub mod caps;
+pub mod cli;
+pub mod config;
+pub mod deploy;
+pub mod engine;
+pub mod server;
+pub mod store;
+pub mod triggers;

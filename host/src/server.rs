@@ -1,0 +1,210 @@
+//! Starting and stopping a host: runtime, database, registry, admin token,
+//! and the HTTP listener.
+
+use crate::config::{HostConfig, Mode};
+use crate::deploy::{inspect, Deployed, Registry, Trigger, Version};
+use crate::engine::Runtime;
+use crate::store::Db;
+use crate::triggers::http::{App, Target};
+use anyhow::Context;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Time a client has to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running host. Dropping it stops accepting connections.
+pub struct Server {
+    addr: SocketAddr,
+    admin_token: Option<String>,
+    registry: Option<Arc<Registry>>,
+    stop: watch::Sender<bool>,
+}
+
+impl Server {
+    pub async fn start(config: HostConfig) -> anyhow::Result<Server> {
+        let runtime = Runtime::new(config.limits.clone(), config.allowed_hosts.clone())?;
+        let (target, registry, admin_token) = match &config.mode {
+            Mode::Single(path) => {
+                let deployed = load_single(&runtime, path).await?;
+                (Target::Single(deployed), None, None)
+            }
+            Mode::Host => {
+                std::fs::create_dir_all(&config.dir)
+                    .with_context(|| format!("create the data folder {}", config.dir.display()))?;
+                let url = config
+                    .db
+                    .clone()
+                    .unwrap_or_else(|| config.dir.join("data.db").to_string_lossy().into_owned());
+                let db = Db::open(&url).await?;
+                tracing::info!(backend = db.backend(), "database ready");
+                let registry = Registry::open(db, runtime.clone()).await?;
+                let token = admin_token(&config)?;
+                (
+                    Target::Host {
+                        registry: registry.clone(),
+                        admin_token: token.clone(),
+                    },
+                    Some(registry),
+                    Some(token),
+                )
+            }
+        };
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("listen on {}", config.addr))?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+        if let Some(registry) = &registry {
+            tokio::spawn(refresh_loop(
+                registry.clone(),
+                config.registry_refresh,
+                stopped.clone(),
+            ));
+        }
+        let app = Arc::new(App { runtime, target });
+        tokio::spawn(accept_loop(listener, app, stopped));
+        Ok(Server {
+            addr,
+            admin_token,
+            registry,
+            stop,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn admin_token(&self) -> Option<&str> {
+        self.admin_token.as_deref()
+    }
+
+    pub fn registry(&self) -> Option<&Arc<Registry>> {
+        self.registry.as_ref()
+    }
+
+    /// Stops accepting connections; requests under way finish.
+    pub fn stop(&self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn load_single(runtime: &Runtime, path: &Path) -> anyhow::Result<Arc<Deployed>> {
+    let bytes = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
+    let rt = runtime.clone();
+    let checked = tokio::task::spawn_blocking(move || inspect(&rt, &bytes, &[Trigger::Http]))
+        .await?
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "component".into());
+    Ok(Arc::new(Deployed {
+        name: name.into(),
+        version: Arc::new(Version::from(checked)),
+    }))
+}
+
+async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let (stream, _peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, go on.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped.changed() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let app = app.clone();
+                async move { Ok::<_, std::convert::Infallible>(app.handle(req).await) }
+            });
+            let result = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(e) = result {
+                tracing::debug!("connection ended with an error: {e}");
+            }
+        });
+    }
+}
+
+async fn refresh_loop(
+    registry: Arc<Registry>,
+    every: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stopped.changed() => return,
+        }
+        if let Err(e) = registry.refresh().await {
+            tracing::warn!("registry refresh failed: {e:#}");
+        }
+    }
+}
+
+/// The admin token: given, `PB_ADMIN_TOKEN`, or generated at first start
+/// into `<dir>/admin_token` (mode 0600) and printed once.
+fn admin_token(config: &HostConfig) -> anyhow::Result<String> {
+    if let Some(t) = config.admin_token.clone().filter(|t| !t.is_empty()) {
+        return Ok(t);
+    }
+    if let Ok(t) = std::env::var("PB_ADMIN_TOKEN") {
+        if !t.trim().is_empty() {
+            return Ok(t.trim().to_string());
+        }
+    }
+    let file = config.dir.join("admin_token");
+    if let Ok(t) = std::fs::read_to_string(&file) {
+        if !t.trim().is_empty() {
+            return Ok(t.trim().to_string());
+        }
+    }
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    write_private(&file, &token)?;
+    println!(
+        "Generated an admin token (stored in {}, shown only this once):\n  {token}",
+        file.display()
+    );
+    Ok(token)
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("create {}", path.display()))?;
+    f.write_all(contents.as_bytes())?;
+    Ok(())
+}

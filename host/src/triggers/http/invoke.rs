@@ -1,0 +1,182 @@
+//! Invokes a component's `wasi:http/incoming-handler` for one request, in a
+//! fresh instance, under the instance limits. Whatever the guest does, the
+//! client gets an answer with a status that says what happened.
+
+use super::reply::{error, Body};
+use crate::deploy::Deployed;
+use crate::engine::{Deadline, Runtime};
+use http::Request;
+use hyper::body::Incoming;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::Trap;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::WasiHttpView;
+
+/// Extra time past the headers deadline before the host gives up on a guest
+/// that is blocked in a host call rather than running (the epoch callback
+/// stops running guests on time).
+const HOST_GRACE: Duration = Duration::from_millis(500);
+
+/// How an invocation that produced no response ended.
+enum Failure {
+    Timeout,
+    Memory(String),
+    Fuel,
+    Busy,
+    Trap(String),
+    NoResponse,
+}
+
+pub async fn http(
+    runtime: &Runtime,
+    deployed: Arc<Deployed>,
+    req: Request<Incoming>,
+) -> http::Response<Body> {
+    let Some(pre) = deployed.version.proxy.clone() else {
+        return error(404, "this function has no HTTP handler");
+    };
+    let limits = runtime.limits().clone();
+    let deadline = Arc::new(Deadline::after(limits.headers_timeout));
+    let mut store = runtime.new_store(deployed.name.clone(), deadline.clone());
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let prepared = (|| {
+        let mut http = store.data_mut().http();
+        let req = http.new_incoming_request(Scheme::Http, req)?;
+        let out = http.new_response_outparam(sender)?;
+        Ok::<_, wasmtime::Error>((req, out))
+    })();
+    let (req, out) = match prepared {
+        Ok(v) => v,
+        Err(e) => return error(400, &format!("malformed request: {e}")),
+    };
+
+    let hard_limit = limits.headers_timeout + limits.max_duration + HOST_GRACE;
+    let headers_sent = Arc::new(AtomicBool::new(false));
+    let sent = headers_sent.clone();
+    let task = tokio::spawn(async move {
+        let run = async {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, req, out)
+                .await
+        };
+        let result = match tokio::time::timeout(hard_limit, run).await {
+            Ok(r) => r,
+            Err(_) => {
+                store.data().deadline.mark_hit();
+                Err(wasmtime::format_err!(
+                    "the function ran past its hard time limit"
+                ))
+            }
+        };
+        let memory_exceeded = store.data().limiter.memory_exceeded;
+        if let Err(e) = &result {
+            if headers_sent.load(Ordering::Relaxed) {
+                // The client already has a status; the stream is cut short.
+                tracing::warn!(function = %store.data().trace.function, "function failed while streaming its response: {e:?}");
+            }
+        }
+        (result, memory_exceeded)
+    });
+
+    let function = &*deployed.name;
+    let version = &deployed.version.hash[..12];
+    match tokio::time::timeout(limits.headers_timeout + HOST_GRACE, receiver).await {
+        Ok(Ok(Ok(resp))) => {
+            // Headers are out: the body may stream on until the long limit.
+            deadline.reset(limits.max_duration);
+            sent.store(true, Ordering::Relaxed);
+            resp
+        }
+        Ok(Ok(Err(code))) => {
+            tracing::warn!(
+                function,
+                version,
+                "function answered with an error: {code:?}"
+            );
+            error(500, &format!("the function failed: {code:?}"))
+        }
+        Ok(Err(_)) => {
+            let failure = match task.await {
+                Ok((Ok(()), _)) => Failure::NoResponse,
+                Ok((Err(e), memory)) => classify(&e, memory, &deadline),
+                Err(join) => Failure::Trap(format!("the invocation panicked: {join}")),
+            };
+            respond(function, version, failure, &limits)
+        }
+        Err(_) => {
+            task.abort();
+            respond(function, version, Failure::Timeout, &limits)
+        }
+    }
+}
+
+fn classify(e: &wasmtime::Error, memory_exceeded: bool, deadline: &Deadline) -> Failure {
+    if memory_exceeded {
+        return Failure::Memory(e.root_cause().to_string());
+    }
+    if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        .is_some()
+    {
+        return Failure::Busy;
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => Failure::Timeout,
+        Some(Trap::OutOfFuel) => Failure::Fuel,
+        _ if deadline.was_hit() => Failure::Timeout,
+        _ => Failure::Trap(format!("{e:?}")),
+    }
+}
+
+fn respond(
+    function: &str,
+    version: &str,
+    failure: Failure,
+    limits: &crate::config::Limits,
+) -> http::Response<Body> {
+    match failure {
+        Failure::Timeout => {
+            tracing::warn!(function, version, "function timed out");
+            error(
+                504,
+                &format!(
+                    "the function did not respond within {} s",
+                    limits.headers_timeout.as_secs_f64()
+                ),
+            )
+        }
+        Failure::Memory(detail) => {
+            tracing::warn!(
+                function,
+                version,
+                "function exceeded its memory limit: {detail}"
+            );
+            error(
+                500,
+                &format!(
+                    "the function exceeded its memory limit of {} MiB",
+                    limits.memory >> 20
+                ),
+            )
+        }
+        Failure::Fuel => {
+            tracing::warn!(function, version, "function ran out of fuel");
+            error(500, "the function exceeded its instruction budget")
+        }
+        Failure::Busy => {
+            tracing::warn!(function, version, "instance pool exhausted");
+            error(503, "too many concurrent invocations; try again")
+        }
+        Failure::Trap(detail) => {
+            tracing::error!(function, version, "function trapped: {detail}");
+            error(500, "the function trapped; see the host log for details")
+        }
+        Failure::NoResponse => {
+            tracing::warn!(function, version, "function returned without a response");
+            error(500, "the function returned without sending a response")
+        }
+    }
+}
