@@ -1,1 +1,198 @@
+//! Test support: the test components, a throwaway PostgreSQL, and hosts
+//! started in-process on loopback for either backend.
 
+pub mod pg;
+
+use pbs::config::{HostConfig, Limits, Mode};
+use pbs::server::Server;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The test components (built by `build.rs` from `tests/guests/`).
+pub mod guests {
+    /// Answers `Hello, world!` (a plain `wasi:http/proxy` component).
+    pub const HELLO: &str = env!("GUEST_HELLO");
+    /// Streams the body back; reports method, path and headers.
+    pub const ECHO: &str = env!("GUEST_ECHO");
+    /// Traps on every request.
+    pub const TRAP: &str = env!("GUEST_TRAP");
+    /// Loops forever.
+    pub const INFINITE_LOOP: &str = env!("GUEST_INFINITE_LOOP");
+    /// Grows memory until stopped.
+    pub const MEMORY_HOG: &str = env!("GUEST_MEMORY_HOG");
+    /// Calls every pb:* import and reports the outcomes.
+    pub const PB_IMPORTS: &str = env!("GUEST_PB_IMPORTS");
+    /// Imports an interface no host provides.
+    pub const BAD_IMPORT: &str = env!("GUEST_BAD_IMPORT");
+
+    pub fn bytes(path: &str) -> Vec<u8> {
+        std::fs::read(path).unwrap_or_else(|e| panic!("read {path}: {e}"))
+    }
+}
+
+/// The smallest valid core module: `\0asm` version 1, no sections.
+pub const CORE_MODULE: &[u8] = b"\0asm\x01\0\0\0";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A host running in-process on a loopback port, with its own data folder
+/// and database.
+pub struct TestHost {
+    pub server: Server,
+    pub dir: tempfile::TempDir,
+    pub db: String,
+    pub base: String,
+    pub token: String,
+    pub client: reqwest::Client,
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("http client")
+}
+
+/// Limits for tests: short timeouts so hostile guests are stopped quickly.
+pub fn test_limits() -> Limits {
+    Limits {
+        memory: 64 << 20,
+        headers_timeout: Duration::from_secs(2),
+        max_duration: Duration::from_secs(60),
+        fuel: None,
+        max_instances: 200,
+    }
+}
+
+/// A new, empty database of `backend`: a fresh SQLite file or a fresh
+/// database in the shared throwaway PostgreSQL cluster.
+pub async fn new_database(backend: Backend, dir: &std::path::Path) -> String {
+    match backend {
+        Backend::Sqlite => dir.join("data.db").to_string_lossy().into_owned(),
+        Backend::Postgres => pg::fresh_database().await,
+    }
+}
+
+impl TestHost {
+    pub async fn start(backend: Backend) -> TestHost {
+        Self::start_with(backend, test_limits()).await
+    }
+
+    pub async fn start_with(backend: Backend, limits: Limits) -> TestHost {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = new_database(backend, dir.path()).await;
+        Self::start_on(dir, db, limits).await
+    }
+
+    /// Starts a host over an existing data folder and database.
+    pub async fn start_on(dir: tempfile::TempDir, db: String, limits: Limits) -> TestHost {
+        let config = HostConfig {
+            mode: Mode::Host,
+            addr: "127.0.0.1:0".parse().unwrap(),
+            dir: dir.path().to_path_buf(),
+            db: Some(db.clone()),
+            admin_token: Some("test-admin-token".into()),
+            limits,
+            allowed_hosts: Vec::new(),
+            registry_refresh: Duration::from_millis(200),
+        };
+        let server = Server::start(config).await.expect("start host");
+        let base = format!("http://{}", server.addr());
+        TestHost {
+            server,
+            dir,
+            db,
+            base,
+            token: "test-admin-token".into(),
+            client: client(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn function_url(&self, name: &str) -> String {
+        self.url(&format!("/api/pb_serverless/{name}"))
+    }
+
+    /// Deploys `bytes` as `name` through the admin API.
+    pub async fn deploy(&self, name: &str, bytes: Vec<u8>) -> reqwest::Response {
+        self.deploy_with(name, bytes, "").await
+    }
+
+    pub async fn deploy_with(&self, name: &str, bytes: Vec<u8>, query: &str) -> reqwest::Response {
+        self.client
+            .put(self.url(&format!(
+                "/api/pb_serverless/_admin/functions/{name}{query}"
+            )))
+            .bearer_auth(&self.token)
+            .body(bytes)
+            .send()
+            .await
+            .expect("deploy request")
+    }
+
+    /// Deploys and asserts success; returns the response JSON.
+    pub async fn deploy_ok(&self, name: &str, path: &str) -> serde_json::Value {
+        let resp = self.deploy(name, guests::bytes(path)).await;
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.expect("json");
+        assert_eq!(status, 201, "deploy {name} failed: {body}");
+        body
+    }
+
+    pub async fn admin_get(&self, path: &str) -> (u16, serde_json::Value) {
+        let resp = self
+            .client
+            .get(self.url(&format!("/api/pb_serverless/_admin/{path}")))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("admin request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or_default())
+    }
+}
+
+/// Starts `pbs serve COMPONENT` in-process on a loopback port (single mode).
+pub async fn serve_single(component: &str, limits: Limits) -> anyhow::Result<(Server, String)> {
+    let config = HostConfig {
+        mode: Mode::Single(PathBuf::from(component)),
+        addr: "127.0.0.1:0".parse().unwrap(),
+        limits,
+        ..HostConfig::default()
+    };
+    let server = Server::start(config).await?;
+    let base = format!("http://{}", server.addr());
+    Ok((server, base))
+}
+
+/// Generates one test per backend for each named `async fn(Backend)`, so
+/// every behaviour is checked on SQLite and on PostgreSQL alike.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}

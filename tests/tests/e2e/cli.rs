@@ -1,0 +1,207 @@
+//! The `pbs` command line as a user runs it, as a real process.
+
+use pbs_tests::{guests, Backend, TestHost, CORE_MODULE};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+/// The `pbs` command line built for the tests.
+fn pbs_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_pbs-cli")
+}
+
+#[test]
+fn check_accepts_and_refuses_with_reasons() {
+    let out = Command::new(pbs_bin())
+        .args(["check", guests::HELLO])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("ok, version") && stdout.contains("triggers: http"),
+        "{stdout}"
+    );
+
+    let out = Command::new(pbs_bin())
+        .args(["check", guests::BAD_IMPORT])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("test:evil/api") && stderr.contains("pb:serverless/http-function"),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, CORE_MODULE).unwrap();
+    let out = Command::new(pbs_bin())
+        .arg("check")
+        .arg(&core)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("core WebAssembly module"));
+
+    let out = Command::new(pbs_bin())
+        .args(["check", guests::HELLO, "--triggers", "cron"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pb:serverless/cron-handler"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_uploads_to_a_running_host() {
+    let host = TestHost::start(Backend::Sqlite).await;
+    let run = |token: &str| {
+        let mut cmd = Command::new(pbs_bin());
+        cmd.args([
+            "deploy",
+            guests::HELLO,
+            "--name",
+            "cli-hello",
+            "--server",
+            &host.base,
+        ])
+        .args(["--token", token])
+        .env_remove("PB_ADMIN_TOKEN");
+        cmd
+    };
+    let out = tokio::task::spawn_blocking({
+        let mut cmd = run("wrong-token");
+        move || cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+
+    let out = tokio::task::spawn_blocking({
+        let mut cmd = run(&host.token);
+        move || cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("deployed cli-hello version"));
+    let resp = host
+        .client
+        .get(host.function_url("cli-hello"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "Hello, world!\n");
+}
+
+/// `pbs serve` (host mode) generates an admin token at first start, prints
+/// it once, stores it mode 0600, and `pbs deploy` finds it in the data folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_generates_a_token_that_deploy_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("pb_data");
+    let mut child = Command::new(pbs_bin())
+        .args(["serve", "--addr", "127.0.0.1:0", "--dir"])
+        .arg(&data)
+        .env_remove("PB_ADMIN_TOKEN")
+        .env_remove("PB_DB")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines: Vec<String> = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .take_while(|l| !l.contains("admin API"))
+            .collect()
+    })
+    .await
+    .unwrap();
+    let text = lines.join("\n");
+    let token = std::fs::read_to_string(data.join("admin_token")).unwrap();
+    assert!(text.contains(token.trim()), "token not printed: {text}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(data.join("admin_token"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let base = text
+        .lines()
+        .find_map(|l| l.strip_prefix("pb-serverless listening on "))
+        .unwrap()
+        .trim()
+        .to_string();
+
+    let out = Command::new(pbs_bin())
+        .args([
+            "deploy",
+            guests::HELLO,
+            "--name",
+            "hi",
+            "--server",
+            &base,
+            "--dir",
+        ])
+        .arg(&data)
+        .env_remove("PB_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resp = pbs_tests::client()
+        .get(format!("{base}/api/pb_serverless/hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "Hello, world!\n");
+    child.kill().unwrap();
+    let _ = child.wait();
+}
+
+/// `pbs serve COMPONENT` as a process, like `wasmtime serve`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_a_single_component_process() {
+    let mut child = Command::new(pbs_bin())
+        .args(["serve", guests::HELLO, "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let first = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let base = first
+        .trim()
+        .strip_prefix("Serving HTTP on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .trim_end_matches('/')
+        .to_string();
+    let resp = pbs_tests::client()
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "Hello, world!\n");
+    child.kill().unwrap();
+    let _ = child.wait();
+}

@@ -1,0 +1,62 @@
+//! A component that imports every pb:* interface deploys and runs; the
+//! capabilities not implemented yet answer with the typed `unavailable`
+//! error (never a trap) and pb:trace works.
+
+use pbs_tests::{guests, on_both_backends, Backend, TestHost};
+
+const UNAVAILABLE: &[&str] = &[
+    "pb:data/records.get-one",
+    "pb:data/records.get-list",
+    "pb:data/records.get-first-list-item",
+    "pb:data/records.create",
+    "pb:data/records.update",
+    "pb:data/records.delete",
+    "pb:data/records.vector-search",
+    "pb:data/records.begin",
+    "pb:kv/store.open",
+    "pb:files/storage.read",
+    "pb:files/storage.save",
+    "pb:files/storage.delete",
+    "pb:files/storage.list",
+    "pb:jobs/queue.enqueue",
+    "pb:jobs/queue.status",
+    "pb:secrets/store.get",
+];
+
+const WORKING: &[&str] = &[
+    "pb:trace/tracing.log",
+    "pb:trace/tracing.span",
+    "pb:trace/tracing.trace-id",
+];
+
+async fn every_pb_import_answers(backend: Backend) {
+    let host = TestHost::start(backend).await;
+    host.deploy_ok("imports", guests::PB_IMPORTS).await;
+    let resp = host
+        .client
+        .get(host.function_url("imports"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let report = resp.text().await.unwrap();
+    let outcome = |name: &str| {
+        report
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no outcome for {name} in:\n{report}"))
+            .to_string()
+    };
+    for name in UNAVAILABLE {
+        let o = outcome(name);
+        assert!(
+            o.contains("Unavailable(") && o.contains("not available on this host yet"),
+            "{name}: {o}"
+        );
+    }
+    for name in WORKING {
+        assert_eq!(outcome(name), "ok", "{name}");
+    }
+}
+
+on_both_backends!(every_pb_import_answers);

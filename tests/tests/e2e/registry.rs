@@ -1,0 +1,140 @@
+//! Versions: immutable, content-addressed, switched atomically, shared by
+//! hosts on one database, and still there after a restart.
+
+use bytes::Bytes;
+use futures::StreamExt;
+use pbs_tests::{guests, on_both_backends, test_limits, Backend, TestHost};
+
+/// A request in flight on version 1 finishes on version 1 while new
+/// requests already get version 2.
+async fn redeploy_switches_new_requests_and_lets_old_ones_finish(backend: Backend) {
+    let host = TestHost::start(backend).await;
+    host.deploy_ok("svc", guests::ECHO).await;
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let mut rx = rx;
+    let body = reqwest::Body::wrap_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    tx.send(Ok(Bytes::from_static(b"first half, ")))
+        .await
+        .unwrap();
+    let resp = host
+        .client
+        .post(host.function_url("svc"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut stream = resp.bytes_stream();
+    let first = stream.next().await.unwrap().unwrap();
+    assert_eq!(&first[..], b"first half, ");
+
+    let v2 = host.deploy_ok("svc", guests::HELLO).await;
+    let resp = host
+        .client
+        .get(host.function_url("svc"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "Hello, world!\n");
+
+    tx.send(Ok(Bytes::from_static(b"second half")))
+        .await
+        .unwrap();
+    drop(tx);
+    let mut rest = Vec::new();
+    while let Some(part) = stream.next().await {
+        rest.extend_from_slice(&part.unwrap());
+    }
+    assert_eq!(rest, b"second half");
+
+    let (_, info) = host.admin_get("functions/svc").await;
+    assert_eq!(info["version"], v2["version"]);
+}
+
+/// The same bytes are the same version; a redeploy of them adds history,
+/// not a second copy.
+async fn versions_are_content_addressed(backend: Backend) {
+    let host = TestHost::start(backend).await;
+    let a = host.deploy_ok("a", guests::HELLO).await;
+    let b = host.deploy_ok("b", guests::HELLO).await;
+    let a2 = host.deploy_ok("a", guests::HELLO).await;
+    assert_eq!(a["version"], b["version"]);
+    assert_eq!(a["version"], a2["version"]);
+    let (_, info) = host.admin_get("functions/a").await;
+    assert_eq!(info["deployments"].as_array().unwrap().len(), 2);
+}
+
+/// Stop a host, start another on the same data: functions are served
+/// (from the stored precompiled artifact) without redeploying.
+async fn functions_survive_a_restart(backend: Backend) {
+    let host = TestHost::start(backend).await;
+    host.deploy_ok("hello", guests::HELLO).await;
+    let TestHost {
+        server, dir, db, ..
+    } = host;
+    server.stop();
+    drop(server);
+
+    let host = TestHost::start_on(dir, db, test_limits()).await;
+    let resp = host
+        .client
+        .get(host.function_url("hello"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "Hello, world!\n");
+}
+
+/// Two hosts on one database: a deploy on one is served by the other.
+async fn hosts_sharing_a_database_see_each_others_deploys(backend: Backend) {
+    let a = TestHost::start(backend).await;
+    let dir_b = tempfile::tempdir().unwrap();
+    let b = TestHost::start_on(dir_b, a.db.clone(), test_limits()).await;
+
+    a.deploy_ok("shared", guests::HELLO).await;
+    let mut served = false;
+    for _ in 0..50 {
+        let resp = b.client.get(b.function_url("shared")).send().await.unwrap();
+        if resp.status() == 200 {
+            assert_eq!(resp.text().await.unwrap(), "Hello, world!\n");
+            served = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        served,
+        "host B never served the function deployed on host A"
+    );
+
+    // And a redeploy on B reaches A.
+    b.deploy_ok("shared", guests::ECHO).await;
+    let mut switched = false;
+    for _ in 0..50 {
+        let resp = a
+            .client
+            .post(a.function_url("shared"))
+            .body("from b")
+            .send()
+            .await
+            .unwrap();
+        if resp.text().await.unwrap() == "from b" {
+            switched = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        switched,
+        "host A never switched to the version deployed on host B"
+    );
+}
+
+on_both_backends!(
+    redeploy_switches_new_requests_and_lets_old_ones_finish,
+    versions_are_content_addressed,
+    functions_survive_a_restart,
+    hosts_sharing_a_database_see_each_others_deploys,
+);
