@@ -107,3 +107,67 @@ async fn hostile_guests_hammered_concurrently_do_not_starve_others() {
     eprintln!("{ok} hello requests answered while {hostile} hostile requests ran");
     assert!(ok > 0 && hostile > 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instruction_budget_stops_a_busy_guest() {
+    let limits = pbs::config::Limits {
+        fuel: Some(50_000_000),
+        headers_timeout: Duration::from_secs(20),
+        ..pbs_tests::test_limits()
+    };
+    let host = TestHost::start_with(Backend::Sqlite, limits).await;
+    host.deploy_ok("spin", guests::INFINITE_LOOP).await;
+    host.deploy_ok("hello", guests::HELLO).await;
+    let resp = host
+        .client
+        .get(host.function_url("spin"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 500);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("instruction budget"),
+        "{body}"
+    );
+    // A normal function fits well within the same budget.
+    let resp = host
+        .client
+        .get(host.function_url("hello"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+/// Garbage on the wire gets a 400 from the HTTP layer, and the server goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_request_is_a_400_and_the_server_goes_on() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = TestHost::start(Backend::Sqlite).await;
+    host.deploy_ok("hello", guests::HELLO).await;
+    for garbage in [
+        &b"THIS IS NOT HTTP\r\n\r\n"[..],
+        b"GET /api/pb_serverless/hello HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
+        b"GET /api/pb_serverless/hello HTTP/1.1\r\nBad Header Line\r\n\r\n",
+    ] {
+        let mut conn = tokio::net::TcpStream::connect(host.server.addr())
+            .await
+            .unwrap();
+        conn.write_all(garbage).await.unwrap();
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut buf)).await;
+        let text = String::from_utf8_lossy(&buf);
+        assert!(text.starts_with("HTTP/1.1 400"), "{garbage:?} got {text:?}");
+    }
+    let resp = host
+        .client
+        .get(host.function_url("hello"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds pb-serverless, starts `pbs serve` on SQLite (./pb_data) and deploys
+# the example function. Extra arguments go to `pbs serve`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rustup target add wasm32-wasip2 >/dev/null
+echo "==> building pbs (release) and the example"
+cargo build --release --locked -p pb-serverless
+cargo build --release --locked --target wasm32-wasip2 \
+  --manifest-path examples/Cargo.toml --target-dir target/examples
+PBS=target/release/pbs
+ADDR=127.0.0.1:8090
+"$PBS" serve --addr "$ADDR" "$@" &
+PID=$!
+trap 'kill $PID 2>/dev/null || true' EXIT INT TERM
+for _ in $(seq 100); do
+  curl -sf "http://$ADDR/api/health" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+"$PBS" deploy target/examples/wasm32-wasip2/release/hello.wasm --name hello --server "http://$ADDR"
+echo
+echo "Try:  curl 'http://$ADDR/api/pb_serverless/hello?name=you'"
+echo "Stop: Ctrl-C"
+wait $PID
