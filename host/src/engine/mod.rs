@@ -99,7 +99,13 @@ impl Runtime {
                 ctx.data().deadline.mark_hit();
                 Ok(wasmtime::UpdateDeadline::Interrupt)
             } else {
-                Ok(wasmtime::UpdateDeadline::Yield(1))
+                // tokio's yield_now puts the task at the back of the run
+                // queue; a plain self-wake would land in the LIFO slot and
+                // the busy guest would be polled again before others.
+                Ok(wasmtime::UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ))
             }
         });
         store
