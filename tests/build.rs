@@ -16,6 +16,31 @@ const GUESTS: &[&str] = &[
     "bad_import",
 ];
 
+/// Builds the workspace at `dir` for wasm32-wasip2 in release mode.
+fn build_wasm(dir: &std::path::Path, target_dir: &std::path::Path) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .arg("build")
+        .arg("--release")
+        .arg("--target=wasm32-wasip2")
+        .arg("--manifest-path")
+        .arg(dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir)
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("CARGO_MAKEFLAGS")
+        .status()
+        .expect("run cargo to build the test components");
+    assert!(
+        status.success(),
+        "building {} for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`)",
+        dir.display()
+    );
+}
+
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let guests = manifest_dir.join("guests");
@@ -26,27 +51,14 @@ fn main() {
     println!("cargo:rerun-if-changed={}", guests.display());
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
 
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.arg("build")
-        .arg("--release")
-        .arg("--target=wasm32-wasip2")
-        .arg("--manifest-path")
-        .arg(guests.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("CARGO_MAKEFLAGS");
-    let status = cmd
-        .status()
-        .expect("run cargo to build the test components");
-    assert!(
-        status.success(),
-        "building tests/guests for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`)"
-    );
+    let examples = root.join("examples");
+    println!("cargo:rerun-if-changed={}", examples.display());
+    build_wasm(&guests, &target_dir);
+    // The example the README deploys is tested too.
+    let examples_target = root.join("target").join("examples");
+    build_wasm(&examples, &examples_target);
+    let example = examples_target.join("wasm32-wasip2/release/hello.wasm");
+    println!("cargo:rustc-env=EXAMPLE_HELLO={}", example.display());
 
     let lib = std::fs::read_to_string(manifest_dir.join("src/lib.rs")).unwrap();
     for name in GUESTS {

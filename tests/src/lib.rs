@@ -25,6 +25,9 @@ pub mod guests {
     /// Imports an interface no host provides.
     pub const BAD_IMPORT: &str = env!("GUEST_BAD_IMPORT");
 
+    /// The example function of `examples/hello` (the README's tutorial).
+    pub const EXAMPLE_HELLO: &str = env!("EXAMPLE_HELLO");
+
     pub fn bytes(path: &str) -> Vec<u8> {
         std::fs::read(path).unwrap_or_else(|e| panic!("read {path}: {e}"))
     }

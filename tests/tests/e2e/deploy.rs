@@ -230,3 +230,21 @@ on_both_backends!(
     admin_api_needs_the_token,
     list_show_and_delete,
 );
+
+/// The example function the README deploys answers as the tutorial says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_example_answers() {
+    let host = TestHost::start(Backend::Sqlite).await;
+    host.deploy_ok("hello", guests::EXAMPLE_HELLO).await;
+    let resp = host
+        .client
+        .get(format!("{}?name=you", host.function_url("hello")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["message"], "Hello, you!");
+    assert_eq!(body["trace_id"].as_str().unwrap().len(), 32);
+    assert!(body["kv"].as_str().unwrap().contains("Unavailable"));
+}
