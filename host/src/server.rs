@@ -185,6 +185,8 @@ fn admin_token(config: &HostConfig) -> anyhow::Result<String> {
         }
     }
     let token = hex::encode(rand::random::<[u8; 32]>());
+    // An empty or unreadable file from an interrupted first start is replaced.
+    let _ = std::fs::remove_file(&file);
     write_private(&file, &token)?;
     println!(
         "Generated an admin token (stored in {}, shown only this once):\n  {token}",

@@ -40,9 +40,18 @@ pub struct ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.timeout > 0.0, "--timeout must be positive");
-    anyhow::ensure!(args.max_duration > 0.0, "--max-duration must be positive");
-    anyhow::ensure!(args.memory_mb > 0, "--memory-mb must be positive");
+    let seconds = |flag: &str, v: f64| {
+        Duration::try_from_secs_f64(v)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| anyhow::anyhow!("{flag} must be a positive number of seconds"))
+    };
+    let headers_timeout = seconds("--timeout", args.timeout)?;
+    let max_duration = seconds("--max-duration", args.max_duration)?;
+    anyhow::ensure!(
+        (1..=65536).contains(&args.memory_mb),
+        "--memory-mb must be between 1 and 65536"
+    );
     let config = HostConfig {
         mode: match args.component {
             Some(path) => Mode::Single(path),
@@ -54,8 +63,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         admin_token: None,
         limits: Limits {
             memory: (args.memory_mb as usize) << 20,
-            headers_timeout: Duration::from_secs_f64(args.timeout),
-            max_duration: Duration::from_secs_f64(args.max_duration),
+            headers_timeout,
+            max_duration,
             fuel: args.fuel,
             max_instances: args.max_instances,
         },

@@ -61,6 +61,9 @@ pub struct Registry {
     engine_key: String,
     live: RwLock<HashMap<String, Arc<Deployed>>>,
     versions: Mutex<HashMap<String, Arc<Version>>>,
+    /// Serialises changes of `live` (deploy, remove, refresh), so a refresh
+    /// that read the table before a deploy cannot undo it.
+    switch: tokio::sync::Mutex<()>,
 }
 
 impl Registry {
@@ -77,6 +80,7 @@ impl Registry {
             engine_key: format!("wasmtime-48-{:016x}", h.finish()),
             live: RwLock::new(HashMap::new()),
             versions: Mutex::new(HashMap::new()),
+            switch: tokio::sync::Mutex::new(()),
         });
         registry.refresh().await?;
         Ok(registry)
@@ -122,6 +126,7 @@ impl Registry {
             .map_err(|e| DeployError::Internal(e.into()))?;
         let version = self.remember(checked);
         let triggers_text = join_triggers(&version.triggers);
+        let _switch = self.switch.lock().await;
         self.store_deploy(name, &version, &bytes, &artifact, &triggers_text)
             .await
             .map_err(DeployError::Internal)?;
@@ -213,6 +218,7 @@ impl Registry {
     /// Re-reads which version each function serves (another host sharing
     /// the database may have deployed) and loads what changed.
     pub async fn refresh(&self) -> anyhow::Result<()> {
+        let _switch = self.switch.lock().await;
         let rows: Vec<(String, String)> = on_pool!(&self.db, pool => {
             sqlx::query("SELECT name, version FROM pbs_functions")
                 .fetch_all(pool)
@@ -247,6 +253,11 @@ impl Registry {
         }
         if let Ok(mut live) = self.live.write() {
             *live = next;
+        }
+        // Forget compiled versions no function serves any more (requests
+        // still running on one hold their own reference).
+        if let (Ok(live), Ok(mut versions)) = (self.live.read(), self.versions.lock()) {
+            versions.retain(|hash, _| live.values().any(|d| &d.version.hash == hash));
         }
         Ok(())
     }
@@ -343,6 +354,7 @@ impl Registry {
 
     /// Stops serving `name`; its versions stay stored. False if unknown.
     pub async fn remove(&self, name: &str) -> anyhow::Result<bool> {
+        let _switch = self.switch.lock().await;
         let n = on_pool!(&self.db, pool => {
             sqlx::query("DELETE FROM pbs_functions WHERE name = $1")
                 .bind(name)

@@ -5,10 +5,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Caps the memory of one instance and remembers whether the guest hit it,
-/// so the error can say so.
+/// Caps the memory of one instance — all its linear memories together —
+/// and remembers whether the guest hit the cap, so the error can say so.
 pub struct InstanceLimiter {
     pub memory_limit: usize,
+    /// Bytes of linear memory the instance holds now, across its memories.
+    pub memory_used: usize,
     pub memory_exceeded: bool,
     pub tables_limit: usize,
 }
@@ -19,18 +21,20 @@ pub const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 impl wasmtime::ResourceLimiter for InstanceLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.memory_limit {
+        let total = self.memory_used - current.min(self.memory_used) + desired;
+        if total > self.memory_limit {
             self.memory_exceeded = true;
             wasmtime::bail!(
-                "memory limit exceeded: the function asked for {} MiB, the limit is {} MiB",
-                desired >> 20,
+                "memory limit exceeded: the function asked for {} MiB in all, the limit is {} MiB",
+                total >> 20,
                 self.memory_limit >> 20
             );
         }
+        self.memory_used = total;
         Ok(true)
     }
 

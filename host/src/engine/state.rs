@@ -46,6 +46,7 @@ impl Invocation {
             outbound,
             limiter: InstanceLimiter {
                 memory_limit: limits.memory,
+                memory_used: 0,
                 memory_exceeded: false,
                 tables_limit: MAX_TABLE_ELEMENTS,
             },

@@ -171,3 +171,41 @@ async fn a_malformed_request_is_a_400_and_the_server_goes_on() {
         .unwrap();
     assert_eq!(resp.status(), 200);
 }
+
+/// A client that gives up stops its guest: with 4 instance slots, 12
+/// abandoned requests to a guest that never answers leave the pool free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_request_frees_its_instance() {
+    let limits = pbs::config::Limits {
+        max_instances: 4,
+        headers_timeout: Duration::from_secs(60),
+        ..pbs_tests::test_limits()
+    };
+    let host = TestHost::start_with(Backend::Sqlite, limits).await;
+    host.deploy_ok("spin", guests::INFINITE_LOOP).await;
+    host.deploy_ok("hello", guests::HELLO).await;
+    for _ in 0..12 {
+        let client = pbs_tests::client();
+        let url = host.function_url("spin");
+        // Give up after 200 ms; the guest would otherwise spin for 60 s.
+        let _ = tokio::time::timeout(Duration::from_millis(200), client.get(url).send()).await;
+    }
+    let mut last = 0;
+    for _ in 0..50 {
+        let resp = host
+            .client
+            .get(host.function_url("hello"))
+            .send()
+            .await
+            .unwrap();
+        last = resp.status().as_u16();
+        if last == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        last, 200,
+        "the abandoned guests still hold the instance pool"
+    );
+}

@@ -156,7 +156,13 @@ fn authorized(req: &Request<Incoming>, token: &str) -> bool {
     else {
         return false;
     };
-    let given = value.strip_prefix("Bearer ").unwrap_or(value).trim();
+    let Some((scheme, given)) = value.split_once(' ') else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return false;
+    }
+    let given = given.trim();
     constant_time_eq(given.as_bytes(), token.as_bytes())
 }
 

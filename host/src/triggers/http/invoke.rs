@@ -6,9 +6,12 @@ use super::reply::{error, Body};
 use crate::deploy::Deployed;
 use crate::engine::{Deadline, Runtime};
 use http::Request;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use wasmtime::Trap;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
@@ -81,15 +84,27 @@ pub async fn http(
         }
         (result, memory_exceeded)
     });
+    // If the client goes away before the headers (this future is dropped),
+    // the guest is stopped instead of running on for nobody.
+    let guard = AbortOnDrop(Some(task.abort_handle()));
 
     let function = &*deployed.name;
-    let version = &deployed.version.hash[..12];
+    let version = deployed.version.hash.get(..12).unwrap_or_default();
     match tokio::time::timeout(limits.headers_timeout + HOST_GRACE, receiver).await {
         Ok(Ok(Ok(resp))) => {
-            // Headers are out: the body may stream on until the long limit.
-            deadline.reset(limits.max_duration);
+            // Headers are out: the body may stream on while chunks keep
+            // flowing (idle timeout), up to the hard limit.
             sent.store(true, Ordering::Relaxed);
-            resp
+            deadline.reset(limits.headers_timeout);
+            resp.map(|inner| {
+                StreamingBody {
+                    inner,
+                    guard,
+                    deadline,
+                    idle: limits.headers_timeout,
+                }
+                .boxed_unsync()
+            })
         }
         Ok(Ok(Err(code))) => {
             tracing::warn!(
@@ -105,12 +120,61 @@ pub async fn http(
                 Ok((Err(e), memory)) => classify(&e, memory, &deadline),
                 Err(join) => Failure::Trap(format!("the invocation panicked: {join}")),
             };
+            drop(guard);
             respond(function, version, failure, &limits)
         }
         Err(_) => {
-            task.abort();
+            drop(guard);
             respond(function, version, Failure::Timeout, &limits)
         }
+    }
+}
+
+/// Aborts the guest's task when dropped, unless disarmed.
+struct AbortOnDrop(Option<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            handle.abort();
+        }
+    }
+}
+
+/// The guest's response body on its way to the client. Each chunk pushes
+/// the guest's deadline back by the idle timeout; if the client goes away
+/// before the body ends, the guest is stopped. After a complete body the
+/// guest may finish whatever it does next, under its own limits.
+struct StreamingBody {
+    inner: Body,
+    guard: AbortOnDrop,
+    deadline: Arc<Deadline>,
+    idle: Duration,
+}
+
+impl http_body::Body for StreamingBody {
+    type Data = bytes::Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(_))) => self.deadline.reset(self.idle),
+            Poll::Ready(None) => self.guard.0 = None,
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
