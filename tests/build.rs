@@ -14,6 +14,8 @@ const GUESTS: &[&str] = &[
     "memory_hog",
     "pb_imports",
     "bad_import",
+    "job_worker",
+    "bad_job_worker",
 ];
 
 /// Builds the workspace at `dir` for wasm32-wasip2 in release mode.

@@ -24,6 +24,10 @@ pub mod guests {
     pub const PB_IMPORTS: &str = env!("GUEST_PB_IMPORTS");
     /// Imports an interface no host provides.
     pub const BAD_IMPORT: &str = env!("GUEST_BAD_IMPORT");
+    /// Exports `pb:serverless/job-handler` (a queue worker).
+    pub const JOB_WORKER: &str = env!("GUEST_JOB_WORKER");
+    /// Exports `pb:serverless/job-handler` with the wrong types.
+    pub const BAD_JOB_WORKER: &str = env!("GUEST_BAD_JOB_WORKER");
 
     /// The example function of `examples/hello` (the README's tutorial).
     pub const EXAMPLE_HELLO: &str = env!("EXAMPLE_HELLO");

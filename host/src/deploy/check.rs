@@ -190,6 +190,7 @@ pub fn check_component(
     } else {
         None
     };
+    typed_handler_exports(runtime, &component, &exported)?;
     for t in required {
         if !exported(*t) {
             let found = if exports.is_empty() {
@@ -217,6 +218,66 @@ pub fn check_component(
         exports,
         triggers,
     })
+}
+
+/// Checks the types of the job, cron and hook handler exports present.
+///
+/// The generated `*Pre` types find the exports but check their function
+/// types only when an instance is loaded; so each function is checked here
+/// against the generated Rust types, with the same (doc-hidden, pinned by
+/// `wasmtime = "=48.0.8"`) `typecheck` that wasmtime's bindgen output uses.
+fn typed_handler_exports(
+    runtime: &Runtime,
+    component: &Component,
+    exported: &dyn Fn(Trigger) -> bool,
+) -> Result<(), DeployError> {
+    use super::handlers::{cron, hook, job};
+    use wasmtime::component::types::ComponentFunc;
+    type Check =
+        fn(&ComponentFunc, &wasmtime::component::__internal::InstanceType) -> wasmtime::Result<()>;
+    let checks: [(Trigger, &str, Check); 3] = [
+        (Trigger::Jobs, "run", |f, cx| {
+            f.typecheck::<(job::exports::pb::serverless::job_handler::Job,), (Result<(), String>,)>(
+                cx,
+            )
+        }),
+        (Trigger::Cron, "run", |f, cx| {
+            f.typecheck::<(cron::exports::pb::serverless::cron_handler::Tick,), (Result<(), String>,)>(cx)
+        }),
+        (Trigger::Hooks, "handle", |f, cx| {
+            use hook::exports::pb::serverless::hook_handler::{Context, Outcome};
+            f.typecheck::<(Context,), (Outcome,)>(cx)
+        }),
+    ];
+    let engine = runtime.engine();
+    let ty = component.component_type();
+    let cx = ty.instance_type();
+    for (trigger, func, check) in checks {
+        if !exported(trigger) {
+            continue;
+        }
+        let mismatch = |detail: String| {
+            DeployError::Exports(format!(
+                "the export `{}` does not have the type of `{}@0.1.0`: {detail}; {TARGET_WORLDS}",
+                trigger.export(),
+                trigger.export(),
+            ))
+        };
+        let instance = ty
+            .exports(engine)
+            .find(|(name, _)| name.split('@').next() == Some(trigger.export()))
+            .and_then(|(_, e)| match e.ty {
+                ComponentItem::ComponentInstance(i) => Some(i),
+                _ => None,
+            })
+            .ok_or_else(|| mismatch("it is not an instance".into()))?;
+        let f = match instance.get_export(engine, func).map(|e| e.ty) {
+            Some(ComponentItem::ComponentFunc(f)) => f,
+            _ => return Err(mismatch(format!("it has no function `{func}`"))),
+        };
+        check(&f, &cx).map_err(|e| mismatch(format!("`{func}`: {}", error_chain(&e))))?;
+    }
+    Ok(())
 }
 
 /// Version and layer bytes after `\0asm` (binary format spec).

@@ -7,6 +7,7 @@
 //! exports serve the requested triggers.
 
 mod check;
+pub mod handlers;
 mod registry;
 
 pub use check::{inspect, Checked, DeployError, Trigger};

@@ -229,6 +229,7 @@ on_both_backends!(
     bad_input_is_refused_and_nothing_is_stored,
     admin_api_needs_the_token,
     list_show_and_delete,
+    handler_exports_are_type_checked,
 );
 
 /// The example function the README deploys answers as the tutorial says.
@@ -247,4 +248,61 @@ async fn the_readme_example_answers() {
     assert_eq!(body["message"], "Hello, you!");
     assert_eq!(body["trace_id"].as_str().unwrap().len(), 32);
     assert!(body["kv"].as_str().unwrap().contains("Unavailable"));
+}
+
+/// Handler exports are type-checked at deploy: a worker with the right
+/// `job-handler` deploys for the jobs trigger; one whose `run` has other
+/// types is refused, and a worker is refused for a trigger it cannot serve.
+async fn handler_exports_are_type_checked(backend: Backend) {
+    let host = TestHost::start(backend).await;
+    let resp = host
+        .deploy_with(
+            "worker",
+            guests::bytes(guests::JOB_WORKER),
+            "?triggers=jobs",
+        )
+        .await;
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["triggers"], serde_json::json!(["jobs"]), "{body}");
+
+    let resp = host
+        .deploy_with(
+            "worker2",
+            guests::bytes(guests::JOB_WORKER),
+            "?triggers=http",
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("wasi:http/incoming-handler"),
+        "{body}"
+    );
+
+    let resp = host
+        .deploy_with(
+            "bad",
+            guests::bytes(guests::BAD_JOB_WORKER),
+            "?triggers=jobs",
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("does not have the type of `pb:serverless/job-handler@0.1.0`"),
+        "{message}"
+    );
+
+    // An HTTP request to a function without an HTTP handler is a 404.
+    let resp = host
+        .client
+        .get(host.function_url("worker"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
 }

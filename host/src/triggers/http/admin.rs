@@ -40,12 +40,8 @@ pub async fn handle(
         (Method::GET, ["functions", name]) => get_function(registry, name).await,
         (Method::PUT | Method::POST, ["functions", name]) => {
             let name = name.to_string();
-            let triggers = match Trigger::parse_list(&triggers) {
-                Ok(t) => t,
-                Err(e) => return deploy_error(e),
-            };
-            let bytes = match read_body(req).await {
-                Ok(b) => b,
+            let (triggers, bytes) = match upload(req, &triggers).await {
+                Ok(v) => v,
                 Err(resp) => return resp,
             };
             match registry.deploy(&name, bytes, &triggers).await {
@@ -62,15 +58,11 @@ pub async fn handle(
             Err(e) => internal(e),
         },
         (Method::POST, ["check"]) => {
-            let triggers = match Trigger::parse_list(&triggers) {
-                Ok(t) => t,
-                Err(e) => return deploy_error(e),
-            };
-            let bytes = match read_body(req).await {
-                Ok(b) => b,
+            let (triggers, bytes) = match upload(req, &triggers).await {
+                Ok(v) => v,
                 Err(resp) => return resp,
             };
-            let runtime = registry_runtime(registry);
+            let runtime = registry.runtime().clone();
             let checked =
                 tokio::task::spawn_blocking(move || inspect(&runtime, &bytes, &triggers)).await;
             match checked {
@@ -91,8 +83,13 @@ pub async fn handle(
     }
 }
 
-fn registry_runtime(registry: &Registry) -> crate::engine::Runtime {
-    registry.runtime().clone()
+/// The requested triggers and the uploaded component of a deploy or check.
+async fn upload(
+    req: Request<Incoming>,
+    triggers: &str,
+) -> Result<(Vec<Trigger>, Vec<u8>), http::Response<Body>> {
+    let triggers = Trigger::parse_list(triggers).map_err(deploy_error)?;
+    Ok((triggers, read_body(req).await?))
 }
 
 async fn get_function(registry: &Registry, name: &str) -> http::Response<Body> {
