@@ -35,6 +35,10 @@ fn build_wasm(dir: &std::path::Path, target_dir: &std::path::Path) {
         .env_remove("CARGO_TARGET_DIR")
         .env_remove("CARGO_BUILD_TARGET")
         .env_remove("CARGO_MAKEFLAGS")
+        // `cargo clippy` lints through a workspace wrapper; the components
+        // are built the same way whatever runs this script.
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CLIPPY_ARGS")
         .status()
         .expect("run cargo to build the test components");
     assert!(

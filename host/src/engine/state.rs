@@ -3,6 +3,7 @@
 
 use super::limits::{Deadline, InstanceLimiter, MAX_TABLE_ELEMENTS};
 use crate::caps::http_out::OutboundPolicy;
+use crate::caps::trace::output::GuestOutput;
 use crate::caps::trace::TraceCtx;
 use crate::config::Limits;
 use std::sync::Arc;
@@ -29,13 +30,14 @@ impl Invocation {
     ) -> Self {
         // No preopened directory, no environment, no sockets, no name
         // lookups: a guest sees nothing of the host it runs on. Its stdout
-        // and stderr go to the host's.
+        // and stderr become log lines of the host, within a budget.
+        let (stdout, stderr) = GuestOutput::pair(function.clone());
         let wasi = WasiCtx::builder()
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
-            .inherit_stdout()
-            .inherit_stderr()
+            .stdout(stdout)
+            .stderr(stderr)
             .build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(super::MAX_RESOURCES);

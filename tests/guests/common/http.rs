@@ -8,7 +8,7 @@ pub fn respond(out: ResponseOutparam, status: u16, headers: &[(&str, &str)], bod
     let fields = Fields::new();
     for (name, value) in headers {
         fields
-            .append(&name.to_string(), &value.as_bytes().to_vec())
+            .append(name, value.as_bytes())
             .expect("valid header");
     }
     let response = OutgoingResponse::new(fields);

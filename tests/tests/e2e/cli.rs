@@ -205,3 +205,54 @@ async fn serve_a_single_component_process() {
     child.kill().unwrap();
     let _ = child.wait();
 }
+
+/// A guest's stdout and stderr become log lines tagged with the function,
+/// and a guest printing a megabyte is cut at the per-invocation budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guest_output_is_logged_within_a_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stderr.log");
+    let mut child = Command::new(pbs_bin())
+        .args(["serve", guests::PB_IMPORTS, "--addr", "127.0.0.1:0"])
+        .env("PBS_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let first = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let base = first
+        .trim()
+        .trim_start_matches("Serving HTTP on ")
+        .trim_end_matches('/')
+        .to_string();
+    let resp = pbs_tests::client()
+        .get(format!("{base}/?flood"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    child.kill().unwrap();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    let stdout_line = text
+        .lines()
+        .find(|l| l.contains("hello from stdout"))
+        .unwrap_or_else(|| panic!("no stdout line in: {}", &text[..text.len().min(2000)]));
+    assert!(
+        stdout_line.contains("pb.guest.stdout") && stdout_line.contains("pb_imports"),
+        "{stdout_line}"
+    );
+    assert!(text
+        .lines()
+        .any(|l| l.contains("pb.guest.stderr") && l.contains("hello from stderr")));
+    assert!(text.contains("the rest of this invocation's output is dropped"));
+    assert!(text.len() < 256 * 1024, "the log got {} bytes", text.len());
+}

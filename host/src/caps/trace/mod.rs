@@ -2,6 +2,8 @@
 //! `tracing` output (target `pb.guest`), tagged with the function and the
 //! invocation's trace id.
 
+pub mod output;
+
 use crate::caps::bindings::trace::tracing::{self as wit, Field, Host, HostSpan, Level};
 use crate::engine::Invocation;
 use std::sync::Arc;

@@ -8,7 +8,7 @@
 //! | DELETE | `functions/{name}` | stop serving a function (its versions stay) |
 //! | POST | `check?triggers=…` | run the deploy checks without storing anything |
 
-use super::reply::{error, json, Body};
+use super::reply::{closing, error, has_body, json, Body};
 use super::ADMIN_PREFIX;
 use crate::config::DEFAULT_MAX_COMPONENT_SIZE;
 use crate::deploy::{inspect, DeployError, Registry, Trigger};
@@ -24,10 +24,11 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> http::Response<Body> {
     if !authorized(&req, token) {
-        return error(
+        let resp = error(
             401,
             "the request requires a valid admin token: `Authorization: Bearer <token>`",
         );
+        return if has_body(&req) { closing(resp) } else { resp };
     }
     let path = req.uri().path().strip_prefix(ADMIN_PREFIX).unwrap_or("");
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();

@@ -11,7 +11,7 @@ use crate::deploy::{Deployed, Registry};
 use crate::engine::Runtime;
 use http::{Method, Request};
 use hyper::body::Incoming;
-use reply::{error, Body};
+use reply::{closing, error, has_body, Body};
 use std::sync::Arc;
 
 /// Prefix of every function route.
@@ -49,13 +49,15 @@ impl App {
                 }
                 if let Some(rest) = path.strip_prefix(FUNCTIONS_PREFIX) {
                     let name = rest.split('/').next().unwrap_or_default();
-                    return match registry.get(name) {
+                    let unread = has_body(&req);
+                    let resp = match registry.get(name) {
                         Some(deployed) if deployed.version.proxy.is_some() => {
-                            invoke::http(&self.runtime, deployed, req).await
+                            return invoke::http(&self.runtime, deployed, req).await
                         }
                         Some(_) => error(404, &format!("function `{name}` has no HTTP handler")),
                         None => error(404, &format!("no function named `{name}` is deployed")),
                     };
+                    return if unread { closing(resp) } else { resp };
                 }
                 if path == "/api/health" && req.method() == Method::GET {
                     return reply::json(

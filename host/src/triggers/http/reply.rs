@@ -28,3 +28,21 @@ pub fn error(status: u16, message: &str) -> http::Response<Body> {
         &serde_json::json!({"status": status, "message": message, "data": {}}),
     )
 }
+
+/// Whether the request carries a body the host may not read.
+pub fn has_body<B>(req: &http::Request<B>) -> bool {
+    let h = req.headers();
+    h.contains_key(http::header::TRANSFER_ENCODING)
+        || h.get(http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
+}
+
+/// Marks a reply sent without reading the request body: the connection
+/// closes after it, so no client reuses a connection with unread bytes.
+pub fn closing(mut resp: http::Response<Body>) -> http::Response<Body> {
+    resp.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    resp
+}

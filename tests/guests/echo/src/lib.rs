@@ -41,7 +41,7 @@ impl Guest for Echo {
             .unwrap_or(200);
         let headers = Fields::new();
         let set = |k: &str, v: &[u8]| {
-            headers.append(&k.to_string(), &v.to_vec()).expect("header");
+            headers.append(k, v).expect("header");
         };
         set("x-echo-method", method_name(&request.method()).as_bytes());
         set("x-echo-path", path.as_bytes());
@@ -50,7 +50,7 @@ impl Guest for Echo {
                 set(&format!("x-echo-header-{name}"), &value);
             }
         }
-        if let Some(ct) = request.headers().get(&"content-type".to_string()).first() {
+        if let Some(ct) = request.headers().get("content-type").first() {
             set("content-type", ct);
         }
         let response = OutgoingResponse::new(headers);

@@ -1,7 +1,8 @@
 //! Calls every pb:* import once and answers with one line per call:
 //! `<interface>.<function> <outcome>`, where the outcome is `ok` or the
 //! typed error's case and message. Proves that capabilities a host does not
-//! implement yet answer with a typed error and never trap.
+//! implement yet answer with a typed error and never trap. It also prints
+//! to stdout and stderr (`?flood`: a megabyte), which the host logs.
 
 wit_bindgen::generate!({
     path: "../../../wit",
@@ -32,7 +33,16 @@ fn outcome<T, E: core::fmt::Debug>(r: Result<T, E>) -> String {
 }
 
 impl Guest for Imports {
-    fn handle(_request: IncomingRequest, out: ResponseOutparam) {
+    fn handle(request: IncomingRequest, out: ResponseOutparam) {
+        // Output becomes host log lines; `?flood` tries to drown the log.
+        println!("hello from stdout");
+        eprintln!("hello from stderr");
+        if request.path_with_query().unwrap_or_default().contains("flood") {
+            let line = "x".repeat(1000);
+            for _ in 0..1000 {
+                println!("{line}");
+            }
+        }
         let mut lines: Vec<String> = Vec::new();
         let mut report = |name: &str, result: String| lines.push(format!("{name} {result}"));
 
@@ -97,7 +107,7 @@ impl Guest for Imports {
             key: "k".into(),
             value: "v".into(),
         };
-        tracing::log(tracing::Level::Info, "hello from pb_imports", &[field.clone()]);
+        tracing::log(tracing::Level::Info, "hello from pb_imports", std::slice::from_ref(&field));
         report("pb:trace/tracing.log", "ok".into());
         let span = tracing::Span::new("work", &[field]);
         span.set_attribute("step", "1");

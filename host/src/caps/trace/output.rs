@@ -1,0 +1,131 @@
+//! A guest's stdout and stderr, turned into log lines of the host
+//! (`pb.guest.stdout` / `pb.guest.stderr`, tagged with the function), with a
+//! byte budget per invocation so a guest cannot flood the host's log, and
+//! never written raw to the host's own output (where it could pose as the
+//! host's messages).
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use tokio::io::AsyncWrite;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+
+/// Bytes of stdout + stderr kept per invocation; the rest is dropped.
+pub const MAX_GUEST_OUTPUT: usize = 64 * 1024;
+/// Longest line kept; a longer one is cut.
+const MAX_LINE: usize = 8 * 1024;
+
+#[derive(Clone, Copy)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// One invocation's stdout or stderr.
+#[derive(Clone)]
+pub struct GuestOutput {
+    inner: Arc<Mutex<LineBuffer>>,
+}
+
+struct LineBuffer {
+    function: Arc<str>,
+    stream: Stream,
+    pending: Vec<u8>,
+    budget: Arc<AtomicUsize>,
+    cut: bool,
+}
+
+impl GuestOutput {
+    /// Stdout and stderr of one invocation, sharing one budget.
+    pub fn pair(function: Arc<str>) -> (GuestOutput, GuestOutput) {
+        let budget = Arc::new(AtomicUsize::new(MAX_GUEST_OUTPUT));
+        let make = |stream| GuestOutput {
+            inner: Arc::new(Mutex::new(LineBuffer {
+                function: function.clone(),
+                stream,
+                pending: Vec::new(),
+                budget: budget.clone(),
+                cut: false,
+            })),
+        };
+        (make(Stream::Stdout), make(Stream::Stderr))
+    }
+}
+
+impl LineBuffer {
+    fn write(&mut self, mut bytes: &[u8]) {
+        let allowed = self
+            .budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                Some(left.saturating_sub(bytes.len()))
+            })
+            .unwrap_or(0);
+        if allowed < bytes.len() {
+            bytes = &bytes[..allowed];
+            if !self.cut {
+                self.cut = true;
+                tracing::warn!(target: "pb.guest", function = %self.function, "guest output over {MAX_GUEST_OUTPUT} bytes; the rest of this invocation's output is dropped");
+            }
+        }
+        for &b in bytes {
+            if b == b'\n' {
+                self.emit();
+            } else if self.pending.len() < MAX_LINE {
+                self.pending.push(b);
+            }
+        }
+    }
+
+    fn emit(&mut self) {
+        let line = String::from_utf8_lossy(&self.pending);
+        let function = &*self.function;
+        match self.stream {
+            Stream::Stdout => tracing::info!(target: "pb.guest.stdout", function, "{line}"),
+            Stream::Stderr => tracing::warn!(target: "pb.guest.stderr", function, "{line}"),
+        }
+        self.pending.clear();
+    }
+}
+
+impl Drop for LineBuffer {
+    fn drop(&mut self) {
+        if !self.pending.is_empty() {
+            self.emit();
+        }
+    }
+}
+
+impl IsTerminal for GuestOutput {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for GuestOutput {
+    fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl AsyncWrite for GuestOutput {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.write(buf);
+        }
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
