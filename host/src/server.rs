@@ -17,6 +17,8 @@ use tokio::sync::watch;
 
 /// Time a client has to send a request's headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a shutdown waits for requests under way to finish.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A running host. Dropping it stops accepting connections.
 pub struct Server {
@@ -24,6 +26,7 @@ pub struct Server {
     admin_token: Option<String>,
     registry: Option<Arc<Registry>>,
     stop: watch::Sender<bool>,
+    accepting: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -68,12 +71,13 @@ impl Server {
             ));
         }
         let app = Arc::new(App { runtime, target });
-        tokio::spawn(accept_loop(listener, app, stopped));
+        let accepting = tokio::spawn(accept_loop(listener, app, stopped));
         Ok(Server {
             addr,
             admin_token,
             registry,
             stop,
+            accepting: Some(accepting),
         })
     }
 
@@ -92,6 +96,15 @@ impl Server {
     /// Stops accepting connections; requests under way finish.
     pub fn stop(&self) {
         let _ = self.stop.send(true);
+    }
+
+    /// Stops accepting connections and waits (up to [`DRAIN_TIMEOUT`]) for
+    /// the requests under way to finish.
+    pub async fn shutdown(mut self) {
+        self.stop();
+        if let Some(accepting) = self.accepting.take() {
+            let _ = accepting.await;
+        }
     }
 }
 
@@ -118,6 +131,7 @@ async fn load_single(runtime: &Runtime, path: &Path) -> anyhow::Result<Arc<Deplo
 }
 
 async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receiver<bool>) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     loop {
         let (stream, _peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -129,25 +143,34 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stopped: watch::R
                     continue;
                 }
             },
-            _ = stopped.changed() => return,
+            _ = stopped.changed() => break,
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let app = app.clone();
+            async move { Ok::<_, std::convert::Infallible>(app.handle(req).await) }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let app = app.clone();
-                async move { Ok::<_, std::convert::Infallible>(app.handle(req).await) }
-            });
-            let result = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-            if let Err(e) = result {
+            if let Err(e) = conn.await {
                 tracing::debug!("connection ended with an error: {e}");
             }
         });
+    }
+    // New connections are refused from now on; idle keep-alive ones close
+    // now, busy ones after their request.
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still under way after {DRAIN_TIMEOUT:?}; stopping anyway");
     }
 }
 
@@ -188,7 +211,9 @@ fn admin_token(config: &HostConfig) -> anyhow::Result<String> {
     // An empty or unreadable file from an interrupted first start is replaced.
     let _ = std::fs::remove_file(&file);
     write_private(&file, &token)?;
-    println!(
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stdout(),
         "Generated an admin token (stored in {}, shown only this once):\n  {token}",
         file.display()
     );

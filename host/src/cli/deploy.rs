@@ -57,12 +57,16 @@ pub async fn run(args: DeployArgs) -> anyhow::Result<()> {
         let message = body["message"].as_str().unwrap_or("no message");
         anyhow::bail!("deploy refused ({status}): {message}");
     }
+    let triggers: Vec<&str> = body["triggers"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|t| t.as_str()).collect())
+        .unwrap_or_default();
     println!(
         "deployed {} version {} ({} bytes, triggers: {})",
         args.name,
         body["version"].as_str().unwrap_or("?"),
         body["size"],
-        body["triggers"]
+        triggers.join(", ")
     );
     Ok(())
 }

@@ -1,6 +1,7 @@
 use crate::config::{HostConfig, Limits, Mode, DEFAULT_ADDR};
 use crate::server::Server;
 use clap::Args;
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -73,18 +74,34 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let single = matches!(config.mode, Mode::Single(_));
     let server = Server::start(config).await?;
-    if single {
-        println!("Serving HTTP on http://{}/", server.addr());
+    let addr = server.addr();
+    let banner = if single {
+        format!("Serving HTTP on http://{addr}/")
     } else {
-        println!(
-            "pb-serverless listening on http://{}\n  functions: http://{}/api/pb_serverless/<name>\n  admin API: http://{}/api/pb_serverless/_admin/",
-            server.addr(),
-            server.addr(),
-            server.addr()
-        );
-    }
-    tokio::signal::ctrl_c().await?;
-    println!("shutting down");
-    server.stop();
+        format!(
+            "pb-serverless listening on http://{addr}\n  functions: http://{addr}/api/pb_serverless/<name>\n  admin API: http://{addr}/api/pb_serverless/_admin/"
+        )
+    };
+    // A closed stdout must not take the server down: write, don't print.
+    let _ = writeln!(std::io::stdout(), "{banner}");
+    shutdown_signal().await?;
+    tracing::info!("shutting down: waiting for requests under way");
+    server.shutdown().await;
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (what service managers send).
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
 }

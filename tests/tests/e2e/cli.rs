@@ -256,3 +256,66 @@ async fn guest_output_is_logged_within_a_budget() {
     assert!(text.contains("the rest of this invocation's output is dropped"));
     assert!(text.len() < 256 * 1024, "the log got {} bytes", text.len());
 }
+
+/// SIGTERM stops `pbs serve` gracefully: no new connections, but a request
+/// under way finishes before the process exits (with success).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_requests_under_way_finish() {
+    use futures::StreamExt;
+    let mut child = Command::new(pbs_bin())
+        .args(["serve", guests::ECHO, "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let first = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let base = first
+        .trim()
+        .trim_start_matches("Serving HTTP on ")
+        .trim_end_matches('/')
+        .to_string();
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(2);
+    let body = reqwest::Body::wrap_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    tx.send(Ok(bytes::Bytes::from_static(b"before ")))
+        .await
+        .unwrap();
+    let resp = pbs_tests::client()
+        .post(format!("{base}/"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let mut stream = resp.bytes_stream();
+    assert_eq!(&stream.next().await.unwrap().unwrap()[..], b"before ");
+
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let refused = pbs_tests::client().get(format!("{base}/")).send().await;
+    assert!(
+        refused.is_err(),
+        "a new connection was accepted after SIGTERM"
+    );
+
+    tx.send(Ok(bytes::Bytes::from_static(b"after")))
+        .await
+        .unwrap();
+    drop(tx);
+    let mut rest = Vec::new();
+    while let Some(part) = stream.next().await {
+        rest.extend_from_slice(&part.unwrap());
+    }
+    assert_eq!(rest, b"after");
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
