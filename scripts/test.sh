@@ -6,4 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "==> cargo test"
-cargo test --workspace --locked "$@"
+mkdir -p target
+cargo test --workspace --locked "$@" 2>&1 | tee target/test-output.log
+# One closing line for the whole run (cargo prints one per test binary).
+sum() { grep "^test result:" target/test-output.log | grep -Eo "[0-9]+ $1" | awk '{s += $1} END {print s + 0}'; }
+echo "tests: $(sum passed) passed, $(sum failed) failed"
