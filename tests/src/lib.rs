@@ -167,6 +167,19 @@ impl TestHost {
     }
 }
 
+/// A request body the test feeds chunk by chunk through the returned sender
+/// (dropping the sender ends the body).
+pub fn streaming_body(
+    capacity: usize,
+) -> (
+    tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+    reqwest::Body,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(capacity);
+    let body = reqwest::Body::wrap_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    (tx, body)
+}
+
 /// Starts `pbs serve COMPONENT` in-process on a loopback port (single mode).
 pub async fn serve_single(component: &str, limits: Limits) -> anyhow::Result<(Server, String)> {
     let config = HostConfig {

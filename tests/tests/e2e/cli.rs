@@ -9,6 +9,33 @@ fn pbs_bin() -> &'static str {
     env!("CARGO_BIN_EXE_pbs-cli")
 }
 
+/// Starts `pbs serve COMPONENT` as a process (stderr to `stderr`) and
+/// returns it with its base URL, read from the first line it prints.
+async fn spawn_serve(component: &str, stderr: Stdio) -> (std::process::Child, String) {
+    let mut child = Command::new(pbs_bin())
+        .args(["serve", component, "--addr", "127.0.0.1:0"])
+        .env("PBS_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let first = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let base = first
+        .trim()
+        .strip_prefix("Serving HTTP on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .trim_end_matches('/')
+        .to_string();
+    (child, base)
+}
+
 #[test]
 fn check_accepts_and_refuses_with_reasons() {
     let out = Command::new(pbs_bin())
@@ -176,26 +203,7 @@ async fn serve_generates_a_token_that_deploy_finds() {
 /// `pbs serve COMPONENT` as a process, like `wasmtime serve`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_a_single_component_process() {
-    let mut child = Command::new(pbs_bin())
-        .args(["serve", guests::HELLO, "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let first = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
-    })
-    .await
-    .unwrap();
-    let base = first
-        .trim()
-        .strip_prefix("Serving HTTP on ")
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .trim_end_matches('/')
-        .to_string();
+    let (mut child, base) = spawn_serve(guests::HELLO, Stdio::null()).await;
     let resp = pbs_tests::client()
         .get(format!("{base}/"))
         .send()
@@ -212,26 +220,11 @@ async fn serve_a_single_component_process() {
 async fn guest_output_is_logged_within_a_budget() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("stderr.log");
-    let mut child = Command::new(pbs_bin())
-        .args(["serve", guests::PB_IMPORTS, "--addr", "127.0.0.1:0"])
-        .env("PBS_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let first = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
-    })
-    .await
-    .unwrap();
-    let base = first
-        .trim()
-        .trim_start_matches("Serving HTTP on ")
-        .trim_end_matches('/')
-        .to_string();
+    let (mut child, base) = spawn_serve(
+        guests::PB_IMPORTS,
+        std::fs::File::create(&log).unwrap().into(),
+    )
+    .await;
     let resp = pbs_tests::client()
         .get(format!("{base}/?flood"))
         .send()
@@ -262,28 +255,9 @@ async fn guest_output_is_logged_within_a_budget() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_requests_under_way_finish() {
     use futures::StreamExt;
-    let mut child = Command::new(pbs_bin())
-        .args(["serve", guests::ECHO, "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let first = tokio::task::spawn_blocking(move || {
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        line
-    })
-    .await
-    .unwrap();
-    let base = first
-        .trim()
-        .trim_start_matches("Serving HTTP on ")
-        .trim_end_matches('/')
-        .to_string();
+    let (mut child, base) = spawn_serve(guests::ECHO, Stdio::null()).await;
 
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(2);
-    let body = reqwest::Body::wrap_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    let (tx, body) = pbs_tests::streaming_body(2);
     tx.send(Ok(bytes::Bytes::from_static(b"before ")))
         .await
         .unwrap();

@@ -11,9 +11,7 @@ async fn redeploy_switches_new_requests_and_lets_old_ones_finish(backend: Backen
     let host = TestHost::start(backend).await;
     host.deploy_ok("svc", guests::ECHO).await;
 
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    let mut rx = rx;
-    let body = reqwest::Body::wrap_stream(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)));
+    let (tx, body) = pbs_tests::streaming_body(4);
     tx.send(Ok(Bytes::from_static(b"first half, ")))
         .await
         .unwrap();

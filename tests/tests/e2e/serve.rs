@@ -46,8 +46,7 @@ async fn echo_streams_100_mb_both_ways() {
     const CHUNK: usize = 1 << 20;
     const CHUNKS: usize = 100;
     let (_server, base) = serve_single(guests::ECHO, test_limits()).await.unwrap();
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(2);
-    let body = reqwest::Body::wrap_stream(tokio_stream(rx));
+    let (tx, body) = pbs_tests::streaming_body(2);
     let chunk = |i: usize| Bytes::from(vec![(i % 251) as u8; CHUNK]);
 
     tx.send(Ok(chunk(0))).await.unwrap();
@@ -85,12 +84,6 @@ async fn echo_streams_100_mb_both_ways() {
     }
     assert_eq!(received, CHUNK * CHUNKS);
     assert_eq!(got.finalize(), want.finalize());
-}
-
-fn tokio_stream<T: Send + 'static>(
-    mut rx: tokio::sync::mpsc::Receiver<T>,
-) -> impl futures::Stream<Item = T> + Send + 'static {
-    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
