@@ -15,6 +15,23 @@ pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_MAX_INSTANCES: u32 = 1000;
 /// Largest component accepted by deploy.
 pub const DEFAULT_MAX_COMPONENT_SIZE: usize = 64 << 20;
+/// Memory all instances together may hold, when the machine's memory
+/// cannot be read: see [`default_memory_budget`].
+pub const FALLBACK_MEMORY_BUDGET: usize = 4 << 30;
+
+/// Half of the machine's memory (Linux `MemTotal`), so guests at their
+/// limits cannot take the host down with them.
+pub fn default_memory_budget() -> usize {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kib: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024 / 2)
+        })
+        .unwrap_or(FALLBACK_MEMORY_BUDGET)
+}
+
 /// Default listen address, PocketBase's port.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8090";
 
@@ -27,6 +44,8 @@ pub struct Limits {
     /// Instruction budget per invocation (wasmtime fuel); none = unmetered.
     pub fuel: Option<u64>,
     pub max_instances: u32,
+    /// Linear memory all instances together may hold (503 beyond).
+    pub memory_budget: usize,
 }
 
 impl Default for Limits {
@@ -37,6 +56,7 @@ impl Default for Limits {
             max_duration: DEFAULT_MAX_DURATION,
             fuel: None,
             max_instances: DEFAULT_MAX_INSTANCES,
+            memory_budget: default_memory_budget(),
         }
     }
 }

@@ -35,6 +35,9 @@ pub struct ServeArgs {
     /// Instances alive at once; further requests get 503.
     #[arg(long, default_value_t = crate::config::DEFAULT_MAX_INSTANCES)]
     max_instances: u32,
+    /// Linear memory all instances together may hold, in MiB (default: half of the machine's).
+    #[arg(long)]
+    memory_budget_mb: Option<u64>,
     /// A host (`name` or `name:port`) functions may call out to; repeatable. Default: none.
     #[arg(long = "allow-host")]
     allow_hosts: Vec<String>,
@@ -68,6 +71,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             max_duration,
             fuel: args.fuel,
             max_instances: args.max_instances,
+            memory_budget: args
+                .memory_budget_mb
+                .map(|mb| (mb as usize) << 20)
+                .unwrap_or_else(crate::config::default_memory_budget),
         },
         allowed_hosts: args.allow_hosts,
         ..HostConfig::default()

@@ -1,18 +1,64 @@
 //! Per-invocation limits: memory through a `ResourceLimiter`, wall-clock
 //! time through a deadline the epoch callback checks.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Caps the memory of one instance — all its linear memories together —
-/// and remembers whether the guest hit the cap, so the error can say so.
+/// and, through a budget shared by every instance of the host, the memory
+/// of all guests together (so many guests at their limit cannot exhaust the
+/// machine). Remembers which cap a guest hit, so the error can say so.
 pub struct InstanceLimiter {
     pub memory_limit: usize,
     /// Bytes of linear memory the instance holds now, across its memories.
     pub memory_used: usize,
     pub memory_exceeded: bool,
+    pub budget: Arc<MemoryBudget>,
+    pub budget_exhausted: bool,
     pub tables_limit: usize,
+}
+
+/// Linear memory all live instances may hold together.
+pub struct MemoryBudget {
+    limit: usize,
+    used: AtomicUsize,
+}
+
+impl MemoryBudget {
+    pub fn new(limit: usize) -> Self {
+        MemoryBudget {
+            limit,
+            used: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Bytes held by live instances now.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn try_take(&self, bytes: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+                used.checked_add(bytes).filter(|&n| n <= self.limit)
+            })
+            .is_ok()
+    }
+
+    fn give_back(&self, bytes: usize) {
+        self.used.fetch_sub(bytes, Ordering::AcqRel);
+    }
+}
+
+impl Drop for InstanceLimiter {
+    fn drop(&mut self) {
+        self.budget.give_back(self.memory_used);
+    }
 }
 
 /// Elements one table may hold.
@@ -33,6 +79,17 @@ impl wasmtime::ResourceLimiter for InstanceLimiter {
                 total >> 20,
                 self.memory_limit >> 20
             );
+        }
+        if total > self.memory_used {
+            if !self.budget.try_take(total - self.memory_used) {
+                self.budget_exhausted = true;
+                wasmtime::bail!(
+                    "the host's memory budget for all functions ({} MiB) is exhausted",
+                    self.budget.limit() >> 20
+                );
+            }
+        } else {
+            self.budget.give_back(self.memory_used - total);
         }
         self.memory_used = total;
         Ok(true)

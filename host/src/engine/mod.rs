@@ -6,7 +6,7 @@
 mod limits;
 mod state;
 
-pub use limits::{Deadline, InstanceLimiter};
+pub use limits::{Deadline, InstanceLimiter, MemoryBudget};
 pub use state::Invocation;
 
 use crate::caps::http_out::OutboundPolicy;
@@ -49,6 +49,7 @@ struct RuntimeInner {
     linker: Linker<Invocation>,
     limits: Limits,
     outbound: OutboundPolicy,
+    budget: Arc<MemoryBudget>,
 }
 
 impl Runtime {
@@ -61,10 +62,11 @@ impl Runtime {
             inner: Arc::new(RuntimeInner {
                 engine,
                 linker,
-                limits,
                 outbound: OutboundPolicy {
                     allowed_hosts: allowed_hosts.into(),
                 },
+                budget: Arc::new(MemoryBudget::new(limits.memory_budget)),
+                limits,
             }),
         })
     }
@@ -81,10 +83,21 @@ impl Runtime {
         &self.inner.limits
     }
 
+    /// The memory budget shared by all instances.
+    pub fn memory_budget(&self) -> &MemoryBudget {
+        &self.inner.budget
+    }
+
     /// A fresh store for one invocation of `function`, with its limits set.
     pub fn new_store(&self, function: Arc<str>, deadline: Arc<Deadline>) -> Store<Invocation> {
         let limits = &self.inner.limits;
-        let state = Invocation::new(function, limits, self.inner.outbound.clone(), deadline);
+        let state = Invocation::new(
+            function,
+            limits,
+            self.inner.outbound.clone(),
+            deadline,
+            self.inner.budget.clone(),
+        );
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limiter);
         if let Some(fuel) = limits.fuel {

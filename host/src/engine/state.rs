@@ -1,7 +1,7 @@
 //! The data of one invocation's `Store`: WASI, wasi:http, the resource
 //! table, limits, and each capability's per-invocation context.
 
-use super::limits::{Deadline, InstanceLimiter, MAX_TABLE_ELEMENTS};
+use super::limits::{Deadline, InstanceLimiter, MemoryBudget, MAX_TABLE_ELEMENTS};
 use crate::caps::http_out::OutboundPolicy;
 use crate::caps::trace::output::GuestOutput;
 use crate::caps::trace::TraceCtx;
@@ -27,6 +27,7 @@ impl Invocation {
         limits: &Limits,
         outbound: OutboundPolicy,
         deadline: Arc<Deadline>,
+        budget: Arc<MemoryBudget>,
     ) -> Self {
         // No preopened directory, no environment, no sockets, no name
         // lookups: a guest sees nothing of the host it runs on. Its stdout
@@ -50,6 +51,8 @@ impl Invocation {
                 memory_limit: limits.memory,
                 memory_used: 0,
                 memory_exceeded: false,
+                budget,
+                budget_exhausted: false,
                 tables_limit: MAX_TABLE_ELEMENTS,
             },
             deadline,

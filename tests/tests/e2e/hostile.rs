@@ -209,3 +209,41 @@ async fn an_abandoned_request_frees_its_instance() {
         "the abandoned guests still hold the instance pool"
     );
 }
+
+/// The memory budget shared by all guests: a guest that would take more
+/// gets a 503, and what it held is given back (hello still fits after many
+/// such failures, which it would not if the budget leaked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hosts_memory_budget_is_shared_and_given_back() {
+    let limits = pbs::config::Limits {
+        memory_budget: 32 << 20,
+        ..pbs_tests::test_limits()
+    };
+    let host = TestHost::start_with(Backend::Sqlite, limits).await;
+    host.deploy_ok("hog", guests::MEMORY_HOG).await;
+    host.deploy_ok("hello", guests::HELLO).await;
+    for _ in 0..5 {
+        let resp = host
+            .client
+            .get(host.function_url("hog"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 503);
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("out of memory for functions"),
+            "{body}"
+        );
+        let resp = host
+            .client
+            .get(host.function_url("hello"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+}

@@ -26,6 +26,7 @@ const HOST_GRACE: Duration = Duration::from_millis(500);
 enum Failure {
     Timeout,
     Memory(String),
+    HostMemory,
     Fuel,
     Busy,
     Trap(String),
@@ -75,14 +76,21 @@ pub async fn http(
                 ))
             }
         };
-        let memory_exceeded = store.data().limiter.memory_exceeded;
+        let limiter = &store.data().limiter;
+        let memory = if limiter.budget_exhausted {
+            Some(MemoryCap::HostBudget)
+        } else if limiter.memory_exceeded {
+            Some(MemoryCap::Instance)
+        } else {
+            None
+        };
         if let Err(e) = &result {
             if headers_sent.load(Ordering::Relaxed) {
                 // The client already has a status; the stream is cut short.
                 tracing::warn!(function = %store.data().trace.function, "function failed while streaming its response: {e:?}");
             }
         }
-        (result, memory_exceeded)
+        (result, memory)
     });
     // If the client goes away before the headers (this future is dropped),
     // the guest is stopped instead of running on for nobody.
@@ -178,9 +186,18 @@ impl http_body::Body for StreamingBody {
     }
 }
 
-fn classify(e: &wasmtime::Error, memory_exceeded: bool, deadline: &Deadline) -> Failure {
-    if memory_exceeded {
-        return Failure::Memory(e.root_cause().to_string());
+/// Which memory cap an instance hit.
+#[derive(Clone, Copy)]
+enum MemoryCap {
+    Instance,
+    HostBudget,
+}
+
+fn classify(e: &wasmtime::Error, memory: Option<MemoryCap>, deadline: &Deadline) -> Failure {
+    match memory {
+        Some(MemoryCap::Instance) => return Failure::Memory(e.root_cause().to_string()),
+        Some(MemoryCap::HostBudget) => return Failure::HostMemory,
+        None => {}
     }
     if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
         .is_some()
@@ -225,6 +242,14 @@ fn respond(
                     limits.memory >> 20
                 ),
             )
+        }
+        Failure::HostMemory => {
+            tracing::warn!(
+                function,
+                version,
+                "the host's memory budget for guests is exhausted"
+            );
+            error(503, "the host is out of memory for functions; try again")
         }
         Failure::Fuel => {
             tracing::warn!(function, version, "function ran out of fuel");
