@@ -13,6 +13,9 @@ pub const DEFAULT_HEADERS_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(15 * 60);
 /// Instances alive at once; past this, requests get 503.
 pub const DEFAULT_MAX_INSTANCES: u32 = 1000;
+/// Instances of one function alive at once; past this, its requests get
+/// 503 while other functions keep their share of the pool.
+pub const DEFAULT_MAX_PER_FUNCTION: u32 = 500;
 /// Largest component accepted by deploy.
 pub const DEFAULT_MAX_COMPONENT_SIZE: usize = 64 << 20;
 /// Memory all instances together may hold, when the machine's memory
@@ -44,6 +47,8 @@ pub struct Limits {
     /// Instruction budget per invocation (wasmtime fuel); none = unmetered.
     pub fuel: Option<u64>,
     pub max_instances: u32,
+    /// Instances of one function alive at once.
+    pub max_per_function: u32,
     /// Linear memory all instances together may hold (503 beyond).
     pub memory_budget: usize,
 }
@@ -56,6 +61,7 @@ impl Default for Limits {
             max_duration: DEFAULT_MAX_DURATION,
             fuel: None,
             max_instances: DEFAULT_MAX_INSTANCES,
+            max_per_function: DEFAULT_MAX_PER_FUNCTION,
             memory_budget: default_memory_budget(),
         }
     }

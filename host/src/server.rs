@@ -124,10 +124,11 @@ async fn load_single(runtime: &Runtime, path: &Path) -> anyhow::Result<Arc<Deplo
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "component".into());
-    Ok(Arc::new(Deployed {
-        name: name.into(),
-        version: Arc::new(Version::from(checked)),
-    }))
+    Ok(Arc::new(Deployed::new(
+        &name,
+        Arc::new(Version::from(checked)),
+        runtime.limits().max_per_function,
+    )))
 }
 
 async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stopped: watch::Receiver<bool>) {

@@ -73,6 +73,7 @@ pub fn test_limits() -> Limits {
         max_duration: Duration::from_secs(60),
         fuel: None,
         max_instances: 200,
+        max_per_function: 100,
         memory_budget: 4 << 30,
     }
 }

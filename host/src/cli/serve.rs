@@ -35,6 +35,9 @@ pub struct ServeArgs {
     /// Instances alive at once; further requests get 503.
     #[arg(long, default_value_t = crate::config::DEFAULT_MAX_INSTANCES)]
     max_instances: u32,
+    /// Instances of one function alive at once; its further requests get 503.
+    #[arg(long, default_value_t = crate::config::DEFAULT_MAX_PER_FUNCTION)]
+    max_per_function: u32,
     /// Linear memory all instances together may hold, in MiB (default: half of the machine's).
     #[arg(long)]
     memory_budget_mb: Option<u64>,
@@ -71,6 +74,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             max_duration,
             fuel: args.fuel,
             max_instances: args.max_instances,
+            max_per_function: args.max_per_function,
             memory_budget: args
                 .memory_budget_mb
                 .map(|mb| (mb as usize) << 20)

@@ -41,6 +41,19 @@ impl From<Checked> for Version {
 pub struct Deployed {
     pub name: Arc<str>,
     pub version: Arc<Version>,
+    /// One permit per live instance of this function, so one busy function
+    /// cannot take every instance slot of the host.
+    pub slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl Deployed {
+    pub fn new(name: &str, version: Arc<Version>, max_concurrency: u32) -> Self {
+        Deployed {
+            name: name.into(),
+            version,
+            slots: Arc::new(tokio::sync::Semaphore::new(max_concurrency.max(1) as usize)),
+        }
+    }
 }
 
 /// A function as the admin API lists it.
@@ -130,10 +143,11 @@ impl Registry {
         self.store_deploy(name, &version, &bytes, &artifact, &triggers_text)
             .await
             .map_err(DeployError::Internal)?;
-        let deployed = Arc::new(Deployed {
-            name: name.into(),
-            version: version.clone(),
-        });
+        let deployed = Arc::new(Deployed::new(
+            name,
+            version.clone(),
+            self.runtime.limits().max_per_function,
+        ));
         if let Ok(mut live) = self.live.write() {
             live.insert(name.to_string(), deployed);
         }
@@ -237,10 +251,11 @@ impl Registry {
                 Ok(version) => {
                     next.insert(
                         name.clone(),
-                        Arc::new(Deployed {
-                            name: name.as_str().into(),
+                        Arc::new(Deployed::new(
+                            &name,
                             version,
-                        }),
+                            self.runtime.limits().max_per_function,
+                        )),
                     );
                 }
                 Err(e) => {

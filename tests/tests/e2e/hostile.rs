@@ -247,3 +247,51 @@ async fn the_hosts_memory_budget_is_shared_and_given_back() {
         assert_eq!(resp.status(), 200);
     }
 }
+
+/// One function at its concurrency limit gets 503s; the others keep their
+/// share of the instance pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_at_its_concurrency_limit_does_not_take_the_pool() {
+    let limits = pbs::config::Limits {
+        max_instances: 8,
+        max_per_function: 2,
+        headers_timeout: Duration::from_secs(60),
+        ..pbs_tests::test_limits()
+    };
+    let host = TestHost::start_with(Backend::Sqlite, limits).await;
+    host.deploy_ok("spin", guests::INFINITE_LOOP).await;
+    host.deploy_ok("hello", guests::HELLO).await;
+    // Two spinning requests hold the function's two slots.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let client = pbs_tests::client();
+        let url = host.function_url("spin");
+        held.push(tokio::spawn(async move { client.get(url).send().await }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let resp = host
+        .client
+        .get(host.function_url("spin"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("concurrency limit"),
+        "{body}"
+    );
+    let resp = host
+        .client
+        .get(host.function_url("hello"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    for h in held {
+        h.abort();
+    }
+}

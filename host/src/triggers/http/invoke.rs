@@ -2,7 +2,7 @@
 //! fresh instance, under the instance limits. Whatever the guest does, the
 //! client gets an answer with a status that says what happened.
 
-use super::reply::{error, Body};
+use super::reply::{closing, error, has_body, Body};
 use crate::deploy::Deployed;
 use crate::engine::{Deadline, Runtime};
 use http::Request;
@@ -41,6 +41,11 @@ pub async fn http(
     let Some(pre) = deployed.version.proxy.clone() else {
         return error(404, "this function has no HTTP handler");
     };
+    let Ok(slot) = deployed.slots.clone().try_acquire_owned() else {
+        tracing::warn!(function = %deployed.name, "function at its concurrency limit");
+        let resp = error(503, "this function is at its concurrency limit; try again");
+        return if has_body(&req) { closing(resp) } else { resp };
+    };
     let limits = runtime.limits().clone();
     let deadline = Arc::new(Deadline::after(limits.headers_timeout));
     let mut store = runtime.new_store(deployed.name.clone(), deadline.clone());
@@ -60,6 +65,8 @@ pub async fn http(
     let headers_sent = Arc::new(AtomicBool::new(false));
     let sent = headers_sent.clone();
     let task = tokio::spawn(async move {
+        // The slot is held for as long as the instance lives.
+        let _slot = slot;
         let run = async {
             let proxy = pre.instantiate_async(&mut store).await?;
             proxy
