@@ -17,6 +17,8 @@ use tokio::sync::watch;
 
 /// Time a client has to send a request's headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Admin tokens shorter than this get a warning at start-up.
+pub const MIN_TOKEN_LEN: usize = 16;
 /// How long a shutdown waits for requests under way to finish.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -194,13 +196,17 @@ async fn refresh_loop(
 /// The admin token: given, `PB_ADMIN_TOKEN`, or generated at first start
 /// into `<dir>/admin_token` (mode 0600) and printed once.
 fn admin_token(config: &HostConfig) -> anyhow::Result<String> {
-    if let Some(t) = config.admin_token.clone().filter(|t| !t.is_empty()) {
-        return Ok(t);
-    }
-    if let Ok(t) = std::env::var("PB_ADMIN_TOKEN") {
-        if !t.trim().is_empty() {
-            return Ok(t.trim().to_string());
+    let given = config
+        .admin_token
+        .clone()
+        .or_else(|| std::env::var("PB_ADMIN_TOKEN").ok())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
+    if let Some(t) = given {
+        if t.len() < MIN_TOKEN_LEN {
+            tracing::warn!("the admin token is shorter than {MIN_TOKEN_LEN} characters; anyone who can reach the admin API may guess it");
         }
+        return Ok(t);
     }
     let file = config.dir.join("admin_token");
     if let Ok(t) = std::fs::read_to_string(&file) {
