@@ -16,6 +16,7 @@ const GUESTS: &[&str] = &[
     "bad_import",
     "job_worker",
     "bad_job_worker",
+    "stall_after_headers",
 ];
 
 /// Builds the workspace at `dir` for wasm32-wasip2 in release mode.

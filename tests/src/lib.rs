@@ -28,6 +28,8 @@ pub mod guests {
     pub const JOB_WORKER: &str = env!("GUEST_JOB_WORKER");
     /// Exports `pb:serverless/job-handler` with the wrong types.
     pub const BAD_JOB_WORKER: &str = env!("GUEST_BAD_JOB_WORKER");
+    /// Sends headers and one chunk, then spins.
+    pub const STALL_AFTER_HEADERS: &str = env!("GUEST_STALL_AFTER_HEADERS");
 
     /// The example function of `examples/hello` (the README's tutorial).
     pub const EXAMPLE_HELLO: &str = env!("EXAMPLE_HELLO");

@@ -295,3 +295,31 @@ async fn a_function_at_its_concurrency_limit_does_not_take_the_pool() {
         h.abort();
     }
 }
+
+/// After the headers, a guest that stops sending is stopped by the idle
+/// timeout (here the 2 s test timeout), not left running for the total
+/// streaming limit (here 60 s): the client gets the first chunk, then the
+/// stream ends early.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_stream_is_stopped_by_the_idle_timeout() {
+    let host = TestHost::start(Backend::Sqlite).await;
+    host.deploy_ok("stall", guests::STALL_AFTER_HEADERS).await;
+    let started = Instant::now();
+    let resp = host
+        .client
+        .get(host.function_url("stall"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = resp.bytes().await;
+    let took = started.elapsed();
+    match body {
+        Ok(bytes) => assert!(bytes.starts_with(b"partial"), "{bytes:?}"),
+        Err(e) => assert!(e.is_body() || e.is_decode(), "{e}"),
+    }
+    assert!(
+        took < Duration::from_secs(30),
+        "the stalled stream ran {took:?}"
+    );
+}
