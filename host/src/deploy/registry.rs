@@ -190,12 +190,13 @@ impl Registry {
             .execute(&mut *tx)
             .await?;
             sqlx::query(
-                "INSERT INTO pbs_artifacts (version, engine, artifact) VALUES ($1, $2, $3) \
+                "INSERT INTO pbs_artifacts (version, engine, artifact, sha256) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (version, engine) DO NOTHING",
             )
             .bind(&version.hash)
             .bind(&self.engine_key)
             .bind(artifact)
+            .bind(content_hash(artifact))
             .execute(&mut *tx)
             .await?;
             sqlx::query(
@@ -281,18 +282,30 @@ impl Registry {
         if let Some(v) = self.versions.lock().ok().and_then(|m| m.get(hash).cloned()) {
             return Ok(v);
         }
-        let artifact: Option<Vec<u8>> = on_pool!(&self.db, pool => {
-            sqlx::query_scalar("SELECT artifact FROM pbs_artifacts WHERE version = $1 AND engine = $2")
+        let artifact: Option<(Vec<u8>, Option<String>)> = on_pool!(&self.db, pool => {
+            sqlx::query_as("SELECT artifact, sha256 FROM pbs_artifacts WHERE version = $1 AND engine = $2")
                 .bind(hash)
                 .bind(&self.engine_key)
                 .fetch_optional(pool)
                 .await?
         });
+        let artifact = artifact.and_then(|(bytes, sha)| {
+            let intact = sha.as_deref() == Some(content_hash(&bytes).as_str());
+            if !intact {
+                tracing::warn!(
+                    version = hash,
+                    "stored artifact does not match its hash; recompiling"
+                );
+            }
+            intact.then_some(bytes)
+        });
         let runtime = self.runtime.clone();
         let compiled = match artifact {
             // SAFETY: artifacts are written only by `deploy` of a host with
-            // this engine configuration (keyed by `engine_key`), into the
-            // host's own database, which is as trusted as the binary.
+            // this engine configuration (keyed by `engine_key`) into the
+            // host's own database, which is trusted as much as the binary;
+            // the hash check above catches a damaged blob, not a malicious
+            // writer of the database.
             Some(bytes) => tokio::task::spawn_blocking(move || unsafe {
                 Component::deserialize(runtime.engine(), &bytes)
             })
@@ -319,12 +332,17 @@ impl Registry {
                         .await??;
                 let artifact = component.serialize()?;
                 on_pool!(&self.db, pool => {
-                    sqlx::query("INSERT INTO pbs_artifacts (version, engine, artifact) VALUES ($1, $2, $3) ON CONFLICT (version, engine) DO NOTHING")
-                        .bind(hash)
-                        .bind(&self.engine_key)
-                        .bind(&artifact)
-                        .execute(pool)
-                        .await?;
+                    sqlx::query(
+                        "INSERT INTO pbs_artifacts (version, engine, artifact, sha256) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT (version, engine) DO UPDATE \
+                         SET artifact = excluded.artifact, sha256 = excluded.sha256",
+                    )
+                    .bind(hash)
+                    .bind(&self.engine_key)
+                    .bind(&artifact)
+                    .bind(content_hash(&artifact))
+                    .execute(pool)
+                    .await?;
                 });
                 component
             }

@@ -85,6 +85,57 @@ async fn functions_survive_a_restart(backend: Backend) {
     assert_eq!(resp.text().await.unwrap(), "Hello, world!\n");
 }
 
+/// A damaged precompiled artifact is not loaded: the host notices the hash
+/// mismatch at start, recompiles from the stored component, and repairs it.
+async fn a_damaged_artifact_is_recompiled(backend: Backend) {
+    let host = TestHost::start(backend).await;
+    host.deploy_ok("hello", guests::HELLO).await;
+    let TestHost {
+        server, dir, db, ..
+    } = host;
+    server.stop();
+    drop(server);
+
+    // Flip one byte in the middle: the blob still looks like an artifact,
+    // so only the hash tells it is damaged.
+    let store = pbs::store::Db::open(&db).await.unwrap();
+    let mut damaged: Vec<u8> = pbs::on_pool!(&store, pool => {
+        sqlx::query_scalar("SELECT artifact FROM pbs_artifacts")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0xFF;
+    pbs::on_pool!(&store, pool => {
+        sqlx::query("UPDATE pbs_artifacts SET artifact = $1")
+            .bind(&damaged)
+            .execute(pool)
+            .await
+            .unwrap();
+    });
+
+    let host = TestHost::start_on(dir, db, test_limits()).await;
+    let resp = host
+        .client
+        .get(host.function_url("hello"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "Hello, world!\n");
+    let repaired: Vec<Vec<u8>> = pbs::on_pool!(&store, pool => {
+        sqlx::query_scalar("SELECT artifact FROM pbs_artifacts")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    });
+    assert!(
+        repaired.iter().all(|a| a != &damaged),
+        "the damaged artifact was kept"
+    );
+    store.close().await;
+}
+
 /// Two hosts on one database: a deploy on one is served by the other.
 async fn hosts_sharing_a_database_see_each_others_deploys(backend: Backend) {
     let a = TestHost::start(backend).await;
@@ -134,5 +185,6 @@ on_both_backends!(
     redeploy_switches_new_requests_and_lets_old_ones_finish,
     versions_are_content_addressed,
     functions_survive_a_restart,
+    a_damaged_artifact_is_recompiled,
     hosts_sharing_a_database_see_each_others_deploys,
 );
