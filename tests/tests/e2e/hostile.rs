@@ -323,3 +323,42 @@ async fn a_stalled_stream_is_stopped_by_the_idle_timeout() {
         "the stalled stream ran {took:?}"
     );
 }
+
+/// With every instance slot taken, further requests get 503 at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_instance_pool_is_a_503() {
+    let limits = pbs::config::Limits {
+        max_instances: 2,
+        max_per_function: 10,
+        headers_timeout: Duration::from_secs(60),
+        ..pbs_tests::test_limits()
+    };
+    let host = TestHost::start_with(Backend::Sqlite, limits).await;
+    host.deploy_ok("spin", guests::INFINITE_LOOP).await;
+    host.deploy_ok("hello", guests::HELLO).await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let client = pbs_tests::client();
+        let url = host.function_url("spin");
+        held.push(tokio::spawn(async move { client.get(url).send().await }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let resp = host
+        .client
+        .get(host.function_url("hello"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 503);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("too many concurrent"),
+        "{body}"
+    );
+    for h in held {
+        h.abort();
+    }
+}
