@@ -158,6 +158,26 @@ impl TestHost {
         body
     }
 
+    /// `GET /api/pb_serverless/<name>`.
+    pub async fn get(&self, name: &str) -> reqwest::Response {
+        self.client
+            .get(self.function_url(name))
+            .send()
+            .await
+            .expect("function request")
+    }
+
+    /// Stops this host and starts another on the same data folder and
+    /// database, as a restart would.
+    pub async fn restart(self) -> TestHost {
+        let TestHost {
+            server, dir, db, ..
+        } = self;
+        server.stop();
+        drop(server);
+        TestHost::start_on(dir, db, test_limits()).await
+    }
+
     pub async fn admin_get(&self, path: &str) -> (u16, serde_json::Value) {
         let resp = self
             .client
@@ -169,6 +189,20 @@ impl TestHost {
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or_default())
     }
+}
+
+/// Asserts a host error reply: the status, PocketBase's error shape, and a
+/// message containing `needle`. Returns the body.
+pub async fn expect_error(resp: reqwest::Response, status: u16, needle: &str) -> serde_json::Value {
+    assert_eq!(resp.status().as_u16(), status);
+    let body: serde_json::Value = resp.json().await.expect("a JSON error body");
+    assert_eq!(body["status"], status, "{body}");
+    let message = body["message"].as_str().expect("a message");
+    assert!(
+        message.contains(needle),
+        "{message:?} does not contain {needle:?}"
+    );
+    body
 }
 
 /// A request body the test feeds chunk by chunk through the returned sender

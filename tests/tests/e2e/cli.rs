@@ -121,12 +121,7 @@ async fn deploy_uploads_to_a_running_host() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("deployed cli-hello version"));
-    let resp = host
-        .client
-        .get(host.function_url("cli-hello"))
-        .send()
-        .await
-        .unwrap();
+    let resp = host.get("cli-hello").await;
     assert_eq!(resp.text().await.unwrap(), "Hello, world!\n");
 }
 

@@ -137,12 +137,7 @@ async fn bad_input_is_refused_and_nothing_is_stored(backend: Backend) {
     assert_eq!(stored_versions(&host).await, 1);
 
     // A missing function is a 404 with PocketBase's error shape.
-    let resp = host
-        .client
-        .get(host.function_url("nope"))
-        .send()
-        .await
-        .unwrap();
+    let resp = host.get("nope").await;
     assert_eq!(resp.status(), 404);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["status"], 404);
@@ -205,12 +200,7 @@ async fn list_show_and_delete(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(resp.status(), 204);
-    let resp = host
-        .client
-        .get(host.function_url("hello"))
-        .send()
-        .await
-        .unwrap();
+    let resp = host.get("hello").await;
     assert_eq!(resp.status(), 404);
     let (status, _) = host.admin_get("functions/hello").await;
     assert_eq!(status, 404);
@@ -272,15 +262,7 @@ async fn handler_exports_are_type_checked(backend: Backend) {
             "?triggers=http",
         )
         .await;
-    assert_eq!(resp.status(), 400);
-    let body: serde_json::Value = resp.json().await.unwrap();
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("wasi:http/incoming-handler"),
-        "{body}"
-    );
+    pbs_tests::expect_error(resp, 400, "wasi:http/incoming-handler").await;
 
     let resp = host
         .deploy_with(
@@ -298,11 +280,6 @@ async fn handler_exports_are_type_checked(backend: Backend) {
     );
 
     // An HTTP request to a function without an HTTP handler is a 404.
-    let resp = host
-        .client
-        .get(host.function_url("worker"))
-        .send()
-        .await
-        .unwrap();
+    let resp = host.get("worker").await;
     assert_eq!(resp.status(), 404);
 }

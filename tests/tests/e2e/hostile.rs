@@ -10,22 +10,9 @@ async fn an_infinite_loop_is_stopped_at_the_deadline() {
     let host = TestHost::start(Backend::Sqlite).await;
     host.deploy_ok("spin", guests::INFINITE_LOOP).await;
     let started = Instant::now();
-    let resp = host
-        .client
-        .get(host.function_url("spin"))
-        .send()
-        .await
-        .unwrap();
+    let resp = host.get("spin").await;
     let took = started.elapsed();
-    assert_eq!(resp.status(), 504);
-    let body: serde_json::Value = resp.json().await.unwrap();
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("did not respond within 2 s"),
-        "{body}"
-    );
+    pbs_tests::expect_error(resp, 504, "did not respond within 2 s").await;
     // Stopped at its 2 s limit, not left running (generous bound: CI is noisy).
     assert!(took < Duration::from_secs(10), "took {took:?}");
 }
@@ -35,21 +22,8 @@ async fn a_memory_hog_is_stopped_at_its_limit() {
     let host = TestHost::start(Backend::Sqlite).await;
     host.deploy_ok("hog", guests::MEMORY_HOG).await;
     for _ in 0..3 {
-        let resp = host
-            .client
-            .get(host.function_url("hog"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 500);
-        let body: serde_json::Value = resp.json().await.unwrap();
-        assert!(
-            body["message"]
-                .as_str()
-                .unwrap()
-                .contains("memory limit of 64 MiB"),
-            "{body}"
-        );
+        let resp = host.get("hog").await;
+        pbs_tests::expect_error(resp, 500, "memory limit of 64 MiB").await;
     }
 }
 
@@ -70,12 +44,7 @@ async fn hostile_guests_hammered_concurrently_do_not_starve_others() {
             attackers.push(tokio::spawn(async move {
                 let mut n = 0;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let resp = host
-                        .client
-                        .get(host.function_url(name))
-                        .send()
-                        .await
-                        .unwrap();
+                    let resp = host.get(name).await;
                     assert_eq!(resp.status().as_u16(), want, "{name}");
                     n += 1;
                 }
@@ -88,12 +57,7 @@ async fn hostile_guests_hammered_concurrently_do_not_starve_others() {
     let started = Instant::now();
     let mut ok = 0;
     while started.elapsed() < Duration::from_secs(5) {
-        let resp = host
-            .client
-            .get(host.function_url("hello"))
-            .send()
-            .await
-            .unwrap();
+        let resp = host.get("hello").await;
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.text().await.unwrap(), "Hello, world!\n");
         ok += 1;
@@ -118,28 +82,10 @@ async fn an_instruction_budget_stops_a_busy_guest() {
     let host = TestHost::start_with(Backend::Sqlite, limits).await;
     host.deploy_ok("spin", guests::INFINITE_LOOP).await;
     host.deploy_ok("hello", guests::HELLO).await;
-    let resp = host
-        .client
-        .get(host.function_url("spin"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 500);
-    let body: serde_json::Value = resp.json().await.unwrap();
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("instruction budget"),
-        "{body}"
-    );
+    let resp = host.get("spin").await;
+    pbs_tests::expect_error(resp, 500, "instruction budget").await;
     // A normal function fits well within the same budget.
-    let resp = host
-        .client
-        .get(host.function_url("hello"))
-        .send()
-        .await
-        .unwrap();
+    let resp = host.get("hello").await;
     assert_eq!(resp.status(), 200);
 }
 
@@ -163,12 +109,7 @@ async fn a_malformed_request_is_a_400_and_the_server_goes_on() {
         let text = String::from_utf8_lossy(&buf);
         assert!(text.starts_with("HTTP/1.1 400"), "{garbage:?} got {text:?}");
     }
-    let resp = host
-        .client
-        .get(host.function_url("hello"))
-        .send()
-        .await
-        .unwrap();
+    let resp = host.get("hello").await;
     assert_eq!(resp.status(), 200);
 }
 
@@ -192,12 +133,7 @@ async fn an_abandoned_request_frees_its_instance() {
     }
     let mut last = 0;
     for _ in 0..50 {
-        let resp = host
-            .client
-            .get(host.function_url("hello"))
-            .send()
-            .await
-            .unwrap();
+        let resp = host.get("hello").await;
         last = resp.status().as_u16();
         if last == 200 {
             break;
@@ -223,28 +159,33 @@ async fn the_hosts_memory_budget_is_shared_and_given_back() {
     host.deploy_ok("hog", guests::MEMORY_HOG).await;
     host.deploy_ok("hello", guests::HELLO).await;
     for _ in 0..5 {
-        let resp = host
-            .client
-            .get(host.function_url("hog"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 503);
-        let body: serde_json::Value = resp.json().await.unwrap();
-        assert!(
-            body["message"]
-                .as_str()
-                .unwrap()
-                .contains("out of memory for functions"),
-            "{body}"
-        );
-        let resp = host
-            .client
-            .get(host.function_url("hello"))
-            .send()
-            .await
-            .unwrap();
+        let resp = host.get("hog").await;
+        pbs_tests::expect_error(resp, 503, "out of memory for functions").await;
+        let resp = host.get("hello").await;
         assert_eq!(resp.status(), 200);
+    }
+}
+
+/// Starts `n` requests to `name` that stay in flight (the function never
+/// answers) until the returned guard is dropped.
+async fn hold(host: &TestHost, name: &str, n: usize) -> Vec<AbortOnDrop> {
+    let mut held = Vec::new();
+    for _ in 0..n {
+        let client = pbs_tests::client();
+        let url = host.function_url(name);
+        held.push(AbortOnDrop(tokio::spawn(async move {
+            let _ = client.get(url).send().await;
+        })));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    held
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -262,38 +203,12 @@ async fn a_function_at_its_concurrency_limit_does_not_take_the_pool() {
     host.deploy_ok("spin", guests::INFINITE_LOOP).await;
     host.deploy_ok("hello", guests::HELLO).await;
     // Two spinning requests hold the function's two slots.
-    let mut held = Vec::new();
-    for _ in 0..2 {
-        let client = pbs_tests::client();
-        let url = host.function_url("spin");
-        held.push(tokio::spawn(async move { client.get(url).send().await }));
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let resp = host
-        .client
-        .get(host.function_url("spin"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 503);
-    let body: serde_json::Value = resp.json().await.unwrap();
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("concurrency limit"),
-        "{body}"
-    );
-    let resp = host
-        .client
-        .get(host.function_url("hello"))
-        .send()
-        .await
-        .unwrap();
+    let held = hold(&host, "spin", 2).await;
+    let resp = host.get("spin").await;
+    pbs_tests::expect_error(resp, 503, "concurrency limit").await;
+    let resp = host.get("hello").await;
     assert_eq!(resp.status(), 200);
-    for h in held {
-        h.abort();
-    }
+    drop(held);
 }
 
 /// After the headers, a guest that stops sending is stopped by the idle
@@ -305,12 +220,7 @@ async fn a_stalled_stream_is_stopped_by_the_idle_timeout() {
     let host = TestHost::start(Backend::Sqlite).await;
     host.deploy_ok("stall", guests::STALL_AFTER_HEADERS).await;
     let started = Instant::now();
-    let resp = host
-        .client
-        .get(host.function_url("stall"))
-        .send()
-        .await
-        .unwrap();
+    let resp = host.get("stall").await;
     assert_eq!(resp.status(), 200);
     let body = resp.bytes().await;
     let took = started.elapsed();
@@ -336,29 +246,8 @@ async fn a_full_instance_pool_is_a_503() {
     let host = TestHost::start_with(Backend::Sqlite, limits).await;
     host.deploy_ok("spin", guests::INFINITE_LOOP).await;
     host.deploy_ok("hello", guests::HELLO).await;
-    let mut held = Vec::new();
-    for _ in 0..2 {
-        let client = pbs_tests::client();
-        let url = host.function_url("spin");
-        held.push(tokio::spawn(async move { client.get(url).send().await }));
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let resp = host
-        .client
-        .get(host.function_url("hello"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 503);
-    let body: serde_json::Value = resp.json().await.unwrap();
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .contains("too many concurrent"),
-        "{body}"
-    );
-    for h in held {
-        h.abort();
-    }
+    let held = hold(&host, "spin", 2).await;
+    let resp = host.get("hello").await;
+    pbs_tests::expect_error(resp, 503, "too many concurrent").await;
+    drop(held);
 }

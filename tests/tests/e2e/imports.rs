@@ -32,12 +32,7 @@ const WORKING: &[&str] = &[
 async fn every_pb_import_answers(backend: Backend) {
     let host = TestHost::start(backend).await;
     host.deploy_ok("imports", guests::PB_IMPORTS).await;
-    let resp = host
-        .client
-        .get(host.function_url("imports"))
-        .send()
-        .await
-        .unwrap();
+    let resp = host.get("imports").await;
     assert_eq!(resp.status(), 200);
     let report = resp.text().await.unwrap();
     let outcome = |name: &str| {

@@ -28,12 +28,7 @@ async fn redeploy_switches_new_requests_and_lets_old_ones_finish(backend: Backen
     assert_eq!(&first[..], b"first half, ");
 
     let v2 = host.deploy_ok("svc", guests::HELLO).await;
-    let resp = host
-        .client
-        .get(host.function_url("svc"))
-        .send()
-        .await
-        .unwrap();
+    let resp = host.get("svc").await;
     assert_eq!(resp.text().await.unwrap(), "Hello, world!\n");
 
     tx.send(Ok(Bytes::from_static(b"second half")))
@@ -68,19 +63,8 @@ async fn versions_are_content_addressed(backend: Backend) {
 async fn functions_survive_a_restart(backend: Backend) {
     let host = TestHost::start(backend).await;
     host.deploy_ok("hello", guests::HELLO).await;
-    let TestHost {
-        server, dir, db, ..
-    } = host;
-    server.stop();
-    drop(server);
-
-    let host = TestHost::start_on(dir, db, test_limits()).await;
-    let resp = host
-        .client
-        .get(host.function_url("hello"))
-        .send()
-        .await
-        .unwrap();
+    let host = host.restart().await;
+    let resp = host.get("hello").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.text().await.unwrap(), "Hello, world!\n");
 }
@@ -90,15 +74,9 @@ async fn functions_survive_a_restart(backend: Backend) {
 async fn a_damaged_artifact_is_recompiled(backend: Backend) {
     let host = TestHost::start(backend).await;
     host.deploy_ok("hello", guests::HELLO).await;
-    let TestHost {
-        server, dir, db, ..
-    } = host;
-    server.stop();
-    drop(server);
-
     // Flip one byte in the middle: the blob still looks like an artifact,
     // so only the hash tells it is damaged.
-    let store = pbs::store::Db::open(&db).await.unwrap();
+    let store = pbs::store::Db::open(&host.db).await.unwrap();
     let mut damaged: Vec<u8> = pbs::on_pool!(&store, pool => {
         sqlx::query_scalar("SELECT artifact FROM pbs_artifacts")
             .fetch_one(pool)
@@ -115,13 +93,8 @@ async fn a_damaged_artifact_is_recompiled(backend: Backend) {
             .unwrap();
     });
 
-    let host = TestHost::start_on(dir, db, test_limits()).await;
-    let resp = host
-        .client
-        .get(host.function_url("hello"))
-        .send()
-        .await
-        .unwrap();
+    let host = host.restart().await;
+    let resp = host.get("hello").await;
     assert_eq!(resp.text().await.unwrap(), "Hello, world!\n");
     let repaired: Vec<Vec<u8>> = pbs::on_pool!(&store, pool => {
         sqlx::query_scalar("SELECT artifact FROM pbs_artifacts")
@@ -145,7 +118,7 @@ async fn hosts_sharing_a_database_see_each_others_deploys(backend: Backend) {
     a.deploy_ok("shared", guests::HELLO).await;
     let mut served = false;
     for _ in 0..50 {
-        let resp = b.client.get(b.function_url("shared")).send().await.unwrap();
+        let resp = b.get("shared").await;
         if resp.status() == 200 {
             assert_eq!(resp.text().await.unwrap(), "Hello, world!\n");
             served = true;
