@@ -39,7 +39,7 @@ pub fn default_memory_budget() -> usize {
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8090";
 
 /// Limits applied to every instance.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub memory: usize,
     pub headers_timeout: Duration,

@@ -33,7 +33,7 @@ pub struct Server {
 
 impl Server {
     pub async fn start(config: HostConfig) -> anyhow::Result<Server> {
-        let runtime = Runtime::new(config.limits.clone(), config.allowed_hosts.clone())?;
+        let runtime = Runtime::new(config.limits, config.allowed_hosts.clone())?;
         let (target, registry, admin_token) = match &config.mode {
             Mode::Single(path) => {
                 let deployed = load_single(&runtime, path).await?;

@@ -20,16 +20,22 @@ pub const MAX_FIELD_LEN: usize = 1024;
 /// Per-invocation tracing state.
 pub struct TraceCtx {
     pub function: Arc<str>,
-    /// W3C trace id, 32 hex digits.
-    pub trace_id: String,
+    /// W3C trace id, 32 hex digits; made on first use, so invocations
+    /// that never trace pay nothing for it.
+    trace_id: std::sync::OnceLock<String>,
 }
 
 impl TraceCtx {
     pub fn new(function: Arc<str>) -> Self {
         TraceCtx {
             function,
-            trace_id: format!("{:032x}", rand::random::<u128>()),
+            trace_id: std::sync::OnceLock::new(),
         }
+    }
+
+    pub fn trace_id(&self) -> &str {
+        self.trace_id
+            .get_or_init(|| format!("{:032x}", rand::random::<u128>()))
     }
 }
 
@@ -106,13 +112,13 @@ impl Host for TraceView<'_> {
     fn log(&mut self, level: Level, message: String, fields: Vec<Field>) -> wasmtime::Result<()> {
         let message = clip(message, MAX_MESSAGE_LEN);
         let fields = render(&clip_fields(fields));
-        let (function, trace_id) = (&*self.ctx.function, &self.ctx.trace_id);
+        let (function, trace_id) = (&*self.ctx.function, self.ctx.trace_id());
         guest_event!(level, function, trace_id, fields, "{message}");
         Ok(())
     }
 
     fn trace_id(&mut self) -> wasmtime::Result<String> {
-        Ok(self.ctx.trace_id.clone())
+        Ok(self.ctx.trace_id().to_string())
     }
 }
 
@@ -122,7 +128,7 @@ impl TraceView<'_> {
             return;
         }
         span.ended = true;
-        let (function, trace_id) = (&*self.ctx.function, &self.ctx.trace_id);
+        let (function, trace_id) = (&*self.ctx.function, self.ctx.trace_id());
         let duration_us = span.start.elapsed().as_micros() as u64;
         let fields = render(&span.fields);
         let name = &span.name;

@@ -46,7 +46,7 @@ pub async fn http(
         let resp = error(503, "this function is at its concurrency limit; try again");
         return if has_body(&req) { closing(resp) } else { resp };
     };
-    let limits = runtime.limits().clone();
+    let limits = *runtime.limits();
     let deadline = Arc::new(Deadline::after(limits.headers_timeout));
     let mut store = runtime.new_store(deployed.name.clone(), deadline.clone());
     let (sender, receiver) = tokio::sync::oneshot::channel();
