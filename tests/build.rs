@@ -17,6 +17,7 @@ const GUESTS: &[&str] = &[
     "job_worker",
     "bad_job_worker",
     "stall_after_headers",
+    "fetch_proxy",
 ];
 
 /// Builds the workspace at `dir` for wasm32-wasip2 in release mode.

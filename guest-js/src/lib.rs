@@ -1,6 +1,31 @@
-//! The JavaScript engine component (QuickJS through the `javy` crate +
-//! wit-bindgen, targeting the `pb:serverless/function` world), built for
-//! `wasm32-wasip2`, snapshotted with the user's bundle, and embedded in
-//! `pbs`. This crate is a skeleton until the JS pipeline lands; the host
-//! side it will plug into (deploy checks, versions, the HTTP trigger) is in
-//! `host/`.
+//! pb-serverless's JS engine: QuickJS (through the `javy` crate) plus our Web
+//! APIs (`../js/*.js`) on the `pb:serverless/js-engine` world.
+//!
+//! At build time `pbs build` calls `evaluate(bundle)` and then, under Wizer,
+//! `wizer-initialize`: the runtime is created, the Web APIs and the user's
+//! bundle are evaluated, and the memory is snapshotted. Every invocation then starts from that
+//! snapshot in a fresh instance, so no JS state leaks between requests.
+
+mod bridge;
+mod handlers;
+mod runtime;
+
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "pb:serverless/js-engine",
+    generate_all,
+});
+
+struct Engine;
+
+impl Guest for Engine {
+    fn evaluate(bundle: String) -> Result<Vec<String>, String> {
+        runtime::initialize(&bundle)
+    }
+
+    fn wizer_initialize() {
+        runtime::before_snapshot();
+    }
+}
+
+export!(Engine);

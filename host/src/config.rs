@@ -35,6 +35,38 @@ pub fn default_memory_budget() -> usize {
         .unwrap_or(FALLBACK_MEMORY_BUDGET)
 }
 
+/// Time an outbound request (`wasi:http/outgoing-handler`) has to resolve
+/// its host, connect and finish the TLS handshake. A guest's own
+/// `connect-timeout` may only shorten it.
+pub const DEFAULT_OUTBOUND_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time an outbound request waits for the response headers once sent.
+pub const DEFAULT_OUTBOUND_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Time an outbound response body may stay idle between two chunks.
+pub const DEFAULT_OUTBOUND_BETWEEN_BYTES_TIMEOUT: Duration = Duration::from_secs(60);
+/// Outbound requests one invocation may make (refused ones included).
+pub const DEFAULT_OUTBOUND_MAX_REQUESTS: u32 = 100;
+
+/// Limits of outbound HTTP, per invocation. The guest's `request-options`
+/// may shorten the timeouts, never lengthen them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutboundLimits {
+    pub connect_timeout: Duration,
+    pub first_byte_timeout: Duration,
+    pub between_bytes_timeout: Duration,
+    pub max_requests: u32,
+}
+
+impl Default for OutboundLimits {
+    fn default() -> Self {
+        OutboundLimits {
+            connect_timeout: DEFAULT_OUTBOUND_CONNECT_TIMEOUT,
+            first_byte_timeout: DEFAULT_OUTBOUND_FIRST_BYTE_TIMEOUT,
+            between_bytes_timeout: DEFAULT_OUTBOUND_BETWEEN_BYTES_TIMEOUT,
+            max_requests: DEFAULT_OUTBOUND_MAX_REQUESTS,
+        }
+    }
+}
+
 /// Default listen address, PocketBase's port.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8090";
 

@@ -130,6 +130,8 @@ async fn load_single(runtime: &Runtime, path: &Path) -> anyhow::Result<Arc<Deplo
         &name,
         Arc::new(Version::from(checked)),
         runtime.limits().max_per_function,
+        Vec::new(),
+        runtime.outbound_policy(&[])?,
     )))
 }
 

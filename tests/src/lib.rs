@@ -1,6 +1,8 @@
 //! Test support: the test components, a throwaway PostgreSQL, and hosts
 //! started in-process on loopback for either backend.
 
+pub mod fake_openai;
+pub mod js;
 pub mod pg;
 
 use pbs::config::{HostConfig, Limits, Mode};
@@ -30,6 +32,8 @@ pub mod guests {
     pub const BAD_JOB_WORKER: &str = env!("GUEST_BAD_JOB_WORKER");
     /// Sends headers and one chunk, then spins.
     pub const STALL_AFTER_HEADERS: &str = env!("GUEST_STALL_AFTER_HEADERS");
+    /// Fetches `?url=` through `wasi:http/outgoing-handler` (the SSRF suite).
+    pub const FETCH_PROXY: &str = env!("GUEST_FETCH_PROXY");
 
     /// The example function of `examples/hello` (the README's tutorial).
     pub const EXAMPLE_HELLO: &str = env!("EXAMPLE_HELLO");
@@ -102,6 +106,23 @@ impl TestHost {
 
     /// Starts a host over an existing data folder and database.
     pub async fn start_on(dir: tempfile::TempDir, db: String, limits: Limits) -> TestHost {
+        Self::start_full(dir, db, limits, Vec::new()).await
+    }
+
+    /// Starts a host whose functions may all reach `allowed_hosts`.
+    pub async fn start_allowing(backend: Backend, allowed_hosts: &[&str]) -> TestHost {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = new_database(backend, dir.path()).await;
+        let hosts = allowed_hosts.iter().map(|h| h.to_string()).collect();
+        Self::start_full(dir, db, test_limits(), hosts).await
+    }
+
+    async fn start_full(
+        dir: tempfile::TempDir,
+        db: String,
+        limits: Limits,
+        allowed_hosts: Vec<String>,
+    ) -> TestHost {
         let config = HostConfig {
             mode: Mode::Host,
             addr: "127.0.0.1:0".parse().unwrap(),
@@ -109,7 +130,7 @@ impl TestHost {
             db: Some(db.clone()),
             admin_token: Some("test-admin-token".into()),
             limits,
-            allowed_hosts: Vec::new(),
+            allowed_hosts,
             registry_refresh: Duration::from_millis(200),
         };
         let server = Server::start(config).await.expect("start host");

@@ -13,10 +13,15 @@ wasmtime::component::bindgen!({
             import pb:jobs/queue@0.1.0;
             import pb:secrets/store@0.1.0;
             import pb:trace/tracing@0.1.0;
+            import pb:utils/helpers@0.1.0;
         }
     ",
     world: "pb:host/capabilities",
-    imports: { default: async | trappable, "pb:trace/tracing": trappable },
+    imports: {
+        default: async | trappable,
+        "pb:trace/tracing": trappable,
+        "pb:utils/helpers": trappable,
+    },
     with: {
         "pb:data/records.transaction": crate::caps::data::Transaction,
         "pb:kv/store.bucket": crate::caps::kv::Bucket,

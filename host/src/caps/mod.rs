@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod kv;
 pub mod secrets;
 pub mod trace;
+pub mod utils;
 
 use crate::engine::Invocation;
 use wasmtime::component::Linker;
@@ -29,6 +30,7 @@ pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
     jobs::add_to_linker(linker)?;
     secrets::add_to_linker(linker)?;
     trace::add_to_linker(linker)?;
+    utils::add_to_linker(linker)?;
     Ok(())
 }
 

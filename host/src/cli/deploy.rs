@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct DeployArgs {
-    /// The component (`.wasm`) to deploy.
+    /// The component (`.wasm`) to deploy, or a JS/TS entry file to build first.
     path: PathBuf,
     /// The function's name; it is served at `/api/pb_serverless/<name>`.
     #[arg(long)]
@@ -21,11 +21,18 @@ pub struct DeployArgs {
     /// Triggers the component must serve: http, jobs, cron, hooks.
     #[arg(long, default_value = "http")]
     triggers: String,
+    /// A host this function may call (`api.openai.com`, `*.example.com`,
+    /// `10.0.0.5:8080`, `10.0.0.0/8`); repeat for more. Default: none.
+    #[arg(long = "allow-host")]
+    allow_hosts: Vec<String>,
 }
 
 pub async fn run(args: DeployArgs) -> anyhow::Result<()> {
-    let bytes =
-        std::fs::read(&args.path).with_context(|| format!("read {}", args.path.display()))?;
+    let bytes = if crate::deploy::js::is_js_entry(&args.path) {
+        super::build::build_entry(&args.path).await?.component
+    } else {
+        std::fs::read(&args.path).with_context(|| format!("read {}", args.path.display()))?
+    };
     let token = match args.token {
         Some(t) => t,
         None => std::fs::read_to_string(args.dir.join("admin_token"))
@@ -38,13 +45,16 @@ pub async fn run(args: DeployArgs) -> anyhow::Result<()> {
             })?,
     };
     let url = format!(
-        "{}/api/pb_serverless/_admin/functions/{}?triggers={}",
+        "{}/api/pb_serverless/_admin/functions/{}",
         args.server.trim_end_matches('/'),
         args.name,
-        args.triggers
     );
     let response = reqwest::Client::new()
         .put(&url)
+        .query(&[
+            ("triggers", args.triggers.as_str()),
+            ("allowed_hosts", &args.allow_hosts.join(",")),
+        ])
         .bearer_auth(token)
         .header("content-type", "application/wasm")
         .body(bytes)

@@ -1,5 +1,6 @@
 //! The `pbs` command line.
 
+mod build;
 mod check;
 mod deploy;
 mod serve;
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// Run the host (or, given a component, serve it alone at `/` like `wasmtime serve`).
     Serve(serve::ServeArgs),
+    /// Bundle a TypeScript/JavaScript entry and build it into a component.
+    Build(build::BuildArgs),
     /// Upload a component to a running host as a new version of a function.
     Deploy(deploy::DeployArgs),
     /// Run the deploy-time checks on a component, offline.
@@ -44,6 +47,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
+            Command::Build(args) => build::run(args).await,
             Command::Deploy(args) => deploy::run(args).await,
             Command::Check(args) => check::run(args).await,
         }

@@ -1,8 +1,10 @@
 //! What a component must be to deploy, and the errors that say why not.
 
+use super::js::sourcemap::{extract as extract_source_map, SourceMapper};
 use crate::engine::{Invocation, Runtime};
 use sha2::{Digest, Sha256};
 use std::fmt;
+use std::sync::Arc;
 use wasmtime::component::{types::ComponentItem, Component, InstancePre};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
@@ -129,6 +131,8 @@ pub struct Checked {
     pub exports: Vec<String>,
     /// The triggers it serves (all that its exports allow).
     pub triggers: Vec<Trigger>,
+    /// The source map of a component built from JS/TS.
+    pub source_map: Option<Arc<SourceMapper>>,
 }
 
 pub fn content_hash(bytes: &[u8]) -> String {
@@ -153,7 +157,9 @@ pub fn inspect(
     let component = Component::new(runtime.engine(), bytes).map_err(|e| {
         DeployError::NotAComponent(format!("the component is not valid: {}", root_message(&e)))
     })?;
-    check_component(runtime, component, content_hash(bytes), required)
+    let mut checked = check_component(runtime, component, content_hash(bytes), required)?;
+    checked.source_map = extract_source_map(bytes).map(|m| Arc::new(SourceMapper::new(m)));
+    Ok(checked)
 }
 
 /// The import and export checks, on an already compiled component.
@@ -217,6 +223,7 @@ pub fn check_component(
         proxy,
         exports,
         triggers,
+        source_map: None,
     })
 }
 

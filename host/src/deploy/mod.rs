@@ -8,6 +8,7 @@
 
 mod check;
 pub mod handlers;
+pub mod js;
 mod registry;
 
 pub use check::{inspect, Checked, DeployError, Trigger};

@@ -6,6 +6,8 @@
 //! running hold the old `Arc` and finish on the old version.
 
 use super::check::{check_component, content_hash, inspect, Checked, DeployError, Trigger};
+use super::js::sourcemap::SourceMapper;
+use crate::caps::http_out::OutboundPolicy;
 use crate::engine::{Invocation, Runtime};
 use crate::on_pool;
 use crate::store::{now_ms, Db};
@@ -24,6 +26,8 @@ pub struct Version {
     pub proxy: Option<ProxyPre<Invocation>>,
     pub exports: Vec<String>,
     pub triggers: Vec<Trigger>,
+    /// Maps `bundle.js` positions in logged stack traces to the `.ts` source.
+    pub source_map: Option<Arc<SourceMapper>>,
 }
 
 impl From<Checked> for Version {
@@ -33,6 +37,7 @@ impl From<Checked> for Version {
             proxy: checked.proxy,
             exports: checked.exports,
             triggers: checked.triggers,
+            source_map: checked.source_map,
         }
     }
 }
@@ -44,14 +49,27 @@ pub struct Deployed {
     /// One permit per live instance of this function, so one busy function
     /// cannot take every instance slot of the host.
     pub slots: Arc<tokio::sync::Semaphore>,
+    /// The function's own outbound allowlist entries.
+    pub allowed_hosts: Vec<String>,
+    /// Its outbound policy (host-wide + own list); each invocation gets a
+    /// copy with a fresh request budget.
+    pub outbound: OutboundPolicy,
 }
 
 impl Deployed {
-    pub fn new(name: &str, version: Arc<Version>, max_concurrency: u32) -> Self {
+    pub fn new(
+        name: &str,
+        version: Arc<Version>,
+        max_concurrency: u32,
+        allowed_hosts: Vec<String>,
+        outbound: OutboundPolicy,
+    ) -> Self {
         Deployed {
             name: name.into(),
             version,
             slots: Arc::new(tokio::sync::Semaphore::new(max_concurrency.max(1) as usize)),
+            allowed_hosts,
+            outbound,
         }
     }
 }
@@ -63,6 +81,7 @@ pub struct FunctionInfo {
     pub version: String,
     pub triggers: Vec<String>,
     pub exports: Vec<String>,
+    pub allowed_hosts: Vec<String>,
     pub size: i64,
     pub updated_ms: i64,
 }
@@ -119,6 +138,7 @@ impl Registry {
         name: &str,
         bytes: Vec<u8>,
         triggers: &[Trigger],
+        allowed_hosts: &[String],
     ) -> Result<FunctionInfo, DeployError> {
         if !super::valid_function_name(name) {
             return Err(DeployError::BadRequest(format!(
@@ -126,6 +146,10 @@ impl Registry {
                  not starting with `_` or `-`"
             )));
         }
+        let outbound = self
+            .runtime
+            .outbound_policy(allowed_hosts)
+            .map_err(|e| DeployError::BadRequest(format!("invalid allowed_hosts: {e}")))?;
         let runtime = self.runtime.clone();
         let required = triggers.to_vec();
         let (checked, bytes) = tokio::task::spawn_blocking(move || {
@@ -140,13 +164,23 @@ impl Registry {
         let version = self.remember(checked);
         let triggers_text = join_triggers(&version.triggers);
         let _switch = self.switch.lock().await;
-        self.store_deploy(name, &version, &bytes, &artifact, &triggers_text)
-            .await
-            .map_err(DeployError::Internal)?;
+        let hosts_text = allowed_hosts.join(",");
+        self.store_deploy(
+            name,
+            &version,
+            &bytes,
+            &artifact,
+            &triggers_text,
+            &hosts_text,
+        )
+        .await
+        .map_err(DeployError::Internal)?;
         let deployed = Arc::new(Deployed::new(
             name,
             version.clone(),
             self.runtime.limits().max_per_function,
+            allowed_hosts.to_vec(),
+            outbound,
         ));
         if let Ok(mut live) = self.live.write() {
             live.insert(name.to_string(), deployed);
@@ -161,6 +195,7 @@ impl Registry {
                 .map(|t| t.name().to_string())
                 .collect(),
             exports: version.exports.clone(),
+            allowed_hosts: allowed_hosts.to_vec(),
             size: bytes.len() as i64,
             updated_ms: now_ms(),
         })
@@ -173,20 +208,22 @@ impl Registry {
         bytes: &[u8],
         artifact: &[u8],
         triggers: &str,
+        allowed_hosts: &str,
     ) -> anyhow::Result<()> {
         let now = now_ms();
         let exports = serde_json::to_string(&version.exports)?;
         on_pool!(&self.db, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "INSERT INTO pbs_versions (hash, component, size, exports, created_ms) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hash) DO NOTHING",
+                "INSERT INTO pbs_versions (hash, component, size, exports, created_ms, source_map) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (hash) DO NOTHING",
             )
             .bind(&version.hash)
             .bind(bytes)
             .bind(bytes.len() as i64)
             .bind(&exports)
             .bind(now)
+            .bind(version.source_map.as_ref().map(|m| m.raw()))
             .execute(&mut *tx)
             .await?;
             sqlx::query(
@@ -200,15 +237,16 @@ impl Registry {
             .execute(&mut *tx)
             .await?;
             sqlx::query(
-                "INSERT INTO pbs_functions (name, version, triggers, updated_ms) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (name) DO UPDATE \
+                "INSERT INTO pbs_functions (name, version, triggers, updated_ms, allowed_hosts) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE \
                  SET version = excluded.version, triggers = excluded.triggers, \
-                 updated_ms = excluded.updated_ms",
+                 updated_ms = excluded.updated_ms, allowed_hosts = excluded.allowed_hosts",
             )
             .bind(name)
             .bind(&version.hash)
             .bind(triggers)
             .bind(now)
+            .bind(allowed_hosts)
             .execute(&mut *tx)
             .await?;
             sqlx::query("INSERT INTO pbs_deployments (name, version, created_ms) VALUES ($1, $2, $3)")
@@ -234,28 +272,43 @@ impl Registry {
     /// the database may have deployed) and loads what changed.
     pub async fn refresh(&self) -> anyhow::Result<()> {
         let _switch = self.switch.lock().await;
-        let rows: Vec<(String, String)> = on_pool!(&self.db, pool => {
-            sqlx::query("SELECT name, version FROM pbs_functions")
+        let rows: Vec<(String, String, String)> = on_pool!(&self.db, pool => {
+            sqlx::query("SELECT name, version, allowed_hosts FROM pbs_functions")
                 .fetch_all(pool)
                 .await?
                 .into_iter()
-                .map(|r| Ok((r.try_get("name")?, r.try_get("version")?)))
+                .map(|r| Ok((r.try_get("name")?, r.try_get("version")?, r.try_get("allowed_hosts")?)))
                 .collect::<Result<_, sqlx::Error>>()?
         });
         let mut next = HashMap::new();
-        for (name, hash) in rows {
-            if let Some(current) = self.get(&name).filter(|d| d.version.hash == hash) {
+        for (name, hash, hosts) in rows {
+            let hosts = split_list(&hosts);
+            if let Some(current) = self
+                .get(&name)
+                .filter(|d| d.version.hash == hash && d.allowed_hosts == hosts)
+            {
                 next.insert(name, current);
                 continue;
             }
-            match self.load_version(&hash).await {
-                Ok(version) => {
+            let loaded = async {
+                // Entries were checked at deploy; one this host cannot parse
+                // (another host's `--allow-host` differs) is skipped, not fatal.
+                let outbound = self
+                    .runtime
+                    .outbound_policy(&hosts)
+                    .unwrap_or_else(|_| OutboundPolicy::new(hosts.clone().into()));
+                anyhow::Ok((self.load_version(&hash).await?, outbound))
+            };
+            match loaded.await {
+                Ok((version, outbound)) => {
                     next.insert(
                         name.clone(),
                         Arc::new(Deployed::new(
                             &name,
                             version,
                             self.runtime.limits().max_per_function,
+                            hosts,
+                            outbound,
                         )),
                     );
                 }
@@ -347,14 +400,22 @@ impl Registry {
                 component
             }
         };
-        let checked = check_component(&self.runtime, component, hash.to_string(), &[])
+        let mut checked = check_component(&self.runtime, component, hash.to_string(), &[])
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let source_map: Option<Vec<u8>> = on_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT source_map FROM pbs_versions WHERE hash = $1")
+                .bind(hash)
+                .fetch_optional(pool)
+                .await?
+                .flatten()
+        });
+        checked.source_map = source_map.map(|m| Arc::new(SourceMapper::new(m)));
         Ok(self.remember(checked))
     }
 
     /// Every function, by name.
     pub async fn list(&self) -> anyhow::Result<Vec<FunctionInfo>> {
-        let sql = "SELECT f.name, f.version, f.triggers, f.updated_ms, v.size, v.exports \
+        let sql = "SELECT f.name, f.version, f.triggers, f.updated_ms, f.allowed_hosts, v.size, v.exports \
                    FROM pbs_functions f JOIN pbs_versions v ON v.hash = f.version ORDER BY f.name";
         let rows = on_pool!(&self.db, pool => {
             sqlx::query(sql).fetch_all(pool).await?.into_iter().map(|r| {
@@ -363,6 +424,7 @@ impl Registry {
                     version: r.try_get("version")?,
                     triggers: split_list(&r.try_get::<String, _>("triggers")?),
                     exports: serde_json::from_str(&r.try_get::<String, _>("exports")?).unwrap_or_default(),
+                    allowed_hosts: split_list(&r.try_get::<String, _>("allowed_hosts")?),
                     size: r.try_get("size")?,
                     updated_ms: r.try_get("updated_ms")?,
                 })

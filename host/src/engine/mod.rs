@@ -48,6 +48,8 @@ struct RuntimeInner {
     engine: Engine,
     linker: Linker<Invocation>,
     limits: Limits,
+    /// The host-wide allowlist (`--allow-host`), added to each function's own.
+    allowed_hosts: Vec<String>,
     outbound: OutboundPolicy,
     budget: Arc<MemoryBudget>,
 }
@@ -62,13 +64,28 @@ impl Runtime {
             inner: Arc::new(RuntimeInner {
                 engine,
                 linker,
-                outbound: OutboundPolicy {
-                    allowed_hosts: allowed_hosts.into(),
-                },
+                outbound: OutboundPolicy::try_new(allowed_hosts.clone().into())?,
+                allowed_hosts,
                 budget: Arc::new(MemoryBudget::new(limits.memory_budget)),
                 limits,
             }),
         })
+    }
+
+    /// The outbound policy of a function whose own allowlist is `function`
+    /// (on top of the host-wide one); an error names each malformed entry.
+    pub fn outbound_policy(&self, function: &[String]) -> anyhow::Result<OutboundPolicy> {
+        if function.is_empty() {
+            return Ok(self.inner.outbound.clone());
+        }
+        let all: Vec<String> = self
+            .inner
+            .allowed_hosts
+            .iter()
+            .chain(function)
+            .cloned()
+            .collect();
+        OutboundPolicy::try_new(all.into())
     }
 
     pub fn engine(&self) -> &Engine {
@@ -91,10 +108,11 @@ impl Runtime {
     /// A fresh store for one invocation of `function`, with its limits set.
     pub fn new_store(&self, function: Arc<str>, deadline: Arc<Deadline>) -> Store<Invocation> {
         let limits = &self.inner.limits;
+        let outbound = self.inner.outbound.for_invocation(function.clone());
         let state = Invocation::new(
             function,
             limits,
-            self.inner.outbound.clone(),
+            outbound,
             deadline,
             self.inner.budget.clone(),
         );

@@ -5,13 +5,13 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 /// The `pbs` command line built for the tests.
-fn pbs_bin() -> &'static str {
+pub(crate) fn pbs_bin() -> &'static str {
     env!("CARGO_BIN_EXE_pbs-cli")
 }
 
 /// Starts `pbs serve COMPONENT` as a process (stderr to `stderr`) and
 /// returns it with its base URL, read from the first line it prints.
-async fn spawn_serve(component: &str, stderr: Stdio) -> (std::process::Child, String) {
+pub(crate) async fn spawn_serve(component: &str, stderr: Stdio) -> (std::process::Child, String) {
     let mut child = Command::new(pbs_bin())
         .args(["serve", component, "--addr", "127.0.0.1:0"])
         .env("PBS_LOG", "info")

@@ -5,5 +5,7 @@ mod cli;
 mod deploy;
 mod hostile;
 mod imports;
+mod js;
 mod registry;
 mod serve;
+mod ssrf;

@@ -5,6 +5,7 @@
 pub mod output;
 
 use crate::caps::bindings::trace::tracing::{self as wit, Field, Host, HostSpan, Level};
+use crate::deploy::js::sourcemap::SourceMapper;
 use crate::engine::Invocation;
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,6 +24,9 @@ pub struct TraceCtx {
     /// W3C trace id, 32 hex digits; made on first use, so invocations
     /// that never trace pay nothing for it.
     trace_id: std::sync::OnceLock<String>,
+    /// The function's source map (JS/TS functions): stack traces in logged
+    /// messages are shown at their `.ts` positions.
+    pub source_map: Option<Arc<SourceMapper>>,
 }
 
 impl TraceCtx {
@@ -30,6 +34,7 @@ impl TraceCtx {
         TraceCtx {
             function,
             trace_id: std::sync::OnceLock::new(),
+            source_map: None,
         }
     }
 
@@ -110,6 +115,10 @@ macro_rules! guest_event {
 
 impl Host for TraceView<'_> {
     fn log(&mut self, level: Level, message: String, fields: Vec<Field>) -> wasmtime::Result<()> {
+        let message = match &self.ctx.source_map {
+            Some(map) => map.map_text(&message),
+            None => message,
+        };
         let message = clip(message, MAX_MESSAGE_LEN);
         let fields = render(&clip_fields(fields));
         let (function, trace_id) = (&*self.ctx.function, self.ctx.trace_id());

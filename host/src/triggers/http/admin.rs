@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | GET | `functions` | every function and the version it serves |
 //! | GET | `functions/{name}` | one function with its deploy history |
-//! | PUT, POST | `functions/{name}?triggers=http,jobs` | deploy a component (body: the `.wasm`) |
+//! | PUT, POST | `functions/{name}?triggers=http,jobs&allowed_hosts=api.openai.com,10.0.0.5:8080` | deploy a component (body: the `.wasm`) |
 //! | DELETE | `functions/{name}` | stop serving a function (its versions stay) |
 //! | POST | `check?triggers=…` | run the deploy checks without storing anything |
 
@@ -33,6 +33,7 @@ pub async fn handle(
     let path = req.uri().path().strip_prefix(ADMIN_PREFIX).unwrap_or("");
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let triggers = query_param(&req, "triggers").unwrap_or_default();
+    let allowed_hosts = query_param(&req, "allowed_hosts").unwrap_or_default();
     match (req.method().clone(), segments.as_slice()) {
         (Method::GET, ["functions"]) => match registry.list().await {
             Ok(list) => json(200, &json!({ "items": list })),
@@ -45,7 +46,13 @@ pub async fn handle(
                 Ok(v) => v,
                 Err(resp) => return resp,
             };
-            match registry.deploy(&name, bytes, &triggers).await {
+            let hosts: Vec<String> = allowed_hosts
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(String::from)
+                .collect();
+            match registry.deploy(&name, bytes, &triggers, &hosts).await {
                 Ok(info) => json(201, &serde_json::to_value(info).unwrap_or_default()),
                 Err(e) => deploy_error(e),
             }
@@ -140,10 +147,9 @@ fn internal(e: anyhow::Error) -> http::Response<Body> {
 }
 
 fn query_param(req: &Request<Incoming>, key: &str) -> Option<String> {
-    req.uri().query()?.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == key).then(|| v.replace("%2C", ",").replace("%2c", ","))
-    })
+    form_urlencoded::parse(req.uri().query()?.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
 }
 
 fn authorized(req: &Request<Incoming>, token: &str) -> bool {

@@ -49,6 +49,8 @@ pub async fn http(
     let limits = *runtime.limits();
     let deadline = Arc::new(Deadline::after(limits.headers_timeout));
     let mut store = runtime.new_store(deployed.name.clone(), deadline.clone());
+    store.data_mut().trace.source_map = deployed.version.source_map.clone();
+    store.data_mut().outbound = deployed.outbound.for_invocation(deployed.name.clone());
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let prepared = (|| {
         let mut http = store.data_mut().http();
@@ -84,6 +86,12 @@ pub async fn http(
             }
         };
         let limiter = &store.data().limiter;
+        tracing::debug!(
+            target: "pbs::invoke",
+            function = %store.data().trace.function,
+            memory_bytes = limiter.memory_used,
+            "invocation finished"
+        );
         let memory = if limiter.budget_exhausted {
             Some(MemoryCap::HostBudget)
         } else if limiter.memory_exceeded {

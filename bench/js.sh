@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# JS benchmark: the JS hello (tests/js/src/hello.ts, built with `pbs build`)
+# side by side with the Rust hello component, both under `pbs serve`, wrk at
+# concurrency 1 and 32; then the time from `pbs deploy` of a 1 MB bundle to
+# its first response, and the memory of one instance.
+#
+#   bash bench/js.sh            # 10 s per run
+#   DURATION=30 bash bench/js.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10}
+THREADS=${THREADS:-2}
+bash scripts/setup.sh --bench >/dev/null
+
+echo "==> building (release)"
+cargo build --release --locked -p pb-serverless 2>&1 | tail -1
+cargo build --release --locked --target wasm32-wasip2 \
+  --manifest-path tests/guests/Cargo.toml --target-dir target/guests 2>&1 | tail -1
+PBS=$PWD/target/release/pbs
+RUST_HELLO=target/guests/wasm32-wasip2/release/hello.wasm
+WORK=$(mktemp -d)
+# Inside tests/js so esbuild and the npm packages resolve.
+GEN=$(mktemp -d tests/js/.bench-XXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK" "$GEN"; }
+trap cleanup EXIT
+"$PBS" build tests/js/src/hello.ts -o "$WORK/js-hello.wasm"
+
+wait_up() { for _ in $(seq 400); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; echo "not up: $1" >&2; return 1; }
+"$PBS" serve "$RUST_HELLO" --addr 127.0.0.1:18201 >/dev/null 2>&1 & PIDS+=($!)
+PBS_LOG=pbs::invoke=debug "$PBS" serve "$WORK/js-hello.wasm" --addr 127.0.0.1:18202 >"$WORK/js.log" 2>&1 & PIDS+=($!)
+wait_up http://127.0.0.1:18201/
+wait_up http://127.0.0.1:18202/
+
+to_ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000} else print v }'; }
+declare -A URLS=([rust-hello]=http://127.0.0.1:18201/ [js-hello]=http://127.0.0.1:18202/)
+declare -A RPS P50 P99
+for c in 1 32; do
+  t=$THREADS; [ "$c" -lt "$t" ] && t=$c
+  for name in rust-hello js-hello; do
+    out=$(wrk -t"$t" -c"$c" -d"${DURATION}s" --latency "${URLS[$name]}")
+    if echo "$out" | grep -q "Non-2xx"; then echo "$name returned errors:"; echo "$out"; exit 1; fi
+    RPS[$name,$c]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    P50[$name,$c]=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
+    P99[$name,$c]=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
+  done
+done
+echo
+printf "%-12s %5s %12s %10s %10s\n" function conc "req/s" "p50 ms" "p99 ms"
+for c in 1 32; do
+  for name in rust-hello js-hello; do
+    printf "%-12s %5s %12s %10s %10s\n" "$name" "$c" "${RPS[$name,$c]}" "${P50[$name,$c]}" "${P99[$name,$c]}"
+  done
+done
+for c in 1 32; do
+  awk -v a="${RPS[js-hello,$c]}" -v b="${RPS[rust-hello,$c]}" -v c="$c" \
+    'BEGIN{ printf "js-hello / rust-hello throughput at c=%s: %.2f\n", c, a/b }'
+done
+
+# Memory of one JS hello instance (its linear memory, as the limiter counts it).
+mem=$(grep -o 'memory_bytes=[0-9]*' "$WORK/js.log" | tail -1 | cut -d= -f2)
+echo "js-hello instance memory: $((mem / 1024)) KiB linear memory ($(stat -c %s "$WORK/js-hello.wasm") bytes component)"
+
+# A 1 MB bundle: deploy (bundle + snapshot + upload + precompile), then the
+# first request.
+node -e '
+  let s = "const table = [\n";
+  for (let i = 0; i < 12000; i++) s += `  { id: ${i}, name: "item-${i}", tags: ["a${i % 7}", "b${i % 11}"], weight: ${(i * 0.37).toFixed(2)} },\n`;
+  s += "];\n";
+  for (let i = 0; i < 1500; i++) s += `export function f${i}(x: number): number { return table[(x + ${i}) % table.length].weight * ${i}; }\n`;
+  s += "export default { fetch(req: Request) { return Response.json({ n: table.length, v: f42(1) }); } };\n";
+  require("fs").writeFileSync(process.argv[1], s);
+' "$GEN/big.ts"
+PB_ADMIN_TOKEN=bench "$PBS" serve --addr 127.0.0.1:18203 --dir "$WORK/pb_data" >/dev/null 2>&1 & PIDS+=($!)
+wait_up http://127.0.0.1:18203/api/health
+t0=$(date +%s%N)
+PB_ADMIN_TOKEN=bench "$PBS" deploy "$GEN/big.ts" --name big --server http://127.0.0.1:18203 >"$WORK/deploy.out"
+t1=$(date +%s%N)
+first=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' http://127.0.0.1:18203/api/pb_serverless/big)
+t2=$(date +%s%N)
+echo "1 MB bundle: pbs deploy took $(( (t1 - t0) / 1000000 )) ms; first response $(echo "$first" | awk '{printf "%s in %.1f ms", $1, $2*1000}') after deploy; deploy → first response $(( (t2 - t0) / 1000000 )) ms"
+PB_ADMIN_TOKEN=bench "$PBS" build "$GEN/big.ts" -o "$WORK/big.wasm" | sed 's/^/  /'

@@ -1,0 +1,164 @@
+// The entry points Rust calls into the user's module (BRIDGE.md):
+// `__pbsInternal.serve(request)` for each HTTP invocation and
+// `__pbsInternal.runExport(name, args)` for jobs, cron ticks and hooks.
+//
+// A module answers HTTP either with `export default { fetch(request, env, ctx) }`
+// or with one export per method (`export function GET(request, env, ctx)` …).
+(() => {
+  "use strict";
+
+  const pbs = globalThis.__pbs;
+  const internal = globalThis.__pbsInternal;
+  const encoder = new TextEncoder();
+
+  const METHOD_EXPORTS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+  // Connection-level headers (RFC 9110 §7.6.1): they describe the upstream
+  // connection of a proxied `fetch` response, not ours, and wasi-http
+  // refuses them in a response.
+  const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"]);
+
+  /** `Name: message` for an Error, `String(value)` for anything else thrown. */
+  function errorText(err) {
+    if (typeof err?.message === "string") return `${err.name ?? "Error"}: ${err.message}`;
+    try {
+      return String(err);
+    } catch {
+      return "an error that cannot be converted to a string";
+    }
+  }
+
+  /** The JSON error body PocketBase's own API uses. */
+  function errorBody(status, message) {
+    return JSON.stringify({ status, message, data: {} });
+  }
+
+  /** The incoming request as a Request whose body streams from the host. */
+  function incomingRequest({ method, url, headers, body }) {
+    const canHaveBody = method !== "GET" && method !== "HEAD";
+    if (body !== null && body !== undefined && !canHaveBody) pbs.close(body);
+    const hasBody = body !== null && body !== undefined && canHaveBody;
+    return new Request(url, {
+      method,
+      headers: internal.headersFromHost(headers),
+      // No signal for the client going away yet: the stream gets one that never aborts.
+      body: hasBody ? internal.hostBodyStream(body, new AbortController().signal) : null,
+    });
+  }
+
+  /** The `ctx` of `fetch(request, env, ctx)`, as on Cloudflare Workers. */
+  function executionContext() {
+    return {
+      // Nothing to keep: the invocation lasts until the event loop is idle,
+      // so whatever the promise waits on (fetches, timers) holds it open.
+      waitUntil(promise) {
+        Promise.resolve(promise).catch((err) => internal.reportError(err, "a ctx.waitUntil promise rejected"));
+      },
+      passThroughOnException() {},
+    };
+  }
+
+  /** Methods the module exports handlers for, as the `Allow` header lists them. */
+  function allowedMethods(module) {
+    const methods = METHOD_EXPORTS.filter((method) => typeof module[method] === "function");
+    if (methods.includes("GET") && !methods.includes("HEAD")) methods.splice(1, 0, "HEAD");
+    return methods;
+  }
+
+  function methodNotAllowed(module) {
+    return new Response(errorBody(405, "Method Not Allowed"), {
+      status: 405,
+      headers: { "allow": allowedMethods(module).join(", "), "content-type": "application/json" },
+    });
+  }
+
+  /** Calls the module's handler; resolves with what it returns. */
+  async function dispatch(request) {
+    const module = internal.module ?? {};
+    const env = {};
+    const ctx = executionContext();
+    if (typeof module.default?.fetch === "function") return module.default.fetch(request, env, ctx);
+    const method = request.method;
+    // Only the method names: a request must not reach any other export.
+    let handler = METHOD_EXPORTS.includes(method) ? module[method] : undefined;
+    // HEAD falls back to GET; `send` drops the body of every HEAD response.
+    if (handler === undefined && method === "HEAD") handler = module.GET;
+    if (typeof handler !== "function") return methodNotAllowed(module);
+    return handler(request, env, ctx);
+  }
+
+  /** A body chunk as bytes: strings are UTF-8 encoded. */
+  function chunkBytes(chunk) {
+    if (chunk instanceof Uint8Array) return chunk;
+    if (typeof chunk === "string") return encoder.encode(chunk);
+    if (ArrayBuffer.isView(chunk)) return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk);
+    throw new TypeError(`a response body chunk must be a string or bytes, not ${typeof chunk}`);
+  }
+
+  /**
+   * Sends `response` through respond/write/finish, one write per chunk the
+   * body yields, so a streamed body reaches the client as it is produced.
+   * `sent.token` is set once the status and headers are out.
+   */
+  async function send(response, method, sent) {
+    if (response.type === "error") throw new TypeError("the handler returned Response.error()");
+    const headers = [...response.headers].filter(([name]) => !HOP_BY_HOP.has(name));
+    sent.token = pbs.respond(response.status, headers);
+    const body = response.body;
+    if (body !== null && method === "HEAD") await body.cancel();
+    if (body !== null && method !== "HEAD") await writeBody(body, sent.token);
+    pbs.finish(sent.token);
+  }
+
+  async function writeBody(body, token) {
+    const reader = body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      const bytes = chunkBytes(value);
+      try {
+        pbs.write(token, bytes);
+      } catch (err) {
+        // The client went away: not the function's fault, so no error log.
+        pbs.log("info", `the response body was not fully sent: ${err.message}`);
+        await reader.cancel(err);
+        return;
+      }
+    }
+  }
+
+  /** 500 with the PocketBase-style JSON error body. */
+  function sendServerError(err) {
+    const token = pbs.respond(500, [["content-type", "application/json"]]);
+    pbs.write(token, encoder.encode(errorBody(500, errorText(err))));
+    pbs.finish(token);
+  }
+
+  internal.serve = async function serve(incoming) {
+    const sent = { token: null };
+    try {
+      const request = incomingRequest(incoming);
+      const response = await dispatch(request);
+      if (!(response instanceof Response)) {
+        const what = response === null ? "null" : typeof response;
+        throw new TypeError(`the ${incoming.method} handler returned ${what}, not a Response`);
+      }
+      await send(response, request.method, sent);
+    } catch (err) {
+      internal.reportError(err, `${incoming.method} ${incoming.url}`);
+      try {
+        // Once the head is out the status cannot change: end the body early.
+        if (sent.token === null) sendServerError(err);
+        else pbs.finish(sent.token);
+      } catch (sendErr) {
+        internal.reportError(sendErr, "sending the error response failed");
+      }
+    }
+  };
+
+  internal.runExport = async function runExport(name, args) {
+    const handler = internal.module?.[name];
+    if (typeof handler !== "function") throw new TypeError(`the module has no exported function ${JSON.stringify(name)}`);
+    return handler(...args);
+  };
+})();

@@ -1,0 +1,546 @@
+//! `__pbs.pb(op, args)`: the `pb:*` imports for the `pb` global of
+//! `../js/70-pb.js`. Arguments mirror the WIT parameters in order (records as
+//! objects with the WIT field names, `list<u8>` as Uint8Array, resources as
+//! the numbers this file hands out). A WIT error becomes a thrown `Error`
+//! whose `code` is the error case.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use javy::quickjs::{
+    Array, Ctx, Exception, FromJs, Function, IntoJs, Object, Result, TypedArray, Value,
+};
+
+use crate::pb::data::records::{self, Transaction};
+use crate::pb::data::types::{ListOptions, VectorQuery};
+use crate::pb::files::storage;
+use crate::pb::jobs::queue;
+use crate::pb::kv::store::{self as kv, Bucket};
+use crate::pb::secrets::store as secrets;
+use crate::pb::trace::tracing::{self, Field, Level, Span};
+use crate::pb::utils::helpers;
+
+pub fn register<'js>(ctx: &Ctx<'js>, pbs: &Object<'js>) -> Result<()> {
+    pbs.set("pb", Function::new(ctx.clone(), call)?)?;
+    Ok(())
+}
+
+/// Resources JS holds by number.
+struct Handles<T> {
+    next: u32,
+    items: HashMap<u32, T>,
+}
+
+impl<T> Handles<T> {
+    fn new() -> Self {
+        Self {
+            next: 0,
+            items: HashMap::new(),
+        }
+    }
+    fn insert(&mut self, item: T) -> u32 {
+        self.next += 1;
+        self.items.insert(self.next, item);
+        self.next
+    }
+}
+
+thread_local! {
+    static TXS: RefCell<Handles<Transaction>> = RefCell::new(Handles::new());
+    static BUCKETS: RefCell<Handles<Bucket>> = RefCell::new(Handles::new());
+    static SPANS: RefCell<Handles<Span>> = RefCell::new(Handles::new());
+}
+
+/// A WIT error case as (code, message).
+trait Coded {
+    fn coded(self) -> (&'static str, String);
+}
+
+macro_rules! coded {
+    ($ty:path { $($case:ident => $code:literal),* $(,)? }) => {
+        impl Coded for $ty {
+            fn coded(self) -> (&'static str, String) {
+                use $ty as E;
+                match self { $(E::$case(m) => ($code, m)),* }
+            }
+        }
+    };
+}
+
+coded!(crate::pb::data::types::Error { NotFound => "not-found", Invalid => "invalid", Denied => "denied", Conflict => "conflict", Quota => "quota", Unavailable => "unavailable", Internal => "internal" });
+coded!(kv::Error { Invalid => "invalid", Denied => "denied", Quota => "quota", Unavailable => "unavailable", Internal => "internal" });
+coded!(storage::Error { NotFound => "not-found", Invalid => "invalid", Denied => "denied", Quota => "quota", Unavailable => "unavailable", Internal => "internal" });
+coded!(queue::Error { Invalid => "invalid", NotFound => "not-found", Denied => "denied", Quota => "quota", Unavailable => "unavailable", Internal => "internal" });
+coded!(secrets::Error { Invalid => "invalid", Denied => "denied", Unavailable => "unavailable", Internal => "internal" });
+
+fn throw_coded(ctx: &Ctx<'_>, op: &str, e: impl Coded) -> javy::quickjs::Error {
+    let (code, message) = e.coded();
+    let thrown = Exception::from_message(ctx.clone(), &message).and_then(|ex| {
+        ex.as_object().set("name", "PbError")?;
+        ex.as_object().set("code", code)?;
+        ex.as_object().set("op", op)?;
+        Ok(ex)
+    });
+    match thrown {
+        Ok(ex) => ex.throw(),
+        Err(e) => e,
+    }
+}
+
+/// The `i`th argument converted, or a TypeError naming the op.
+fn arg<'js, T: FromJs<'js>>(ctx: &Ctx<'js>, op: &str, args: &Array<'js>, i: usize) -> Result<T> {
+    args.get::<T>(i).map_err(|_| {
+        Exception::throw_type(
+            ctx,
+            &format!("pb {op}: argument {} has the wrong type", i + 1),
+        )
+    })
+}
+
+fn bytes<'js>(ctx: &Ctx<'js>, op: &str, args: &Array<'js>, i: usize) -> Result<Vec<u8>> {
+    let array: TypedArray<u8> = arg(ctx, op, args, i)?;
+    Ok(array.as_bytes().unwrap_or(&[]).to_vec())
+}
+
+fn opt_bytes<'js>(
+    ctx: &Ctx<'js>,
+    op: &str,
+    args: &Array<'js>,
+    i: usize,
+) -> Result<Option<Vec<u8>>> {
+    let v: Value = args.get(i)?;
+    if v.is_null() || v.is_undefined() {
+        return Ok(None);
+    }
+    bytes(ctx, op, args, i).map(Some)
+}
+
+fn field<'js, T: FromJs<'js>>(
+    ctx: &Ctx<'js>,
+    op: &str,
+    obj: &Object<'js>,
+    name: &str,
+) -> Result<T> {
+    obj.get::<_, T>(name).map_err(|_| {
+        Exception::throw_type(ctx, &format!("pb {op}: option `{name}` has the wrong type"))
+    })
+}
+
+fn list_options<'js>(ctx: &Ctx<'js>, op: &str, o: &Object<'js>) -> Result<ListOptions> {
+    Ok(ListOptions {
+        filter: field(ctx, op, o, "filter")?,
+        sort: field(ctx, op, o, "sort")?,
+        page: field(ctx, op, o, "page")?,
+        per_page: field(ctx, op, o, "per-page")?,
+        fields: field(ctx, op, o, "fields")?,
+        skip_total: field::<Option<bool>>(ctx, op, o, "skip-total")?.unwrap_or(false),
+    })
+}
+
+fn vector_query<'js>(ctx: &Ctx<'js>, op: &str, o: &Object<'js>) -> Result<VectorQuery> {
+    let vector: Vec<f64> = field(ctx, op, o, "vector")?;
+    Ok(VectorQuery {
+        field: field(ctx, op, o, "field")?,
+        vector: vector.into_iter().map(|x| x as f32).collect(),
+        filter: field(ctx, op, o, "filter")?,
+        top: field::<Option<u32>>(ctx, op, o, "top")?.unwrap_or(10),
+    })
+}
+
+fn enqueue_options<'js>(
+    ctx: &Ctx<'js>,
+    op: &str,
+    o: &Object<'js>,
+) -> Result<queue::EnqueueOptions> {
+    Ok(queue::EnqueueOptions {
+        delay_ms: field::<Option<f64>>(ctx, op, o, "delay-ms")?.map(|x| x as u64),
+        max_attempts: field(ctx, op, o, "max-attempts")?,
+        dedupe_key: field(ctx, op, o, "dedupe-key")?,
+        priority: field(ctx, op, o, "priority")?,
+    })
+}
+
+fn list_result<'js>(ctx: &Ctx<'js>, r: crate::pb::data::types::ListResult) -> Result<Value<'js>> {
+    let o = Object::new(ctx.clone())?;
+    o.set("page", r.page)?;
+    o.set("per-page", r.per_page)?;
+    o.set("total-items", r.total_items as f64)?;
+    o.set("total-pages", r.total_pages as f64)?;
+    o.set("items", r.items)?;
+    Ok(o.into_value())
+}
+
+fn scored<'js>(
+    ctx: &Ctx<'js>,
+    list: Vec<crate::pb::data::types::ScoredRecord>,
+) -> Result<Value<'js>> {
+    let array = Array::new(ctx.clone())?;
+    for (i, s) in list.into_iter().enumerate() {
+        let o = Object::new(ctx.clone())?;
+        o.set("record", s.record)?;
+        o.set("score", f64::from(s.score))?;
+        array.set(i, o)?;
+    }
+    Ok(array.into_value())
+}
+
+fn job_status<'js>(ctx: &Ctx<'js>, s: Option<queue::JobStatus>) -> Result<Value<'js>> {
+    let Some(s) = s else {
+        return Ok(Value::new_null(ctx.clone()));
+    };
+    let o = Object::new(ctx.clone())?;
+    o.set("id", s.id)?;
+    o.set("name", s.name)?;
+    let state = match s.state {
+        queue::JobState::Queued => "queued",
+        queue::JobState::Running => "running",
+        queue::JobState::Completed => "completed",
+        queue::JobState::Failed => "failed",
+        queue::JobState::Dead => "dead",
+        queue::JobState::Cancelled => "cancelled",
+    };
+    o.set("state", state)?;
+    o.set("attempts", s.attempts)?;
+    o.set("max-attempts", s.max_attempts)?;
+    o.set("last-error", s.last_error)?;
+    o.set("created-ms", s.created_ms as f64)?;
+    o.set("updated-ms", s.updated_ms as f64)?;
+    Ok(o.into_value())
+}
+
+fn file_info<'js>(ctx: &Ctx<'js>, f: storage::FileInfo) -> Result<Value<'js>> {
+    let o = Object::new(ctx.clone())?;
+    o.set("filename", f.filename)?;
+    o.set("size", f.size as f64)?;
+    o.set("modified-ms", f.modified_ms as f64)?;
+    Ok(o.into_value())
+}
+
+fn fields_arg<'js>(ctx: &Ctx<'js>, op: &str, args: &Array<'js>, i: usize) -> Result<Vec<Field>> {
+    let v: Value = args.get(i)?;
+    let Some(o) = v.as_object() else {
+        return Ok(Vec::new());
+    };
+    let _ = (ctx, op);
+    let mut out = Vec::new();
+    for key in o.keys::<String>() {
+        let key = key?;
+        let value: Value = o.get(&key)?;
+        let value = match value.as_string() {
+            Some(s) => s.to_string()?,
+            None => ctx
+                .json_stringify(value)?
+                .map(|s| s.to_string())
+                .transpose()?
+                .unwrap_or_default(),
+        };
+        out.push(Field { key, value });
+    }
+    Ok(out)
+}
+
+fn level(name: &str) -> Level {
+    match name {
+        "trace" => Level::Trace,
+        "debug" => Level::Debug,
+        "warn" => Level::Warn,
+        "error" => Level::Error,
+        _ => Level::Info,
+    }
+}
+
+fn with_tx<R>(
+    ctx: &Ctx<'_>,
+    op: &str,
+    handle: u32,
+    f: impl FnOnce(&Transaction) -> R,
+) -> Result<R> {
+    TXS.with(|t| t.borrow().items.get(&handle).map(f))
+        .ok_or_else(|| Exception::throw_type(ctx, &format!("pb {op}: the transaction is finished")))
+}
+
+fn with_bucket<R>(ctx: &Ctx<'_>, op: &str, handle: u32, f: impl FnOnce(&Bucket) -> R) -> Result<R> {
+    BUCKETS
+        .with(|t| t.borrow().items.get(&handle).map(f))
+        .ok_or_else(|| Exception::throw_type(ctx, &format!("pb {op}: unknown bucket")))
+}
+
+/// `list<u8>` out as a Uint8Array.
+fn u8s<'js>(ctx: &Ctx<'js>, v: Vec<u8>) -> Result<Value<'js>> {
+    Ok(TypedArray::new(ctx.clone(), v)?.into_value())
+}
+
+fn call<'js>(ctx: Ctx<'js>, op: String, args: Array<'js>) -> Result<Value<'js>> {
+    super::forbid_at_build_time(&ctx, &format!("pb ({op})"))?;
+    let c = &ctx;
+    let o = op.as_str();
+    let s = |i| arg::<String>(c, o, &args, i);
+    let n = |i| arg::<u32>(c, o, &args, i);
+    let obj = |i| arg::<Object>(c, o, &args, i);
+    macro_rules! done {
+        ($r:expr, $ok:expr) => {
+            match $r {
+                Ok(v) => ($ok)(v),
+                Err(e) => Err(throw_coded(c, o, e)),
+            }
+        };
+        ($r:expr) => {
+            match $r {
+                Ok(v) => v.into_js(c),
+                Err(e) => Err(throw_coded(c, o, e)),
+            }
+        };
+    }
+    match o {
+        // pb:data/records
+        "data.get-one" => done!(records::get_one(&s(0)?, &s(1)?)),
+        "data.get-list" => done!(
+            records::get_list(&s(0)?, &list_options(c, o, &obj(1)?)?),
+            |r| list_result(c, r)
+        ),
+        "data.get-first-list-item" => done!(records::get_first_list_item(&s(0)?, &s(1)?)),
+        "data.create" => done!(records::create(&s(0)?, &s(1)?)),
+        "data.update" => done!(records::update(&s(0)?, &s(1)?, &s(2)?)),
+        "data.delete" => done!(records::delete(&s(0)?, &s(1)?)),
+        "data.vector-search" => done!(
+            records::vector_search(&s(0)?, &vector_query(c, o, &obj(1)?)?),
+            |r| scored(c, r)
+        ),
+        "data.begin" => done!(records::begin(), |tx| TXS
+            .with(|t| t.borrow_mut().insert(tx))
+            .into_js(c)),
+        // pb:data transaction methods: the handle first, then the WIT parameters.
+        "tx.get-one" => {
+            let (collection, id) = (s(1)?, s(2)?);
+            done!(with_tx(c, o, n(0)?, |tx| tx.get_one(&collection, &id))?)
+        }
+        "tx.get-list" => {
+            let options = list_options(c, o, &obj(2)?)?;
+            let collection = s(1)?;
+            done!(
+                with_tx(c, o, n(0)?, |tx| tx.get_list(&collection, &options))?,
+                |r| list_result(c, r)
+            )
+        }
+        "tx.get-first-list-item" => {
+            let (collection, filter) = (s(1)?, s(2)?);
+            done!(with_tx(c, o, n(0)?, |tx| tx
+                .get_first_list_item(&collection, &filter))?)
+        }
+        "tx.create" => {
+            let (collection, record) = (s(1)?, s(2)?);
+            done!(with_tx(c, o, n(0)?, |tx| tx.create(&collection, &record))?)
+        }
+        "tx.update" => {
+            let (collection, id, patch) = (s(1)?, s(2)?, s(3)?);
+            done!(with_tx(c, o, n(0)?, |tx| tx.update(
+                &collection,
+                &id,
+                &patch
+            ))?)
+        }
+        "tx.delete" => {
+            let (collection, id) = (s(1)?, s(2)?);
+            done!(with_tx(c, o, n(0)?, |tx| tx.delete(&collection, &id))?)
+        }
+        "tx.vector-search" => {
+            let query = vector_query(c, o, &obj(2)?)?;
+            let collection = s(1)?;
+            done!(
+                with_tx(c, o, n(0)?, |tx| tx.vector_search(&collection, &query))?,
+                |r| scored(c, r)
+            )
+        }
+        "tx.commit" | "tx.rollback" => {
+            let handle = n(0)?;
+            let tx = TXS
+                .with(|t| t.borrow_mut().items.remove(&handle))
+                .ok_or_else(|| {
+                    Exception::throw_type(c, &format!("pb {o}: the transaction is finished"))
+                })?;
+            let result = if o == "tx.commit" {
+                tx.commit()
+            } else {
+                tx.rollback()
+            };
+            done!(result)
+        }
+        // pb:kv/store
+        "kv.open" => {
+            let namespace: Option<String> = arg(c, o, &args, 0)?;
+            done!(kv::open(namespace.as_deref()), |b| BUCKETS
+                .with(|t| t.borrow_mut().insert(b))
+                .into_js(c))
+        }
+        "kv.get" => {
+            let key = s(1)?;
+            done!(with_bucket(c, o, n(0)?, |b| b.get(&key))?, |v: Option<
+                Vec<u8>,
+            >| match v {
+                Some(v) => u8s(c, v),
+                None => Ok(Value::new_null(c.clone())),
+            })
+        }
+        "kv.set" => {
+            let value = bytes(c, o, &args, 2)?;
+            let ttl: Option<f64> = arg(c, o, &args, 3)?;
+            let key = s(1)?;
+            done!(with_bucket(c, o, n(0)?, |b| b.set(
+                &key,
+                &value,
+                ttl.map(|t| t as u64)
+            ))?)
+        }
+        "kv.delete" => {
+            let key = s(1)?;
+            done!(with_bucket(c, o, n(0)?, |b| b.delete(&key))?)
+        }
+        "kv.incr" => {
+            let delta: f64 = arg(c, o, &args, 2)?;
+            let key = s(1)?;
+            done!(
+                with_bucket(c, o, n(0)?, |b| b.incr(&key, delta as i64))?,
+                |v: i64| (v as f64).into_js(c)
+            )
+        }
+        "kv.set-if-absent" => {
+            let value = bytes(c, o, &args, 2)?;
+            let ttl: Option<f64> = arg(c, o, &args, 3)?;
+            let key = s(1)?;
+            done!(with_bucket(c, o, n(0)?, |b| b.set_if_absent(
+                &key,
+                &value,
+                ttl.map(|t| t as u64)
+            ))?)
+        }
+        "kv.compare-and-swap" => {
+            let expected = opt_bytes(c, o, &args, 2)?;
+            let value = bytes(c, o, &args, 3)?;
+            let ttl: Option<f64> = arg(c, o, &args, 4)?;
+            let key = s(1)?;
+            done!(with_bucket(c, o, n(0)?, |b| b.compare_and_swap(
+                &key,
+                expected.as_deref(),
+                &value,
+                ttl.map(|t| t as u64)
+            ))?)
+        }
+        "kv.list-keys" => {
+            let cursor: Option<String> = arg(c, o, &args, 2)?;
+            let limit: Option<u32> = arg(c, o, &args, 3)?;
+            let prefix = s(1)?;
+            done!(
+                with_bucket(c, o, n(0)?, |b| b.list_keys(
+                    &prefix,
+                    cursor.as_deref(),
+                    limit
+                ))?,
+                |page: kv::KeyPage| {
+                    let r = Object::new(c.clone())?;
+                    r.set("keys", page.keys)?;
+                    r.set("cursor", page.cursor)?;
+                    Ok(r.into_value())
+                }
+            )
+        }
+        "kv.set-in" => {
+            let value = bytes(c, o, &args, 3)?;
+            let ttl: Option<f64> = arg(c, o, &args, 4)?;
+            let key = s(2)?;
+            let tx = n(1)?;
+            done!(with_bucket(c, o, n(0)?, |b| with_tx(c, o, tx, |tx| b
+                .set_in(tx, &key, &value, ttl.map(|t| t as u64))))??)
+        }
+        "kv.delete-in" => {
+            let key = s(2)?;
+            let tx = n(1)?;
+            done!(with_bucket(c, o, n(0)?, |b| with_tx(c, o, tx, |tx| b
+                .delete_in(tx, &key)))??)
+        }
+        // pb:files/storage
+        "files.read" => done!(storage::read(&s(0)?, &s(1)?, &s(2)?), |v| u8s(c, v)),
+        "files.save" => {
+            let data = bytes(c, o, &args, 3)?;
+            done!(storage::save(&s(0)?, &s(1)?, &s(2)?, &data), |f| file_info(
+                c, f
+            ))
+        }
+        "files.delete" => done!(storage::delete(&s(0)?, &s(1)?, &s(2)?)),
+        "files.list" => done!(storage::list(&s(0)?, &s(1)?), |list: Vec<
+            storage::FileInfo,
+        >| {
+            let array = Array::new(c.clone())?;
+            for (i, f) in list.into_iter().enumerate() {
+                array.set(i, file_info(c, f)?)?;
+            }
+            Ok(array.into_value())
+        }),
+        // pb:jobs/queue
+        "jobs.enqueue" => done!(queue::enqueue(
+            &s(0)?,
+            &s(1)?,
+            &enqueue_options(c, o, &obj(2)?)?
+        )),
+        "jobs.enqueue-in" => {
+            let options = enqueue_options(c, o, &obj(3)?)?;
+            let (name, payload) = (s(1)?, s(2)?);
+            done!(with_tx(c, o, n(0)?, |tx| queue::enqueue_in(
+                tx, &name, &payload, &options
+            ))?)
+        }
+        "jobs.status" => done!(queue::status(&s(0)?), |st| job_status(c, st)),
+        // pb:secrets/store
+        "secrets.get" => done!(secrets::get(&s(0)?)),
+        // pb:trace/tracing (infallible)
+        "trace.log" => {
+            tracing::log(level(&s(0)?), &s(1)?, &fields_arg(c, o, &args, 2)?);
+            Ok(Value::new_undefined(c.clone()))
+        }
+        "trace.span-start" => {
+            let span = Span::new(&s(0)?, &fields_arg(c, o, &args, 1)?);
+            SPANS.with(|t| t.borrow_mut().insert(span)).into_js(c)
+        }
+        "trace.span-set-attribute" => {
+            let handle = n(0)?;
+            let (key, value) = (s(1)?, s(2)?);
+            SPANS.with(|t| {
+                t.borrow()
+                    .items
+                    .get(&handle)
+                    .map(|sp| sp.set_attribute(&key, &value))
+            });
+            Ok(Value::new_undefined(c.clone()))
+        }
+        "trace.span-record-error" => {
+            let handle = n(0)?;
+            let message = s(1)?;
+            SPANS.with(|t| {
+                t.borrow()
+                    .items
+                    .get(&handle)
+                    .map(|sp| sp.record_error(&message))
+            });
+            Ok(Value::new_undefined(c.clone()))
+        }
+        "trace.span-end" => {
+            let handle = n(0)?;
+            if let Some(span) = SPANS.with(|t| t.borrow_mut().items.remove(&handle)) {
+                span.end();
+            }
+            Ok(Value::new_undefined(c.clone()))
+        }
+        "trace.trace-id" => tracing::trace_id().into_js(c),
+        // pb:utils/helpers
+        "utils.uuid" => helpers::uuid().into_js(c),
+        "utils.hash" => {
+            let data = bytes(c, o, &args, 0)?;
+            helpers::hash(&data, &s(1)?)
+                .map_err(|m| Exception::throw_type(c, &m))?
+                .into_js(c)
+        }
+        _ => Err(Exception::throw_type(
+            c,
+            &format!("pb: unknown operation {o:?}"),
+        )),
+    }
+}

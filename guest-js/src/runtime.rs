@@ -1,0 +1,198 @@
+//! The QuickJS runtime: created and loaded once, at build time, then kept in
+//! the snapshot.
+
+use std::cell::OnceCell;
+
+use javy::quickjs::{Ctx, Function, Module, Object, Promise, Value};
+use javy::{Config, Runtime};
+
+use crate::bridge;
+
+/// The Web APIs, in evaluation order (see `../js/BRIDGE.md`).
+const PRELUDE: &[(&str, &str)] = &[
+    ("00-internal.js", include_str!("../js/00-internal.js")),
+    ("10-base.js", include_str!("../js/10-base.js")),
+    ("20-abort.js", include_str!("../js/20-abort.js")),
+    ("30-encoding.js", include_str!("../js/30-encoding.js")),
+    ("35-streams.js", include_str!("../js/35-streams.js")),
+    ("40-url.js", include_str!("../js/40-url.js")),
+    ("50-http.js", include_str!("../js/50-http.js")),
+    ("60-serve.js", include_str!("../js/60-serve.js")),
+    ("70-pb.js", include_str!("../js/70-pb.js")),
+];
+
+/// The name the bundle's positions refer to; the host maps `bundle.js:L:C`
+/// through the bundle's source map.
+pub const BUNDLE_NAME: &str = "bundle.js";
+
+thread_local! {
+    static RUNTIME: OnceCell<Runtime> = const { OnceCell::new() };
+}
+
+/// Runs `f` with the context of the runtime made by [`initialize`].
+pub fn with_ctx<R>(f: impl FnOnce(Ctx<'_>) -> R) -> R {
+    RUNTIME.with(|cell| {
+        let rt = cell
+            .get()
+            .expect("the JS engine runs only as a snapshot made by `pbs build`");
+        rt.context().with(f)
+    })
+}
+
+/// Runs queued promise jobs. An error thrown by a job is logged, not fatal:
+/// it belongs to one promise chain, the others go on.
+pub fn run_jobs() {
+    RUNTIME.with(|cell| {
+        let rt = cell.get().expect("initialized");
+        while rt.has_pending_jobs() {
+            if let Err(e) = rt.resolve_pending_jobs() {
+                bridge::log_error(&format!("uncaught error in a promise job: {e}"));
+            }
+        }
+    })
+}
+
+/// Collects garbage so the snapshot holds only live objects.
+pub fn before_snapshot() {
+    RUNTIME.with(|cell| {
+        if let Some(rt) = cell.get() {
+            rt.context().runtime().run_gc();
+        }
+    })
+}
+
+/// The `__pbsInternal` object of the prelude.
+pub fn internal<'js>(ctx: &Ctx<'js>) -> Object<'js> {
+    ctx.globals()
+        .get("__pbsInternal")
+        .expect("the prelude defines __pbsInternal")
+}
+
+/// Drives the event loop until nothing is pending: promise jobs, then one
+/// `turn` of timers and host I/O, again and again.
+pub fn run_event_loop() {
+    loop {
+        run_jobs();
+        let more = with_ctx(|ctx| {
+            internal(&ctx)
+                .get::<_, Function>("turn")
+                .and_then(|turn| turn.call::<_, bool>(()))
+                .map_err(|e| describe_error(&ctx, e))
+        });
+        match more {
+            Ok(true) => continue,
+            Ok(false) => break,
+            Err(e) => {
+                bridge::log_error(&format!("the event loop failed: {e}"));
+                break;
+            }
+        }
+    }
+}
+
+/// The build-time entry: evaluates the prelude and the bundle and returns the
+/// bundle's export names.
+pub fn initialize(bundle: &str) -> Result<Vec<String>, String> {
+    let mut config = Config::default();
+    // Our own TextEncoder/TextDecoder (with streaming) replace javy's.
+    config.text_encoding(false);
+    // WeakRef/FinalizationRegistry: the AI SDK uses them.
+    config.weak_ref(true);
+    let rt = Runtime::new(config).map_err(|e| format!("cannot start QuickJS: {e}"))?;
+    RUNTIME.with(|cell| {
+        cell.set(rt)
+            .map_err(|_| "the engine was already initialized".to_string())
+    })?;
+    bridge::set_initializing(true);
+    let result = load(bundle);
+    bridge::set_initializing(false);
+    result
+}
+
+fn load(bundle: &str) -> Result<Vec<String>, String> {
+    with_ctx(|ctx| {
+        bridge::register(&ctx).map_err(|e| describe_error(&ctx, e))?;
+        for (name, source) in PRELUDE {
+            let mut options = javy::quickjs::context::EvalOptions::default();
+            options.global = true;
+            options.strict = false;
+            options.filename = Some(format!("pbs:{name}"));
+            ctx.eval_with_options::<(), _>(*source, options)
+                .map_err(|e| describe_error(&ctx, e))?;
+        }
+        Ok::<_, String>(())
+    })?;
+
+    let promise = with_ctx(|ctx| {
+        let (module, promise) = Module::declare(ctx.clone(), BUNDLE_NAME, bundle)
+            .and_then(|m| m.eval())
+            .map_err(|e| describe_error(&ctx, e))?;
+        let namespace = module.namespace().map_err(|e| describe_error(&ctx, e))?;
+        internal(&ctx)
+            .set("module", namespace)
+            .map_err(|e| describe_error(&ctx, e))?;
+        Ok::<_, String>(javy::quickjs::Persistent::save(&ctx, promise))
+    })?;
+    // Top-level await runs on the loop (no host I/O is allowed here).
+    run_event_loop();
+    with_ctx(|ctx| {
+        let promise: Promise = promise.restore(&ctx).map_err(|e| describe_error(&ctx, e))?;
+        match promise.state() {
+            javy::quickjs::promise::PromiseState::Rejected => {
+                return Err(match promise.result::<Value>() {
+                    Some(Err(e)) => describe_error(&ctx, e),
+                    _ => "the module's evaluation was rejected".into(),
+                });
+            }
+            javy::quickjs::promise::PromiseState::Pending => {
+                return Err("the module's top-level await never finished".into())
+            }
+            javy::quickjs::promise::PromiseState::Resolved => {}
+        }
+        export_names(&ctx).map_err(|e| describe_error(&ctx, e))
+    })
+}
+
+/// `default.fetch` stands for `export default { fetch }`.
+fn export_names(ctx: &Ctx<'_>) -> javy::quickjs::Result<Vec<String>> {
+    let module: Object = internal(ctx).get("module")?;
+    let mut names = Vec::new();
+    for key in module.keys::<String>() {
+        let key = key?;
+        if key == "default" {
+            if let Some(default) = module.get::<_, Value>("default")?.as_object() {
+                if default.get::<_, Value>("fetch")?.is_function() {
+                    names.push("default.fetch".to_string());
+                }
+            }
+        }
+        names.push(key);
+    }
+    Ok(names)
+}
+
+/// The message and stack of a JS exception (or the Rust-side error).
+pub fn describe_error(ctx: &Ctx<'_>, e: javy::quickjs::Error) -> String {
+    if !matches!(e, javy::quickjs::Error::Exception) {
+        return e.to_string();
+    }
+    describe_value(ctx, ctx.catch())
+}
+
+/// `Name: message\n    at …` for an Error, `String(value)` otherwise.
+pub fn describe_value<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> String {
+    if let Some(obj) = value.as_object() {
+        let name: Option<String> = obj.get("name").ok();
+        let message: Option<String> = obj.get("message").ok();
+        let stack: Option<String> = obj.get("stack").ok();
+        if let Some(message) = message {
+            let mut text = format!("{}: {message}", name.unwrap_or_else(|| "Error".into()));
+            if let Some(stack) = stack.filter(|s| !s.is_empty()) {
+                text.push('\n');
+                text.push_str(stack.trim_end());
+            }
+            return text;
+        }
+    }
+    javy::val_to_string(ctx, value).unwrap_or_else(|_| "(an unprintable value)".into())
+}

@@ -1,0 +1,47 @@
+use crate::config::Limits;
+use crate::deploy::js;
+use crate::engine::Runtime;
+use anyhow::Context;
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(Args)]
+pub struct BuildArgs {
+    /// The entry file (`.ts`, `.js`, …); bundled with the project's esbuild.
+    entry: PathBuf,
+    /// Where to write the component.
+    #[arg(short, long)]
+    out: Option<PathBuf>,
+}
+
+pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
+    let out = args
+        .out
+        .unwrap_or_else(|| args.entry.with_extension("wasm"));
+    let started = Instant::now();
+    let built = build_entry(&args.entry).await?;
+    std::fs::write(&out, &built.component).with_context(|| format!("write {}", out.display()))?;
+    println!(
+        "built {} → {} ({} KiB bundle, {} KiB component, exports: {}) in {:.1} s",
+        args.entry.display(),
+        out.display(),
+        built.bundle_size / 1024,
+        built.component.len() / 1024,
+        built.exports.join(", "),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Bundles and snapshots `entry` with a throwaway engine.
+pub async fn build_entry(entry: &Path) -> anyhow::Result<js::JsComponent> {
+    let limits = Limits {
+        max_instances: 1,
+        ..Limits::default()
+    };
+    let runtime = Runtime::new(limits, Vec::new())?;
+    js::build(&runtime, entry)
+        .await
+        .with_context(|| format!("cannot build {}", entry.display()))
+}

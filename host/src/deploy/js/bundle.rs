@@ -1,0 +1,108 @@
+//! esbuild, from the user's own `node_modules`: one ESM file for an edge
+//! runtime (browser platform, `edge-light`/`worker` export conditions — with
+//! `neutral` the AI SDK pulls in Node's `fs`), plus its source map.
+
+use anyhow::{bail, Context};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct Bundle {
+    pub code: String,
+    pub map: Vec<u8>,
+}
+
+/// `node_modules/.bin/esbuild` in the entry's folder or one above it.
+fn find_esbuild(entry: &Path) -> Option<PathBuf> {
+    let start = entry.parent()?.canonicalize().ok()?;
+    start
+        .ancestors()
+        .map(|dir| dir.join("node_modules/.bin/esbuild"))
+        .find(|p| p.is_file())
+}
+
+pub fn bundle(entry: &Path) -> anyhow::Result<Bundle> {
+    if !entry.is_file() {
+        bail!("{} does not exist", entry.display());
+    }
+    let Some(esbuild) = find_esbuild(entry) else {
+        bail!(
+            "esbuild is not installed for {}: run `npm install --save-dev esbuild` in the project folder \
+             (pbs bundles TypeScript/JavaScript with the esbuild of your project)",
+            entry.display()
+        );
+    };
+    let dir = tempfile::tempdir().context("create a temporary folder for the bundle")?;
+    let out = dir.path().join(super::sourcemap::BUNDLE_NAME);
+    let output = Command::new(&esbuild)
+        .arg(entry)
+        .args([
+            "--bundle",
+            "--format=esm",
+            "--platform=browser",
+            "--conditions=edge-light,worker,browser",
+            "--target=es2022",
+            "--sourcemap=external",
+            "--sources-content=true",
+            "--log-level=error",
+            "--charset=utf8",
+        ])
+        .arg(format!("--outfile={}", out.display()))
+        .output()
+        .with_context(|| format!("run {}", esbuild.display()))?;
+    if !output.status.success() {
+        bail!(
+            "esbuild could not bundle {}:\n{}",
+            entry.display(),
+            String::from_utf8_lossy(&output.stderr).trim_end()
+        );
+    }
+    let code = std::fs::read_to_string(&out).context("read the bundle")?;
+    let map = std::fs::read(out.with_extension("js.map")).context("read the source map")?;
+    // The map's `sources` are relative to the temporary folder; make them
+    // relative to the working directory so stack traces name real files.
+    Ok(Bundle {
+        code: strip_map_comment(code),
+        map: rebase_sources(&map, dir.path()),
+    })
+}
+
+/// esbuild appends `//# sourceMappingURL=bundle.js.map`; the engine does
+/// not need it.
+fn strip_map_comment(mut code: String) -> String {
+    if let Some(at) = code.rfind("//# sourceMappingURL=") {
+        code.truncate(at);
+    }
+    code
+}
+
+fn rebase_sources(map: &[u8], bundle_dir: &Path) -> Vec<u8> {
+    let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(map) else {
+        return map.to_vec();
+    };
+    let cwd = std::env::current_dir().unwrap_or_default();
+    if let Some(sources) = json.get_mut("sources").and_then(|s| s.as_array_mut()) {
+        for source in sources.iter_mut() {
+            if let Some(rel) = source.as_str() {
+                let abs = normalize(&bundle_dir.join(rel));
+                let shown = abs.strip_prefix(&cwd).unwrap_or(&abs);
+                *source = serde_json::Value::String(shown.display().to_string());
+            }
+        }
+    }
+    serde_json::to_vec(&json).unwrap_or_else(|_| map.to_vec())
+}
+
+/// `a/b/../c` → `a/c` without touching the filesystem.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
