@@ -48,6 +48,10 @@ impl Server {
                     .unwrap_or_else(|| config.dir.join("data.db").to_string_lossy().into_owned());
                 let db = Db::open(&url).await?;
                 tracing::info!(backend = db.backend(), "database ready");
+                runtime.set_services(crate::caps::services::Services {
+                    db: db.clone(),
+                    data_dir: config.dir.clone(),
+                });
                 let registry = Registry::open(db, runtime.clone()).await?;
                 let token = admin_token(&config)?;
                 (

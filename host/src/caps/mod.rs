@@ -9,6 +9,7 @@ pub mod http_out;
 pub mod jobs;
 pub mod kv;
 pub mod secrets;
+pub mod services;
 pub mod trace;
 pub mod utils;
 

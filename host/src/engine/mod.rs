@@ -10,6 +10,7 @@ pub use limits::{Deadline, InstanceLimiter, MemoryBudget};
 pub use state::Invocation;
 
 use crate::caps::http_out::OutboundPolicy;
+use crate::caps::services::Services;
 use crate::config::Limits;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +53,7 @@ struct RuntimeInner {
     allowed_hosts: Vec<String>,
     outbound: OutboundPolicy,
     budget: Arc<MemoryBudget>,
+    services: std::sync::OnceLock<Arc<Services>>,
 }
 
 impl Runtime {
@@ -67,6 +69,7 @@ impl Runtime {
                 outbound: OutboundPolicy::try_new(allowed_hosts.clone().into())?,
                 allowed_hosts,
                 budget: Arc::new(MemoryBudget::new(limits.memory_budget)),
+                services: std::sync::OnceLock::new(),
                 limits,
             }),
         })
@@ -86,6 +89,11 @@ impl Runtime {
             .cloned()
             .collect();
         OutboundPolicy::try_new(all.into())
+    }
+
+    /// Gives every later invocation the database and data folder (once).
+    pub fn set_services(&self, services: Services) {
+        let _ = self.inner.services.set(Arc::new(services));
     }
 
     pub fn engine(&self) -> &Engine {
@@ -115,6 +123,7 @@ impl Runtime {
             outbound,
             deadline,
             self.inner.budget.clone(),
+            self.inner.services.get().cloned(),
         );
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limiter);

@@ -3,6 +3,7 @@
 
 use super::limits::{Deadline, InstanceLimiter, MemoryBudget, MAX_TABLE_ELEMENTS};
 use crate::caps::http_out::OutboundPolicy;
+use crate::caps::services::Services;
 use crate::caps::trace::output::GuestOutput;
 use crate::caps::trace::TraceCtx;
 use crate::config::Limits;
@@ -19,6 +20,8 @@ pub struct Invocation {
     pub limiter: InstanceLimiter,
     pub deadline: Arc<Deadline>,
     pub trace: TraceCtx,
+    /// The database and data folder (none in single-component mode).
+    pub services: Option<Arc<Services>>,
 }
 
 impl Invocation {
@@ -28,6 +31,7 @@ impl Invocation {
         outbound: OutboundPolicy,
         deadline: Arc<Deadline>,
         budget: Arc<MemoryBudget>,
+        services: Option<Arc<Services>>,
     ) -> Self {
         // No preopened directory, no environment, no sockets, no name
         // lookups: a guest sees nothing of the host it runs on. Its stdout
@@ -57,6 +61,7 @@ impl Invocation {
             },
             deadline,
             trace: TraceCtx::new(function),
+            services,
         }
     }
 }

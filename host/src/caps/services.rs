@@ -1,0 +1,18 @@
+//! What capabilities need from the host beyond one invocation: the database
+//! and the data folder. Set once the host has opened its database; absent in
+//! `pbs serve COMPONENT` (single-component mode) and at build time, where
+//! the storage-backed capabilities answer `unavailable`.
+
+use crate::store::Db;
+use std::path::PathBuf;
+
+pub struct Services {
+    pub db: Db,
+    /// The data folder (`pb_data`).
+    pub data_dir: PathBuf,
+}
+
+/// The message of the `unavailable` error when there is no database.
+pub fn no_database(package: &str) -> String {
+    format!("{package} needs the full host (`pbs serve` with a data folder), not single-component mode")
+}
