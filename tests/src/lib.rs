@@ -132,7 +132,6 @@ impl TestHost {
             limits,
             allowed_hosts,
             registry_refresh: Duration::from_millis(200),
-            ..HostConfig::default()
         };
         let server = Server::start(config).await.expect("start host");
         let base = format!("http://{}", server.addr());
