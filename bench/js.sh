@@ -58,7 +58,7 @@ for c in 1 32; do
 done
 
 # Memory of one JS hello instance (its linear memory, as the limiter counts it).
-mem=$(grep -o 'memory_bytes=[0-9]*' "$WORK/js.log" | tail -1 | cut -d= -f2)
+mem=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/js.log" | grep -o 'memory_bytes=[0-9]*' | tail -1 | cut -d= -f2)
 echo "js-hello instance memory: $((mem / 1024)) KiB linear memory ($(stat -c %s "$WORK/js-hello.wasm") bytes component)"
 
 # A 1 MB bundle: deploy (bundle + snapshot + upload + precompile), then the

@@ -19,7 +19,12 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 "$PBS" deploy target/examples/wasm32-wasip2/release/hello.wasm --name hello --server "http://$ADDR"
+# The TypeScript example: bundled with its own esbuild, snapshotted, deployed.
+npm ci --prefix examples/hello-ts --no-audit --no-fund --loglevel=error
+"$PBS" deploy examples/hello-ts/src/index.ts --name hello-ts --server "http://$ADDR"
 echo
 echo "Try:  curl 'http://$ADDR/api/pb_serverless/hello?name=you'"
+echo "      curl 'http://$ADDR/api/pb_serverless/hello-ts?name=you'"
+echo "      curl -N -d 'one two three' 'http://$ADDR/api/pb_serverless/hello-ts'"
 echo "Stop: Ctrl-C"
 wait $PID

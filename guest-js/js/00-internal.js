@@ -210,7 +210,10 @@
     return true;
   }
 
-  expose("__pbsInternal", {
+  // Fixed: the engine calls into it on every request, so user code must not
+  // be able to delete or replace it (its members stay writable for the other
+  // prelude files, which fill them in).
+  Object.defineProperty(globalThis, "__pbsInternal", { writable: false, configurable: false, enumerable: false, value: {
     expose,
     exposeClass,
     describeError,
@@ -221,5 +224,5 @@
     turn,
     module: undefined, // the user's module namespace, set by Rust
     serve: undefined, // set by 60-serve.js
-  });
+  } });
 })();

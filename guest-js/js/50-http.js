@@ -516,6 +516,7 @@
   let readBody; // (message) → Promise<Uint8Array | null>, marking the body used
   let cloneBody; // (from, to): `to` gets a copy (a tee when it is a stream)
   let transferBody; // (from, to): `to` takes the body over; `from` is used up
+  let takeKnownBytes; // (message) → its bytes if known and no stream was made (body used), else undefined
 
   /** The body mixin of Request and Response. */
   class Body {
@@ -541,6 +542,12 @@
         to.#hasBody = from.#hasBody;
         if (from.#source !== null) to.#source = from.#source;
         else if (from.#stream !== null) [from.#stream, to.#stream] = from.#stream.tee();
+      };
+      // `serve` sends a body of known bytes in one write, without a stream.
+      takeKnownBytes = (message) => {
+        if (!message.#hasBody || message.#stream !== null || message.#disturbed) return undefined;
+        message.#disturbed = true;
+        return message.#source;
       };
       transferBody = (from, to) => {
         from.#checkUsable();
@@ -1019,6 +1026,7 @@
   // For 60-serve.js: the incoming request's headers and body.
   internal.headersFromHost = headersFromHost;
   internal.hostBodyStream = hostBodyStream;
+  internal.takeKnownBytes = (message) => takeKnownBytes(message);
   internal.exposeClass(Headers);
   internal.exposeClass(Blob);
   internal.exposeClass(File);

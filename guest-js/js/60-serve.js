@@ -104,9 +104,15 @@
     if (response.type === "error") throw new TypeError("the handler returned Response.error()");
     const headers = [...response.headers].filter(([name]) => !HOP_BY_HOP.has(name));
     sent.token = pbs.respond(response.status, headers);
-    const body = response.body;
-    if (body !== null && method === "HEAD") await body.cancel();
-    if (body !== null && method !== "HEAD") await writeBody(body, sent.token);
+    // Known bytes (a string, JSON, an ArrayBuffer …) go out in one write.
+    const bytes = internal.takeKnownBytes(response);
+    if (bytes !== undefined) {
+      if (method !== "HEAD" && bytes.length > 0) pbs.write(sent.token, bytes);
+    } else {
+      const body = response.body;
+      if (body !== null && method === "HEAD") await body.cancel();
+      if (body !== null && method !== "HEAD") await writeBody(body, sent.token);
+    }
     pbs.finish(sent.token);
   }
 
@@ -147,9 +153,10 @@
     } catch (err) {
       internal.reportError(err, `${incoming.method} ${incoming.url}`);
       try {
-        // Once the head is out the status cannot change: end the body early.
+        // Once the head is out the status cannot change: abort the body, so
+        // the client sees a cut stream rather than a short complete one.
         if (sent.token === null) sendServerError(err);
-        else pbs.finish(sent.token);
+        else pbs.close(sent.token);
       } catch (sendErr) {
         internal.reportError(sendErr, "sending the error response failed");
       }

@@ -26,9 +26,9 @@
 // | data.begin                |                                                  | records.begin → transaction                     |
 // | tx.get-one … tx.vector-search | transaction, then as data.*                  | transaction.get-one … vector-search             |
 // | tx.commit / tx.rollback   | transaction                                      | transaction.commit / rollback                   |
-// | kv.open                   | namespace (null = own, "shared")                 | store.open → bucket                             |
+// | kv.open                   | namespace (null = own, "shared"; else denied)    | store.open → bucket                             |
 // | kv.get                    | bucket, key                                      | bucket.get → option<list<u8>>                   |
-// | kv.set                    | bucket, key, value, ttl-ms                       | bucket.set                                      |
+// | kv.set                    | bucket, key, value, ttl-ms (JS `ttl` is seconds) | bucket.set                                      |
 // | kv.delete                 | bucket, key                                      | bucket.delete → bool                            |
 // | kv.incr                   | bucket, key, delta                               | bucket.incr → s64                               |
 // | kv.set-if-absent          | bucket, key, value, ttl-ms                       | bucket.set-if-absent → bool                     |
@@ -216,8 +216,20 @@
   }
 
   /**
+   * `{ttl}` in seconds (fractions allowed, as Cloudflare KV's `expirationTtl`
+   * and Redis's `EX` count) → the WIT's `ttl-ms`; none = never expires.
+   */
+  function ttlMs(ttl) {
+    if (ttl === undefined || ttl === null) return null;
+    if (typeof ttl !== "number" || !Number.isFinite(ttl) || ttl <= 0) {
+      throw new TypeError("pb.kv: `ttl` must be a positive number of seconds");
+    }
+    return Math.ceil(ttl * 1000);
+  }
+
+  /**
    * One KV namespace. Values are stored as UTF-8 JSON (bytes as they are);
-   * `ttl` is in milliseconds.
+   * `ttl` is in seconds. A key past its TTL reads as absent.
    */
   class KVBucket {
     #namespace;
@@ -236,8 +248,9 @@
       return bytes === null ? null : fromKVValue(bytes);
     }
 
+    /** Sets the value; `ttl` (seconds) makes it expire, none clears an earlier TTL. */
     async set(key, value, { ttl } = {}) {
-      this.#call("kv.set", String(key), kvValue(value), ttl ?? null);
+      this.#call("kv.set", String(key), kvValue(value), ttlMs(ttl));
     }
 
     /** True when a key was removed. */
@@ -245,14 +258,18 @@
       return this.#call("kv.delete", String(key));
     }
 
-    /** Adds `by` to a counter (absent = 0) and returns the new value. */
+    /**
+     * Adds `by` (an integer) to a counter (absent = 0) and returns the new
+     * value; rejects with code "invalid" when the value is not an integer.
+     */
     async incr(key, by = 1) {
+      if (!Number.isSafeInteger(by)) throw new TypeError("pb.kv.incr: `by` must be a safe integer");
       return this.#call("kv.incr", String(key), by);
     }
 
     /** Sets only when absent or expired; true when this call set it (a lock). */
     async setIfAbsent(key, value, { ttl } = {}) {
-      return this.#call("kv.set-if-absent", String(key), kvValue(value), ttl ?? null);
+      return this.#call("kv.set-if-absent", String(key), kvValue(value), ttlMs(ttl));
     }
 
     /**
@@ -262,10 +279,10 @@
      */
     async compareAndSwap(key, expected, value, { ttl } = {}) {
       const expectedBytes = expected === null || expected === undefined ? null : kvValue(expected);
-      return this.#call("kv.compare-and-swap", String(key), expectedBytes, kvValue(value), ttl ?? null);
+      return this.#call("kv.compare-and-swap", String(key), expectedBytes, kvValue(value), ttlMs(ttl));
     }
 
-    /** Every key starting with `prefix`, in order. */
+    /** Every key starting with `prefix`, in byte order. */
     async listKeys(prefix = "") {
       const keys = [];
       let cursor = null;
@@ -276,6 +293,16 @@
       } while (cursor !== null && cursor !== undefined);
       return keys;
     }
+
+    /**
+     * One page of the keys starting with `prefix`: {keys, cursor}; pass
+     * `cursor` back for the next page (null after the last). `limit`: 100 by
+     * default, at most 1000.
+     */
+    async listKeysPage(prefix = "", { cursor, limit } = {}) {
+      const page = this.#call("kv.list-keys", String(prefix), cursor ?? null, limit ?? null);
+      return { keys: page.keys, cursor: page.cursor ?? null };
+    }
   }
 
   /** `pb.kv`: the function's own bucket, and the way to the others. */
@@ -284,6 +311,7 @@
       super(null);
     }
 
+    /** A named namespace: only "shared" may be opened (others reject with code "denied"). */
     bucket(name) {
       return new KVBucket(String(name));
     }
@@ -345,7 +373,7 @@
         const namespace = bucket === undefined || bucket === null ? null : String(bucket);
         return {
           async set(key, value, { ttl } = {}) {
-            call("kv.set-in", [bucketHandle(namespace), handle, String(key), kvValue(value), ttl ?? null]);
+            call("kv.set-in", [bucketHandle(namespace), handle, String(key), kvValue(value), ttlMs(ttl)]);
           },
           async delete(key) {
             return call("kv.delete-in", [bucketHandle(namespace), handle, String(key)]);

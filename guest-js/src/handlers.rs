@@ -34,6 +34,7 @@ impl incoming_handler::Guest for Engine {
             bridge::log_error(&message);
         }
         runtime::run_event_loop();
+        bridge::drop_handles();
         // The handler's promise never settled and nothing was sent.
         if let Some(out) = bridge::take_response_outparam() {
             bridge::log_error("the handler finished without sending a response");
@@ -96,10 +97,18 @@ fn send_plain(out: ResponseOutparam, status: u16, json: &str) {
     let _ = OutgoingBody::finish(body, None);
 }
 
+/// What a handler's settled value is wanted as.
+#[derive(PartialEq)]
+enum Want {
+    Nothing,
+    /// JSON text (`null` for undefined).
+    Json,
+}
+
 /// Calls the export `name` with `args` (JSON texts, parsed in JS) through
-/// `__pbsInternal.runExport`, runs the loop, and returns the settled value as
-/// JSON text (`null` for undefined) or the error text.
-fn run_export(name: &str, args: &[&str]) -> Result<String, String> {
+/// `__pbsInternal.runExport`, runs the loop, and returns the settled value
+/// as asked, or the error text.
+fn run_export(name: &str, args: &[&str], want: Want) -> Result<String, String> {
     reseed();
     let promise = with_ctx(|ctx| {
         let list = Array::new(ctx.clone()).map_err(|e| describe_error(&ctx, e))?;
@@ -118,11 +127,15 @@ fn run_export(name: &str, args: &[&str]) -> Result<String, String> {
         Ok::<_, String>(Persistent::save(&ctx, promise))
     })?;
     runtime::run_event_loop();
+    bridge::drop_handles();
     with_ctx(|ctx| {
         let promise = promise.restore(&ctx).map_err(|e| describe_error(&ctx, e))?;
         match promise.result::<Value>() {
             None => Err(format!("the export `{name}` never finished")),
             Some(Err(e)) => Err(describe_error(&ctx, e)),
+            // A job's result is not used: a value JSON cannot hold must not
+            // turn its success into a retry.
+            Some(Ok(_)) if want == Want::Nothing => Ok(String::new()),
             Some(Ok(v)) if v.is_undefined() => Ok("null".into()),
             Some(Ok(v)) => ctx
                 .json_stringify(v)
@@ -143,7 +156,7 @@ impl job_handler::Guest for Engine {
             json_string(&job.name),
             job.attempt
         );
-        run_export(&job.name, &[&job.payload, &meta]).map(|_| ())
+        run_export(&job.name, &[&job.payload, &meta], Want::Nothing).map(|_| ())
     }
 }
 
@@ -155,7 +168,7 @@ impl cron_handler::Guest for Engine {
             json_string(&tick.schedule),
             tick.scheduled_ms
         );
-        run_export(&tick.name, &[&meta]).map(|_| ())
+        run_export(&tick.name, &[&meta], Want::Nothing).map(|_| ())
     }
 }
 
@@ -179,7 +192,7 @@ impl hook_handler::Guest for Engine {
             c.old_record.as_deref().unwrap_or("null"),
             c.depth
         );
-        match run_export(&c.name, &[&c.record, &meta]) {
+        match run_export(&c.name, &[&c.record, &meta], Want::Json) {
             Ok(json) if json == "null" => hook_handler::Outcome::Keep,
             Ok(json) => hook_handler::Outcome::Replace(json),
             Err(message) => hook_handler::Outcome::Reject(message),

@@ -1,9 +1,9 @@
 //! pb-serverless's JS engine: QuickJS (through the `javy` crate) plus our Web
 //! APIs (`../js/*.js`) on the `pb:serverless/js-engine` world.
 //!
-//! At build time `pbs build` calls `evaluate(bundle)` and then, under Wizer,
-//! `wizer-initialize`: the runtime is created, the Web APIs and the user's
-//! bundle are evaluated, and the memory is snapshotted. Every invocation then starts from that
+//! At build time `pbs build` calls `evaluate(bundle)`, which creates the
+//! runtime and evaluates the Web APIs and the user's bundle; then Wizer calls
+//! `wizer-initialize` (a garbage collection) and snapshots the memory. Every invocation then starts from that
 //! snapshot in a fresh instance, so no JS state leaks between requests.
 
 mod bridge;

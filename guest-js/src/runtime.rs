@@ -25,6 +25,9 @@ const PRELUDE: &[(&str, &str)] = &[
 /// through the bundle's source map.
 pub const BUNDLE_NAME: &str = "bundle.js";
 
+/// Bytes allocated between two garbage collections.
+const GC_THRESHOLD: usize = 8 << 20;
+
 thread_local! {
     static RUNTIME: OnceCell<Runtime> = const { OnceCell::new() };
 }
@@ -39,14 +42,20 @@ pub fn with_ctx<R>(f: impl FnOnce(Ctx<'_>) -> R) -> R {
     })
 }
 
-/// Runs queued promise jobs. An error thrown by a job is logged, not fatal:
-/// it belongs to one promise chain, the others go on.
+/// Runs queued promise jobs. An error thrown by a job (a finalizer, say) is
+/// logged with its stack, not fatal: the other promise chains go on.
 pub fn run_jobs() {
     RUNTIME.with(|cell| {
         let rt = cell.get().expect("initialized");
-        while rt.has_pending_jobs() {
-            if let Err(e) = rt.resolve_pending_jobs() {
-                bridge::log_error(&format!("uncaught error in a promise job: {e}"));
+        let qrt = rt.context().runtime();
+        loop {
+            match qrt.execute_pending_job() {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(job) => {
+                    let message = job.0.with(|ctx| describe_value(&ctx, ctx.catch()));
+                    bridge::log_error(&format!("uncaught error in a promise job: {message}"));
+                }
             }
         }
     })
@@ -94,10 +103,11 @@ pub fn run_event_loop() {
 /// bundle's export names.
 pub fn initialize(bundle: &str) -> Result<Vec<String>, String> {
     let mut config = Config::default();
-    // Our own TextEncoder/TextDecoder (with streaming) replace javy's.
-    config.text_encoding(false);
     // WeakRef/FinalizationRegistry: the AI SDK uses them.
     config.weak_ref(true);
+    // javy never collects cycles by default (short-lived programs); a long
+    // streaming invocation would grow until its memory limit.
+    config.gc_threshold(GC_THRESHOLD);
     let rt = Runtime::new(config).map_err(|e| format!("cannot start QuickJS: {e}"))?;
     RUNTIME.with(|cell| {
         cell.set(rt)
@@ -133,8 +143,9 @@ fn load(bundle: &str) -> Result<Vec<String>, String> {
             .map_err(|e| describe_error(&ctx, e))?;
         Ok::<_, String>(javy::quickjs::Persistent::save(&ctx, promise))
     })?;
-    // Top-level await runs on the loop (no host I/O is allowed here).
-    run_event_loop();
+    // Top-level await may chain promises, but at build time nothing waits on
+    // timers or host I/O: a timer must not keep the build running.
+    run_jobs();
     with_ctx(|ctx| {
         let promise: Promise = promise.restore(&ctx).map_err(|e| describe_error(&ctx, e))?;
         match promise.state() {
@@ -145,7 +156,11 @@ fn load(bundle: &str) -> Result<Vec<String>, String> {
                 });
             }
             javy::quickjs::promise::PromiseState::Pending => {
-                return Err("the module's top-level await never finished".into())
+                return Err(
+                    "the module's top-level await waits on a timer or I/O, which \
+                            cannot run at build time; do that inside a handler"
+                        .into(),
+                )
             }
             javy::quickjs::promise::PromiseState::Resolved => {}
         }

@@ -38,7 +38,11 @@ pub async fn build(file: &str) -> Vec<u8> {
 
 /// Builds without the cache; the error is the one `pbs build` prints.
 pub async fn try_build(file: &str) -> anyhow::Result<Vec<u8>> {
-    let entry = project_dir().join("src").join(file);
+    build_entry(&project_dir().join("src").join(file)).await
+}
+
+/// Builds any entry file (its project's esbuild must be installed).
+pub async fn build_entry(entry: &std::path::Path) -> anyhow::Result<Vec<u8>> {
     let runtime = Runtime::new(
         Limits {
             max_instances: 2,
@@ -46,5 +50,5 @@ pub async fn try_build(file: &str) -> anyhow::Result<Vec<u8>> {
         },
         Vec::new(),
     )?;
-    Ok(pbs::deploy::js::build(&runtime, &entry).await?.component)
+    Ok(pbs::deploy::js::build(&runtime, entry).await?.component)
 }

@@ -17,6 +17,7 @@
 //   npx esbuild entry.js --bundle --format=iife --global-name=EP --outfile=bundle.js
 // where entry.js is `export { EventSourceParserStream } from "eventsource-parser/stream";`.
 
+import { nodeUrlParse, nodeUrlSet } from "./url-host.mjs";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -50,6 +51,12 @@ function createHost(context) {
       return realm.Array.from(ready);
     },
     randomBytes: (n) => new realm.Uint8Array(crypto.randomBytes(n)),
+    // The real host parses with the `url` crate; Node's URL is the same standard.
+    urlParse(input, base) {
+      const parts = nodeUrlParse(input, base);
+      return parts === null ? null : realm.Array.from(parts);
+    },
+    urlSet: (href, which, value) => realm.Array.from(nodeUrlSet(href, which, value)),
     utf8Encode: (text) => new realm.Uint8Array(Buffer.from(text, "utf8")),
     utf8Decode(bytes, fatal) {
       try {

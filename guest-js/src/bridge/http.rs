@@ -217,35 +217,31 @@ fn body_read<'js>(ctx: Ctx<'js>, token: u32, max: u32) -> Result<Value<'js>> {
     }
 }
 
+/// Drops what `token` names. A response body dropped without `finish` is
+/// an abort: the client sees the stream cut, not a short but complete body.
 fn close(token: u32) {
-    if let Some(Slot::Writing { stream, body }) = slots::remove(token) {
-        drop(stream);
-        if let Some(body) = body {
-            let _ = OutgoingBody::finish(body, None);
-        }
-    }
+    drop(slots::remove(token));
 }
 
 fn respond<'js>(ctx: Ctx<'js>, status: u16, headers: Array<'js>) -> Result<u32> {
-    // Headers first: a refused header must not lose the response.
-    let fields = fields(&ctx, headers)?;
-    let out = take_response_outparam()
-        .ok_or_else(|| type_error(&ctx, "the response was already sent"))?;
-    let response = OutgoingResponse::new(fields);
+    // Everything that can fail comes before the outparam is taken, so a
+    // refused response still leaves room for the 500 that reports it.
+    let response = OutgoingResponse::new(fields(&ctx, headers)?);
     if response.set_status_code(status).is_err() {
-        ResponseOutparam::set(
-            out,
-            Err(ErrorCode::InternalError(Some("bad status".into()))),
-        );
         return Err(Exception::throw_range(
             &ctx,
             &format!("invalid status {status}"),
         ));
     }
-    let body = response
-        .body()
-        .map_err(|_| type_error(&ctx, "the response has no body"))?;
+    let body = response.body().map_err(|_| {
+        type_error(
+            &ctx,
+            "the response headers are invalid (check content-length)",
+        )
+    })?;
     let stream = body.write().ok();
+    let out = take_response_outparam()
+        .ok_or_else(|| type_error(&ctx, "the response was already sent"))?;
     ResponseOutparam::set(out, Ok(response));
     Ok(slots::insert(Slot::Writing {
         stream,
@@ -264,12 +260,18 @@ fn write<'js>(ctx: Ctx<'js>, token: u32, bytes: TypedArray<'js, u8>) -> Result<(
     })
     .flatten()
     .ok_or_else(|| type_error(&ctx, "the response body is closed"))?;
-    // A client that went away is not the guest's error: stop quietly.
+    // The guest sees the failure (and stops producing), but `serve` logs a
+    // client that went away at info level: it is not the function's error.
     written.map_err(|e| type_error(&ctx, format!("the client went away: {e}")))
 }
 
 fn finish(token: u32) {
-    close(token)
+    if let Some(Slot::Writing { stream, body }) = slots::remove(token) {
+        drop(stream);
+        if let Some(body) = body {
+            let _ = OutgoingBody::finish(body, None);
+        }
+    }
 }
 
 fn write_all(stream: &OutputStream, mut data: &[u8]) -> std::result::Result<(), String> {
@@ -290,7 +292,9 @@ fn write_all(stream: &OutputStream, mut data: &[u8]) -> std::result::Result<(), 
 fn describe(code: &ErrorCode) -> String {
     match code {
         ErrorCode::HttpRequestDenied => {
-            "the host refused the request (the host is not in this function's allowed hosts)".into()
+            "the host refused the request: the host is not in this function's allowed hosts, \
+             or a {{secret:…}} placeholder is not bound to it (the host log says which)"
+                .into()
         }
         ErrorCode::DnsError(e) => format!("DNS lookup failed ({:?})", e.rcode),
         ErrorCode::ConnectionRefused => "connection refused".into(),

@@ -5,6 +5,7 @@ mod http;
 mod pb;
 mod slots;
 mod text;
+mod url;
 mod wait;
 
 use std::cell::Cell;
@@ -14,6 +15,7 @@ use javy::quickjs::{Ctx, Exception, Function, Object, Result};
 use crate::pb::trace::tracing::{self, Level};
 
 pub use http::{incoming_body, set_response_outparam, take_response_outparam};
+pub use slots::clear as drop_handles;
 
 thread_local! {
     /// True while Wizer evaluates the bundle: host I/O made then would leave
@@ -46,6 +48,7 @@ pub fn register(ctx: &Ctx<'_>) -> Result<()> {
     let pbs = Object::new(ctx.clone())?;
     wait::register(ctx, &pbs)?;
     text::register(ctx, &pbs)?;
+    url::register(ctx, &pbs)?;
     http::register(ctx, &pbs)?;
     pb::register(ctx, &pbs)?;
     pbs.set("log", Function::new(ctx.clone(), log)?)?;

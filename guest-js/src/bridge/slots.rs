@@ -58,6 +58,13 @@ pub fn remove(token: u32) -> Option<Slot> {
     TABLE.with(|t| t.borrow_mut().slots.remove(&token))
 }
 
+/// Drops every handle left when an invocation ends: pending requests,
+/// bodies, and an unfinished response body (which aborts it).
+pub fn clear() {
+    let left = TABLE.with(|t| std::mem::take(&mut t.borrow_mut().slots));
+    drop(left);
+}
+
 pub fn with<R>(token: u32, f: impl FnOnce(&mut Slot) -> R) -> Option<R> {
     TABLE.with(|t| t.borrow_mut().slots.get_mut(&token).map(f))
 }

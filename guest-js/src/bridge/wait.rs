@@ -53,6 +53,9 @@ fn wait(tokens: Vec<u32>, timeout_ms: f64) -> Vec<u32> {
         .collect()
 }
 
+/// Refused at build time: bytes drawn then would be frozen into the
+/// snapshot, the same "random" secret in every instance.
 fn random_bytes<'js>(ctx: Ctx<'js>, n: u32) -> Result<TypedArray<'js, u8>> {
+    super::forbid_at_build_time(&ctx, "crypto.getRandomValues/randomUUID")?;
     TypedArray::new(ctx, random::get_random_bytes(u64::from(n.min(1 << 16))))
 }

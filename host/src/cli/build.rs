@@ -10,15 +10,16 @@ use std::time::Instant;
 pub struct BuildArgs {
     /// The entry file (`.ts`, `.js`, …); bundled with the project's esbuild.
     entry: PathBuf,
-    /// Where to write the component.
+    /// Where to write the component (default: `<entry name>.wasm` here).
     #[arg(short, long)]
     out: Option<PathBuf>,
 }
 
 pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
+    let stem = args.entry.file_stem().unwrap_or_default();
     let out = args
         .out
-        .unwrap_or_else(|| args.entry.with_extension("wasm"));
+        .unwrap_or_else(|| PathBuf::from(stem).with_extension("wasm"));
     let started = Instant::now();
     let built = build_entry(&args.entry).await?;
     std::fs::write(&out, &built.component).with_context(|| format!("write {}", out.display()))?;

@@ -1,6 +1,8 @@
 //! What a component must be to deploy, and the errors that say why not.
 
-use super::js::sourcemap::{extract as extract_source_map, SourceMapper};
+use super::js::sourcemap::{
+    extract as extract_section, SourceMapper, EXPORTS_SECTION, SECTION as SOURCE_MAP_SECTION,
+};
 use crate::engine::{Invocation, Runtime};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -157,9 +159,57 @@ pub fn inspect(
     let component = Component::new(runtime.engine(), bytes).map_err(|e| {
         DeployError::NotAComponent(format!("the component is not valid: {}", root_message(&e)))
     })?;
-    let mut checked = check_component(runtime, component, content_hash(bytes), required)?;
-    checked.source_map = extract_source_map(bytes).map(|m| Arc::new(SourceMapper::new(m)));
+    let js_exports = extract_section(bytes, EXPORTS_SECTION)
+        .and_then(|json| serde_json::from_slice::<Vec<String>>(&json).ok());
+    let engine_required: &[Trigger] = if js_exports.is_some() { &[] } else { required };
+    let mut checked = check_component(runtime, component, content_hash(bytes), engine_required)?;
+    checked.source_map =
+        extract_section(bytes, SOURCE_MAP_SECTION).map(|m| Arc::new(SourceMapper::new(m)));
+    if let Some(names) = js_exports {
+        js_triggers(&mut checked, names, required)?;
+    }
     Ok(checked)
+}
+
+/// The HTTP method handlers a JS bundle may export.
+const JS_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/// A JS function's engine exports every handler interface; what it serves
+/// is what its bundle exports: HTTP with `export default { fetch }` or a
+/// method handler, the other triggers through named exports.
+fn js_triggers(
+    checked: &mut Checked,
+    names: Vec<String>,
+    required: &[Trigger],
+) -> Result<(), DeployError> {
+    let http = names
+        .iter()
+        .any(|n| n == "default.fetch" || JS_METHODS.contains(&n.as_str()));
+    let named = names
+        .iter()
+        .any(|n| !n.starts_with("default") && !JS_METHODS.contains(&n.as_str()));
+    let serves = |t: Trigger| if t == Trigger::Http { http } else { named };
+    for t in required {
+        if !serves(*t) {
+            let how = if *t == Trigger::Http {
+                "`export default { fetch(request) { … } }` or `export async function GET(request)` (or POST, …)"
+            } else {
+                "a named export per handler"
+            };
+            return Err(DeployError::Exports(format!(
+                "the {} trigger needs {how}; the bundle exports: {}",
+                t.name(),
+                if names.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )));
+        }
+    }
+    checked.triggers.retain(|t| serves(*t));
+    checked.exports = names;
+    Ok(())
 }
 
 /// The import and export checks, on an already compiled component.

@@ -11,9 +11,11 @@ pub struct Bundle {
     pub map: Vec<u8>,
 }
 
-/// `node_modules/.bin/esbuild` in the entry's folder or one above it.
+/// `node_modules/.bin/esbuild` in the entry's folder or the nearest folder
+/// above it that has one.
 fn find_esbuild(entry: &Path) -> Option<PathBuf> {
-    let start = entry.parent()?.canonicalize().ok()?;
+    let parent = entry.parent().filter(|p| !p.as_os_str().is_empty());
+    let start = parent.unwrap_or(Path::new(".")).canonicalize().ok()?;
     start
         .ancestors()
         .map(|dir| dir.join("node_modules/.bin/esbuild"))
@@ -43,8 +45,9 @@ pub fn bundle(entry: &Path) -> anyhow::Result<Bundle> {
             "--target=es2022",
             "--sourcemap=external",
             "--sources-content=true",
+            // The bundle stays ASCII (esbuild escapes the rest): QuickJS
+            // counts columns in bytes, source maps in UTF-16 units.
             "--log-level=error",
-            "--charset=utf8",
         ])
         .arg(format!("--outfile={}", out.display()))
         .output()
@@ -61,18 +64,9 @@ pub fn bundle(entry: &Path) -> anyhow::Result<Bundle> {
     // The map's `sources` are relative to the temporary folder; make them
     // relative to the working directory so stack traces name real files.
     Ok(Bundle {
-        code: strip_map_comment(code),
+        code,
         map: rebase_sources(&map, dir.path()),
     })
-}
-
-/// esbuild appends `//# sourceMappingURL=bundle.js.map`; the engine does
-/// not need it.
-fn strip_map_comment(mut code: String) -> String {
-    if let Some(at) = code.rfind("//# sourceMappingURL=") {
-        code.truncate(at);
-    }
-    code
 }
 
 fn rebase_sources(map: &[u8], bundle_dir: &Path) -> Vec<u8> {

@@ -37,7 +37,9 @@ pub async fn build(runtime: &Runtime, entry: &Path) -> anyhow::Result<JsComponen
     let snapshot = snapshot::snapshot(runtime, &bundled.code)
         .await
         .map_err(|e| anyhow::anyhow!("{}", map.map_text(&e.to_string())))?;
-    let component = sourcemap::embed(snapshot.component, &bundled.map);
+    let component = sourcemap::embed(snapshot.component, sourcemap::SECTION, &bundled.map);
+    let exports = serde_json::to_vec(&snapshot.exports)?;
+    let component = sourcemap::embed(component, sourcemap::EXPORTS_SECTION, &exports);
     Ok(JsComponent {
         component,
         exports: snapshot.exports,

@@ -49,7 +49,8 @@ pub async fn snapshot(runtime: &Runtime, bundle: &str) -> anyhow::Result<Snapsho
         (Err(_), _) if deadline.was_hit() => {
             bail!("the bundle's top-level code ran longer than {INIT_TIME_LIMIT:?}")
         }
-        (Err(e), _) => Err(anyhow!("evaluating the bundle failed: {e:#}")),
+        (Err(e), Some(Ok(_))) => Err(anyhow!("snapshotting the evaluated bundle failed: {e:#}")),
+        (Err(e), None) => Err(anyhow!("the engine could not start: {e:#}")),
         (Ok(_), None) => bail!("the engine did not evaluate the bundle"),
     }
 }

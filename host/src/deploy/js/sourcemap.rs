@@ -8,6 +8,8 @@ use std::sync::OnceLock;
 pub const BUNDLE_NAME: &str = "bundle.js";
 /// The custom section holding the source map.
 pub const SECTION: &str = "pbs-sourcemap";
+/// The custom section listing the bundle's exports (a JSON array).
+pub const EXPORTS_SECTION: &str = "pbs-js-exports";
 
 /// A source map, parsed on first use (most versions never log an error).
 pub struct SourceMapper {
@@ -50,7 +52,11 @@ impl SourceMapper {
             let after = &rest[at + needle.len()..];
             match parse_position(after) {
                 Some((line, col, used)) => {
-                    let token = map.lookup_token(line.saturating_sub(1), col.saturating_sub(1));
+                    let (line0, col0) = (line.saturating_sub(1), col.saturating_sub(1));
+                    // The nearest mapping at or before the position, on the same line.
+                    let token = map
+                        .lookup_token(line0, col0)
+                        .filter(|t| t.get_dst_line() == line0);
                     match token
                         .and_then(|t| Some((t.get_source()?, t.get_src_line(), t.get_src_col())))
                     {
@@ -100,24 +106,24 @@ fn leb128(mut n: usize, out: &mut Vec<u8>) {
     }
 }
 
-/// Appends `map` to `component` as the custom section [`SECTION`].
-pub fn embed(mut component: Vec<u8>, map: &[u8]) -> Vec<u8> {
+/// Appends `data` to `component` as the custom section `section`.
+pub fn embed(mut component: Vec<u8>, section: &str, data: &[u8]) -> Vec<u8> {
     let mut name = Vec::new();
-    leb128(SECTION.len(), &mut name);
-    name.extend_from_slice(SECTION.as_bytes());
+    leb128(section.len(), &mut name);
+    name.extend_from_slice(section.as_bytes());
     component.push(0); // custom section id
-    leb128(name.len() + map.len(), &mut component);
+    leb128(name.len() + data.len(), &mut component);
     component.extend_from_slice(&name);
-    component.extend_from_slice(map);
+    component.extend_from_slice(data);
     component
 }
 
-/// The source map of a component built by `pbs build`, if any.
-pub fn extract(component: &[u8]) -> Option<Vec<u8>> {
+/// The custom section `section` of a component built by `pbs build`.
+pub fn extract(component: &[u8], section: &str) -> Option<Vec<u8>> {
     let parser = wasmparser::Parser::new(0);
     for payload in parser.parse_all(component) {
         match payload.ok()? {
-            wasmparser::Payload::CustomSection(s) if s.name() == SECTION => {
+            wasmparser::Payload::CustomSection(s) if s.name() == section => {
                 return Some(s.data().to_vec())
             }
             _ => {}
@@ -141,7 +147,11 @@ mod tests {
     fn embedded_map_comes_back() {
         // The smallest component: magic + component version/layer.
         let component = b"\0asm\x0d\0\x01\0".to_vec();
-        let with = embed(component, b"{\"version\":3}");
-        assert_eq!(extract(&with).as_deref(), Some(&b"{\"version\":3}"[..]));
+        let with = embed(component, SECTION, b"{\"version\":3}");
+        assert_eq!(
+            extract(&with, SECTION).as_deref(),
+            Some(&b"{\"version\":3}"[..])
+        );
+        assert_eq!(extract(&with, EXPORTS_SECTION), None);
     }
 }

@@ -1,0 +1,18 @@
+// The fake host's `__pbs.urlParse` / `urlSet`: the real host runs the `url`
+// crate (guest-js/src/bridge/url.rs); Node's URL implements the same standard.
+
+const parts = (u) => [u.href, u.origin, u.protocol, u.username, u.password, u.host, u.hostname, u.port, u.pathname, u.search, u.hash];
+
+export function nodeUrlParse(input, base) {
+  try {
+    return parts(base === undefined ? new URL(input) : new URL(input, base));
+  } catch {
+    return null;
+  }
+}
+
+export function nodeUrlSet(href, which, value) {
+  const url = new URL(href);
+  url[which] = value;
+  return parts(url);
+}
