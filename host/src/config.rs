@@ -99,6 +99,39 @@ impl Default for Limits {
     }
 }
 
+/// The environment whose secrets a host's functions read, when none is
+/// given (`pbs serve --env`, `PB_ENV`).
+pub const DEFAULT_ENVIRONMENT: &str = "prod";
+
+/// pb:secrets' settings of a host.
+#[derive(Clone)]
+pub struct SecretsConfig {
+    /// The environment (`dev`, `prod`, …) whose secrets functions read.
+    pub environment: String,
+    /// The master key, base64 of 32 bytes; none = `PB_SECRETS_KEY`, else
+    /// the key file `<dir>/secrets_key` (generated at first start).
+    pub key: Option<String>,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        SecretsConfig {
+            environment: DEFAULT_ENVIRONMENT.into(),
+            key: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for SecretsConfig {
+    /// Never shows the key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretsConfig")
+            .field("environment", &self.environment)
+            .field("key", &self.key.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
 /// What `pbs serve` serves.
 #[derive(Clone, Debug)]
 pub enum Mode {
@@ -124,6 +157,8 @@ pub struct HostConfig {
     /// How often the function table is re-read, so hosts sharing one
     /// database pick up each other's deploys.
     pub registry_refresh: Duration,
+    /// pb:secrets: the environment and the master key.
+    pub secrets: SecretsConfig,
 }
 
 impl Default for HostConfig {
@@ -137,6 +172,7 @@ impl Default for HostConfig {
             limits: Limits::default(),
             allowed_hosts: Vec::new(),
             registry_refresh: Duration::from_secs(1),
+            secrets: SecretsConfig::default(),
         }
     }
 }

@@ -48,9 +48,18 @@ impl Server {
                     .unwrap_or_else(|| config.dir.join("data.db").to_string_lossy().into_owned());
                 let db = Db::open(&url).await?;
                 tracing::info!(backend = db.backend(), "database ready");
+                let (secrets_key, environment) = crate::caps::secrets::open(
+                    &db,
+                    &config.dir,
+                    &config.secrets.environment,
+                    config.secrets.key.as_deref(),
+                )
+                .await?;
                 runtime.set_services(crate::caps::services::Services {
                     db: db.clone(),
                     data_dir: config.dir.clone(),
+                    environment,
+                    secrets_key,
                 });
                 let registry = Registry::open(db, runtime.clone()).await?;
                 let token = admin_token(&config)?;
@@ -73,6 +82,11 @@ impl Server {
             tokio::spawn(refresh_loop(
                 registry.clone(),
                 config.registry_refresh,
+                stopped.clone(),
+            ));
+            // pb:kv: delete rows past their TTL now and then.
+            tokio::spawn(crate::caps::kv::sweep_loop(
+                registry.db().clone(),
                 stopped.clone(),
             ));
         }

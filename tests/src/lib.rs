@@ -132,6 +132,7 @@ impl TestHost {
             limits,
             allowed_hosts,
             registry_refresh: Duration::from_millis(200),
+            secrets: Default::default(),
         };
         let server = Server::start(config).await.expect("start host");
         let base = format!("http://{}", server.addr());

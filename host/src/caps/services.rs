@@ -1,18 +1,27 @@
-//! What capabilities need from the host beyond one invocation: the database
-//! and the data folder. Set once the host has opened its database; absent in
-//! `pbs serve COMPONENT` (single-component mode) and at build time, where
-//! the storage-backed capabilities answer `unavailable`.
+//! What capabilities need from the host beyond one invocation: the database,
+//! the data folder, and pb:secrets' environment and master key. Set once the
+//! host has opened its database; absent in `pbs serve COMPONENT`
+//! (single-component mode) and at build time, where the storage-backed
+//! capabilities answer `unavailable`.
 
+use crate::caps::secrets::crypto::MasterKey;
 use crate::store::Db;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 pub struct Services {
     pub db: Db,
     /// The data folder (`pb_data`).
     pub data_dir: PathBuf,
+    /// The environment whose secrets functions read (`--env`, `PB_ENV`).
+    pub environment: Arc<str>,
+    /// The master key of pb:secrets.
+    pub secrets_key: Arc<MasterKey>,
 }
 
 /// The message of the `unavailable` error when there is no database.
 pub fn no_database(package: &str) -> String {
-    format!("{package} needs the full host (`pbs serve` with a data folder), not single-component mode")
+    format!(
+        "{package} needs the full host (`pbs serve` with a data folder), not single-component mode"
+    )
 }

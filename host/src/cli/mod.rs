@@ -3,6 +3,7 @@
 mod build;
 mod check;
 mod deploy;
+mod secrets;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -29,6 +30,8 @@ enum Command {
     Deploy(deploy::DeployArgs),
     /// Run the deploy-time checks on a component, offline.
     Check(check::CheckArgs),
+    /// Manage secrets (pb:secrets): set, list, rm through the admin API; rotate-key offline.
+    Secrets(secrets::SecretsArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -50,6 +53,7 @@ pub fn main() -> ExitCode {
             Command::Build(args) => build::run(args).await,
             Command::Deploy(args) => deploy::run(args).await,
             Command::Check(args) => check::run(args).await,
+            Command::Secrets(args) => secrets::run(args).await,
         }
     });
     match result {

@@ -1,4 +1,4 @@
-use crate::config::{HostConfig, Limits, Mode, DEFAULT_ADDR};
+use crate::config::{HostConfig, Limits, Mode, SecretsConfig, DEFAULT_ADDR, DEFAULT_ENVIRONMENT};
 use crate::server::Server;
 use clap::Args;
 use std::io::Write;
@@ -44,6 +44,11 @@ pub struct ServeArgs {
     /// A host (`name` or `name:port`) functions may call out to; repeatable. Default: none.
     #[arg(long = "allow-host")]
     allow_hosts: Vec<String>,
+    /// The environment (`dev`, `prod`, …) whose secrets functions read. The
+    /// secrets' master key comes from `PB_SECRETS_KEY` (base64 of 32 bytes),
+    /// else from `<dir>/secrets_key`, generated at first start.
+    #[arg(long = "env", env = "PB_ENV", default_value = DEFAULT_ENVIRONMENT)]
+    environment: String,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -81,6 +86,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(crate::config::default_memory_budget),
         },
         allowed_hosts: args.allow_hosts,
+        secrets: SecretsConfig {
+            environment: args.environment,
+            key: None,
+        },
         ..HostConfig::default()
     };
     let single = matches!(config.mode, Mode::Single(_));

@@ -96,6 +96,11 @@ impl Runtime {
         let _ = self.inner.services.set(Arc::new(services));
     }
 
+    /// The database, data folder and secrets key (none in single-component mode).
+    pub fn services(&self) -> Option<&Arc<Services>> {
+        self.inner.services.get()
+    }
+
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
     }

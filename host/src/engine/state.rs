@@ -3,6 +3,8 @@
 
 use super::limits::{Deadline, InstanceLimiter, MemoryBudget, MAX_TABLE_ELEMENTS};
 use crate::caps::http_out::OutboundPolicy;
+use crate::caps::secrets::placeholder::SecretAccess;
+use crate::caps::secrets::SecretsCtx;
 use crate::caps::services::Services;
 use crate::caps::trace::output::GuestOutput;
 use crate::caps::trace::TraceCtx;
@@ -22,6 +24,8 @@ pub struct Invocation {
     pub trace: TraceCtx,
     /// The database and data folder (none in single-component mode).
     pub services: Option<Arc<Services>>,
+    /// pb:secrets: the values read so far.
+    pub secrets: SecretsCtx,
 }
 
 impl Invocation {
@@ -36,7 +40,8 @@ impl Invocation {
         // No preopened directory, no environment, no sockets, no name
         // lookups: a guest sees nothing of the host it runs on. Its stdout
         // and stderr become log lines of the host, within a budget.
-        let (stdout, stderr) = GuestOutput::pair(function.clone());
+        let trace = TraceCtx::new(function.clone());
+        let (stdout, stderr) = GuestOutput::pair(function, trace.redactor.clone());
         let wasi = WasiCtx::builder()
             .allow_tcp(false)
             .allow_udp(false)
@@ -46,11 +51,11 @@ impl Invocation {
             .build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(super::MAX_RESOURCES);
-        Invocation {
+        let mut invocation = Invocation {
             table,
             wasi,
             http: WasiHttpCtx::new(),
-            outbound,
+            outbound: OutboundPolicy::default(),
             limiter: InstanceLimiter {
                 memory_limit: limits.memory,
                 memory_used: 0,
@@ -60,9 +65,21 @@ impl Invocation {
                 tables_limit: MAX_TABLE_ELEMENTS,
             },
             deadline,
-            trace: TraceCtx::new(function),
+            trace,
             services,
-        }
+            secrets: SecretsCtx::default(),
+        };
+        invocation.set_outbound(outbound);
+        invocation
+    }
+
+    /// Sets the outbound policy, giving it this invocation's access to
+    /// secrets (for `{{secret:NAME}}` placeholders).
+    pub fn set_outbound(&mut self, outbound: OutboundPolicy) {
+        self.outbound = outbound.with_secrets(SecretAccess {
+            services: self.services.clone(),
+            redactor: self.trace.redactor.clone(),
+        });
     }
 }
 

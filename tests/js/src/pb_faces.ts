@@ -9,7 +9,10 @@ export async function GET(): Promise<Response> {
       outcomes[name] = { name: e.name, code: e.code, message: e.message };
     }
   };
-  await attempt("kv.get", () => pb.kv.get("chat_session:123"));
+  await attempt("kv.get", async () => {
+    await pb.kv.set("chat_session:123", { stage: "step_2" }, { ttl: 600 });
+    return pb.kv.get("chat_session:123");
+  });
   await attempt("secrets.get", () => pb.secrets.get("OPENAI_API_KEY"));
   await attempt("collection.getOne", () => pb.collection("posts").getOne("abc"));
   await attempt("jobs.enqueue", () => pb.jobs.enqueue("process_pdf", { fileId: 1 }));

@@ -1,6 +1,6 @@
 //! A component that imports every pb:* interface deploys and runs; the
 //! capabilities not implemented yet answer with the typed `unavailable`
-//! error (never a trap) and pb:trace works.
+//! error (never a trap); pb:trace, pb:kv and pb:secrets work.
 
 use pbs_tests::{guests, on_both_backends, Backend, TestHost};
 
@@ -13,17 +13,19 @@ const UNAVAILABLE: &[&str] = &[
     "pb:data/records.delete",
     "pb:data/records.vector-search",
     "pb:data/records.begin",
-    "pb:kv/store.open",
     "pb:files/storage.read",
     "pb:files/storage.save",
     "pb:files/storage.delete",
     "pb:files/storage.list",
     "pb:jobs/queue.enqueue",
     "pb:jobs/queue.status",
-    "pb:secrets/store.get",
 ];
 
 const WORKING: &[&str] = &[
+    "pb:kv/store.open",
+    "pb:kv/store.bucket.set",
+    "pb:kv/store.bucket.get",
+    "pb:secrets/store.get",
     "pb:trace/tracing.log",
     "pb:trace/tracing.span",
     "pb:trace/tracing.trace-id",

@@ -148,6 +148,19 @@ async fn build_errors_name_the_typescript_position() {
     let text = format!("{err:#}");
     assert!(text.contains("syntax.ts:2:"), "{text}");
 
+    // Randomness drawn at build time would be the same in every instance.
+    let random = dir.path().join("random.ts");
+    std::fs::write(
+        &random,
+        "const secret = crypto.randomUUID();\nexport default { fetch() { return new Response(secret); } };\n",
+    )
+    .unwrap();
+    let err = pbs::deploy::js::build(&runtime, &random)
+        .await
+        .err()
+        .unwrap();
+    assert!(format!("{err:#}").contains("inside a handler"), "{err:#}");
+
     // Outside any npm project: say how to get esbuild.
     let bare = tempfile::tempdir().unwrap();
     let entry = bare.path().join("index.js");
@@ -269,13 +282,10 @@ async fn the_pb_global_reaches_the_host_capabilities() {
     let host = TestHost::start(Backend::Sqlite).await;
     deploy_js(&host, "faces", "pb_faces.ts").await;
     let out = get_json(&host, "/api/pb_serverless/faces").await;
-    for name in [
-        "kv.get",
-        "secrets.get",
-        "collection.getOne",
-        "jobs.enqueue",
-        "files.list",
-    ] {
+    assert_eq!(out["kv.get"]["ok"], json!({"stage": "step_2"}), "{out}");
+    // Not set: null (tests/tests/e2e/secrets.rs covers the rest).
+    assert_eq!(out["secrets.get"], json!({"ok": null}), "{out}");
+    for name in ["collection.getOne", "jobs.enqueue", "files.list"] {
         assert_eq!(out[name]["name"], "PbError", "{name}: {out}");
         assert_eq!(out[name]["code"], "unavailable", "{name}: {out}");
         assert!(
@@ -529,4 +539,51 @@ async fn allowed_hosts_are_per_function_and_checked_at_every_redirect() {
         .deploy_with("bad", bytes, "?allowed_hosts=https://x/")
         .await;
     expect_error(resp, 400, "allowed_hosts").await;
+}
+
+/// The README's TypeScript example builds and answers as documented.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_typescript_example_works() {
+    let entry = js::project_dir().join("../../examples/hello-ts/src/index.ts");
+    let bytes = js::build_entry(&entry).await.unwrap();
+    let host = TestHost::start(Backend::Sqlite).await;
+    assert_eq!(host.deploy("hello-ts", bytes).await.status(), 201);
+    let body = get_json(&host, "/api/pb_serverless/hello-ts?name=you").await;
+    assert_eq!(body["message"], "Hello, you!");
+    assert_eq!(body["trace_id"].as_str().unwrap().len(), 32);
+    let resp = host
+        .client
+        .post(host.function_url("hello-ts"))
+        .body("one two three")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.text().await.unwrap(), "one\ntwo\nthree\n");
+}
+
+/// What a JS function serves is what its bundle exports: a bundle without an
+/// HTTP handler is refused for the http trigger, and accepted for jobs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triggers_follow_the_bundle_exports() {
+    let dir = tempfile::tempdir_in(js::project_dir()).unwrap();
+    let entry = dir.path().join("worker.ts");
+    std::fs::write(
+        &entry,
+        "export async function process_pdf(data: unknown) { return data; }\n",
+    )
+    .unwrap();
+    let bytes = js::build_entry(&entry).await.unwrap();
+    let host = TestHost::start(Backend::Sqlite).await;
+    let resp = host.deploy("worker", bytes.clone()).await;
+    let body = expect_error(resp, 400, "the http trigger needs").await;
+    assert!(
+        body["message"].as_str().unwrap().contains("process_pdf"),
+        "{body}"
+    );
+    let resp = host.deploy_with("worker", bytes, "?triggers=jobs").await;
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["triggers"], json!(["jobs", "cron", "hooks"]), "{body}");
+    assert_eq!(body["exports"], json!(["process_pdf"]), "{body}");
 }

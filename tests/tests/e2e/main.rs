@@ -6,6 +6,8 @@ mod deploy;
 mod hostile;
 mod imports;
 mod js;
+mod kv;
 mod registry;
+mod secrets;
 mod serve;
 mod ssrf;

@@ -78,6 +78,7 @@ async fn host_allowing(allowed: &[String]) -> TestHost {
         limits: test_limits(),
         allowed_hosts: allowed.to_vec(),
         registry_refresh: Duration::from_millis(200),
+        secrets: Default::default(),
     };
     let server = Server::start(config).await.expect("start host");
     let base = format!("http://{}", server.addr());

@@ -26,11 +26,18 @@
 //! guest as `HTTP-request-denied` (not on the allowlist, userinfo, metadata
 //! name), `destination-IP-prohibited` (a special-purpose address) or
 //! `connection-limit-reached` (budget spent); no connection is opened.
+//!
+//! A request that passed these checks and carries `{{secret:NAME}}`
+//! placeholders in header values has them filled in by the host when the
+//! secret is bound to the request's host, and is refused otherwise
+//! ([`crate::caps::secrets::placeholder`]); its response comes back with
+//! the values redacted.
 
 pub mod address;
 pub mod allowlist;
 pub mod dial;
 
+use crate::caps::secrets::placeholder::{self, SecretAccess};
 use crate::config::OutboundLimits;
 use address::{BadAuthority, Host, Special};
 use allowlist::{Allowlist, NameMatch};
@@ -54,6 +61,8 @@ pub struct OutboundPolicy {
     function: Option<Arc<str>>,
     /// Requests made by this invocation (refused ones included).
     requests: u32,
+    /// For `{{secret:NAME}}` placeholders (none: a placeholder is refused).
+    secrets: Option<SecretAccess>,
 }
 
 impl Default for OutboundPolicy {
@@ -85,6 +94,7 @@ impl OutboundPolicy {
             resolver: Arc::new(SystemResolver),
             function: None,
             requests: 0,
+            secrets: None,
         }
     }
 
@@ -106,6 +116,12 @@ impl OutboundPolicy {
             requests: 0,
             ..self.clone()
         }
+    }
+
+    /// Gives the policy access to secrets, for placeholders.
+    pub fn with_secrets(mut self, secrets: SecretAccess) -> Self {
+        self.secrets = Some(secrets);
+        self
     }
 
     /// Everything decided before any I/O: budget, authority, allowlist.
@@ -141,6 +157,7 @@ impl OutboundPolicy {
                 }
                 Ok(Plan {
                     lookup: Lookup::Addrs(vec![ip]),
+                    host: Host::Ip(ip),
                     port,
                     tls: tls.then(|| ServerName::from(ip)),
                 })
@@ -167,9 +184,14 @@ impl OutboundPolicy {
                         IpAddr::V6(Ipv6Addr::LOCALHOST),
                     ])
                 } else {
-                    Lookup::Dns(name)
+                    Lookup::Dns(name.clone())
                 };
-                Ok(Plan { lookup, port, tls })
+                Ok(Plan {
+                    lookup,
+                    host: Host::Name(name),
+                    port,
+                    tls,
+                })
             }
         }
     }
@@ -178,6 +200,8 @@ impl OutboundPolicy {
 /// What a request that passed [`OutboundPolicy::check`] will dial.
 struct Plan {
     lookup: Lookup,
+    /// The host as the allowlist read it (what secrets are bound to).
+    host: Host,
     port: u16,
     tls: Option<ServerName<'static>>,
 }
@@ -265,7 +289,7 @@ fn check_resolved(
 impl WasiHttpHooks for OutboundPolicy {
     fn send_request(
         &mut self,
-        request: http::Request<WasiBody>,
+        mut request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> Box<
@@ -295,7 +319,32 @@ impl WasiHttpHooks for OutboundPolicy {
         let resolver = self.resolver.clone();
         let function = self.function.clone();
         let timeouts = Timeouts::new(&self.limits, options);
+        let secrets = placeholder::has_placeholders(request.headers()).then(|| {
+            self.secrets.clone().unwrap_or_else(|| SecretAccess {
+                services: None,
+                redactor: Default::default(),
+            })
+        });
         Box::new(async move {
+            // Secrets go in before anything is resolved or dialled.
+            let substituted = match &secrets {
+                None => Vec::new(),
+                Some(access) => {
+                    placeholder::substitute(access, request.headers_mut(), &plan.host, plan.port)
+                        .await
+                        .map_err(|refusal| {
+                            tracing::info!(
+                                target: "pb.http_out",
+                                function = function.as_deref().unwrap_or(""),
+                                authority,
+                                secret = refusal.secret(),
+                                reason = %refusal,
+                                "outbound request refused"
+                            );
+                            refusal.error()
+                        })?
+                }
+            };
             let deadline = tokio::time::Instant::now() + timeouts.connect;
             let ips = match plan.lookup {
                 Lookup::Addrs(ips) => ips,
@@ -309,7 +358,8 @@ impl WasiHttpHooks for OutboundPolicy {
                 log_refusal(function.as_deref(), &authority, &refusal);
                 refusal.error()
             })?;
-            dial::send(request, addrs, plan.tls, timeouts, deadline).await
+            let (response, io) = dial::send(request, addrs, plan.tls, timeouts, deadline).await?;
+            Ok((placeholder::redact_response(response, &substituted), io))
         })
     }
 }

@@ -1,8 +1,10 @@
 //! `pb:trace` — structured logs and spans from guests, into the host's
 //! `tracing` output (target `pb.guest`), tagged with the function and the
-//! invocation's trace id.
+//! invocation's trace id. The secret values the invocation has read are
+//! redacted from everything it logs ([`redact`]).
 
 pub mod output;
+pub mod redact;
 
 use crate::caps::bindings::trace::tracing::{self as wit, Field, Host, HostSpan, Level};
 use crate::deploy::js::sourcemap::SourceMapper;
@@ -27,6 +29,9 @@ pub struct TraceCtx {
     /// The function's source map (JS/TS functions): stack traces in logged
     /// messages are shown at their `.ts` positions.
     pub source_map: Option<Arc<SourceMapper>>,
+    /// Secret values this invocation must not log (shared with its
+    /// stdout/stderr and with `pb:secrets`).
+    pub redactor: redact::Redactor,
 }
 
 impl TraceCtx {
@@ -35,6 +40,7 @@ impl TraceCtx {
             function,
             trace_id: std::sync::OnceLock::new(),
             source_map: None,
+            redactor: redact::Redactor::default(),
         }
     }
 
@@ -82,13 +88,18 @@ fn clip(mut s: String, max: usize) -> String {
     s
 }
 
-fn clip_fields(fields: Vec<Field>) -> Vec<Field> {
+/// Redacts, then clips (clipping first could leave part of a secret).
+fn clean(redactor: &redact::Redactor, s: String, max: usize) -> String {
+    clip(redactor.redact_owned(s), max)
+}
+
+fn clip_fields(redactor: &redact::Redactor, fields: Vec<Field>) -> Vec<Field> {
     fields
         .into_iter()
         .take(MAX_FIELDS)
         .map(|f| Field {
-            key: clip(f.key, MAX_FIELD_LEN),
-            value: clip(f.value, MAX_FIELD_LEN),
+            key: clean(redactor, f.key, MAX_FIELD_LEN),
+            value: clean(redactor, f.value, MAX_FIELD_LEN),
         })
         .collect()
 }
@@ -119,8 +130,9 @@ impl Host for TraceView<'_> {
             Some(map) => map.map_text(&message),
             None => message,
         };
-        let message = clip(message, MAX_MESSAGE_LEN);
-        let fields = render(&clip_fields(fields));
+        let redactor = &self.ctx.redactor;
+        let message = clean(redactor, message, MAX_MESSAGE_LEN);
+        let fields = render(&clip_fields(redactor, fields));
         let (function, trace_id) = (&*self.ctx.function, self.ctx.trace_id());
         guest_event!(level, function, trace_id, fields, "{message}");
         Ok(())
@@ -139,9 +151,12 @@ impl TraceView<'_> {
         span.ended = true;
         let (function, trace_id) = (&*self.ctx.function, self.ctx.trace_id());
         let duration_us = span.start.elapsed().as_micros() as u64;
-        let fields = render(&span.fields);
-        let name = &span.name;
-        match &span.error {
+        // Again at the end: a secret read after an attribute was set.
+        let redactor = &self.ctx.redactor;
+        let fields = redactor.redact_owned(render(&span.fields));
+        let name = redactor.redact(&span.name);
+        let error = span.error.as_deref().map(|e| redactor.redact(e));
+        match &error {
             Some(error) => {
                 tracing::warn!(target: "pb.guest.span", function, trace_id, span = %name, duration_us, fields, error = %error, "span failed")
             }
@@ -154,9 +169,10 @@ impl TraceView<'_> {
 
 impl HostSpan for TraceView<'_> {
     fn new(&mut self, name: String, fields: Vec<Field>) -> wasmtime::Result<Resource<Span>> {
+        let redactor = &self.ctx.redactor;
         let span = Span {
-            name: clip(name, MAX_FIELD_LEN),
-            fields: clip_fields(fields),
+            name: clean(redactor, name, MAX_FIELD_LEN),
+            fields: clip_fields(redactor, fields),
             error: None,
             start: Instant::now(),
             ended: false,
@@ -170,18 +186,20 @@ impl HostSpan for TraceView<'_> {
         key: String,
         value: String,
     ) -> wasmtime::Result<()> {
+        let redactor = &self.ctx.redactor;
         let span = self.table.get_mut(&span)?;
         if span.fields.len() < MAX_FIELDS {
             span.fields.push(Field {
-                key: clip(key, MAX_FIELD_LEN),
-                value: clip(value, MAX_FIELD_LEN),
+                key: clean(redactor, key, MAX_FIELD_LEN),
+                value: clean(redactor, value, MAX_FIELD_LEN),
             });
         }
         Ok(())
     }
 
     fn record_error(&mut self, span: Resource<Span>, message: String) -> wasmtime::Result<()> {
-        self.table.get_mut(&span)?.error = Some(clip(message, MAX_MESSAGE_LEN));
+        let message = clean(&self.ctx.redactor, message, MAX_MESSAGE_LEN);
+        self.table.get_mut(&span)?.error = Some(message);
         Ok(())
     }
 

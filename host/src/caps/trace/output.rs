@@ -2,8 +2,10 @@
 //! (`pb.guest.stdout` / `pb.guest.stderr`, tagged with the function), with a
 //! byte budget per invocation so a guest cannot flood the host's log, and
 //! never written raw to the host's own output (where it could pose as the
-//! host's messages).
+//! host's messages). Secret values the invocation has read are redacted
+//! from each line ([`super::redact`]).
 
+use super::redact::Redactor;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,11 +37,13 @@ struct LineBuffer {
     pending: Vec<u8>,
     budget: Arc<AtomicUsize>,
     cut: bool,
+    redactor: Redactor,
 }
 
 impl GuestOutput {
-    /// Stdout and stderr of one invocation, sharing one budget.
-    pub fn pair(function: Arc<str>) -> (GuestOutput, GuestOutput) {
+    /// Stdout and stderr of one invocation, sharing one budget, with the
+    /// invocation's redactor.
+    pub fn pair(function: Arc<str>, redactor: Redactor) -> (GuestOutput, GuestOutput) {
         let budget = Arc::new(AtomicUsize::new(MAX_GUEST_OUTPUT));
         let make = |stream| GuestOutput {
             inner: Arc::new(Mutex::new(LineBuffer {
@@ -48,6 +52,7 @@ impl GuestOutput {
                 pending: Vec::new(),
                 budget: budget.clone(),
                 cut: false,
+                redactor: redactor.clone(),
             })),
         };
         (make(Stream::Stdout), make(Stream::Stderr))
@@ -80,6 +85,7 @@ impl LineBuffer {
 
     fn emit(&mut self) {
         let line = String::from_utf8_lossy(&self.pending);
+        let line = self.redactor.redact(&line);
         let function = &*self.function;
         match self.stream {
             Stream::Stdout => tracing::info!(target: "pb.guest.stdout", function, "{line}"),

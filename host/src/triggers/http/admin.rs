@@ -7,6 +7,7 @@
 //! | PUT, POST | `functions/{name}?triggers=http,jobs&allowed_hosts=api.openai.com,10.0.0.5:8080` | deploy a component (body: the `.wasm`) |
 //! | DELETE | `functions/{name}` | stop serving a function (its versions stay) |
 //! | POST | `check?triggers=…` | run the deploy checks without storing anything |
+//! | GET, PUT, DELETE | `secrets`, `secrets/{name}` | pb:secrets, see [`crate::caps::secrets::admin`] |
 
 use super::reply::{closing, error, has_body, json, Body};
 use super::ADMIN_PREFIX;
@@ -35,6 +36,10 @@ pub async fn handle(
     let triggers = query_param(&req, "triggers").unwrap_or_default();
     let allowed_hosts = query_param(&req, "allowed_hosts").unwrap_or_default();
     match (req.method().clone(), segments.as_slice()) {
+        (_, ["secrets", ..]) => {
+            let services = registry.runtime().services().cloned();
+            crate::caps::secrets::admin::handle(services, req).await
+        }
         (Method::GET, ["functions"]) => match registry.list().await {
             Ok(list) => json(200, &json!({ "items": list })),
             Err(e) => internal(e),

@@ -50,7 +50,9 @@ pub async fn http(
     let deadline = Arc::new(Deadline::after(limits.headers_timeout));
     let mut store = runtime.new_store(deployed.name.clone(), deadline.clone());
     store.data_mut().trace.source_map = deployed.version.source_map.clone();
-    store.data_mut().outbound = deployed.outbound.for_invocation(deployed.name.clone());
+    store
+        .data_mut()
+        .set_outbound(deployed.outbound.for_invocation(deployed.name.clone()));
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let prepared = (|| {
         let mut http = store.data_mut().http();
