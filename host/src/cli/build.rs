@@ -29,7 +29,7 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
         out.display(),
         built.bundle_size / 1024,
         built.component.len() / 1024,
-        built.exports.join(", "),
+        summary(&built.exports),
         started.elapsed().as_secs_f64()
     );
     Ok(())
@@ -45,4 +45,19 @@ pub async fn build_entry(entry: &Path) -> anyhow::Result<js::JsComponent> {
     js::build(&runtime, entry)
         .await
         .with_context(|| format!("cannot build {}", entry.display()))
+}
+
+/// The first few export names, and how many more there are.
+fn summary(names: &[String]) -> String {
+    const SHOWN: usize = 8;
+    let mut text = names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        text.push_str(&format!(" … ({} more)", names.len() - SHOWN));
+    }
+    text
 }
