@@ -1,5 +1,5 @@
 //! An example function in Rust: greets `?name=…`, logs through `pb:trace`,
-//! and shows what a capability that is not on this host yet answers.
+//! and reports whether `pb:kv` is available (it is not in single-component mode).
 //!
 //! Build: `cargo build --release --target wasm32-wasip2` (in `examples/`).
 //! Deploy: `pbs deploy target/wasm32-wasip2/release/hello.wasm --name hello`.
