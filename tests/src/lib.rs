@@ -253,6 +253,28 @@ pub async fn serve_single(component: &str, limits: Limits) -> anyhow::Result<(Se
     Ok((server, base))
 }
 
+/// What `pb_imports` reports for `import` (the line after `"<import> "`)
+/// when served alone, in single-component mode (no database).
+pub async fn single_mode_import_outcome(import: &str) -> String {
+    let (_server, base) = serve_single(guests::PB_IMPORTS, test_limits())
+        .await
+        .expect("serve pb_imports");
+    let report = client()
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("body");
+    let prefix = format!("{import} ");
+    report
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .unwrap_or_else(|| panic!("no {import} outcome in:\n{report}"))
+        .to_string()
+}
+
 /// Generates one test per backend for each named `async fn(Backend)`, so
 /// every behaviour is checked on SQLite and on PostgreSQL alike.
 #[macro_export]

@@ -3,7 +3,7 @@
 //! real concurrency. (The Rust guest `pb_imports` covers the raw WIT calls,
 //! see imports.rs.)
 
-use pbs_tests::{guests, js, on_both_backends, serve_single, test_limits, Backend, TestHost};
+use pbs_tests::{js, on_both_backends, test_limits, Backend, TestHost};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -478,21 +478,7 @@ on_both_backends!(
 /// Single-component mode has no database: `open` answers `unavailable`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unavailable_in_single_component_mode() {
-    let (_server, base) = serve_single(guests::PB_IMPORTS, test_limits())
-        .await
-        .unwrap();
-    let report = pbs_tests::client()
-        .get(format!("{base}/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let open = report
-        .lines()
-        .find_map(|l| l.strip_prefix("pb:kv/store.open "))
-        .unwrap_or_else(|| panic!("no pb:kv outcome in:\n{report}"));
+    let open = pbs_tests::single_mode_import_outcome("pb:kv/store.open").await;
     assert!(
         open.contains("Unavailable(") && open.contains("needs the full host"),
         "{open}"

@@ -919,24 +919,9 @@ on_both_backends!(
 /// In single-component mode there is no database: `unavailable`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_component_mode_has_no_secrets() {
-    let (server, base) = pbs_tests::serve_single(guests::PB_IMPORTS, pbs_tests::test_limits())
-        .await
-        .unwrap();
-    let report = pbs_tests::client()
-        .get(format!("{base}/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let line = report
-        .lines()
-        .find(|l| l.starts_with("pb:secrets/store.get "))
-        .unwrap();
+    let line = pbs_tests::single_mode_import_outcome("pb:secrets/store.get").await;
     assert!(
         line.contains("Unavailable(") && line.contains("single-component mode"),
         "{line}"
     );
-    drop(server);
 }
