@@ -1,3 +1,4 @@
+use super::admin_host::AdminHost;
 use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
@@ -9,15 +10,8 @@ pub struct DeployArgs {
     /// The function's name; it is served at `/api/pb_serverless/<name>`.
     #[arg(long)]
     name: String,
-    /// The host's URL.
-    #[arg(long, default_value = "http://127.0.0.1:8090", env = "PB_SERVER")]
-    server: String,
-    /// The admin token (default: `PB_ADMIN_TOKEN`, else `<dir>/admin_token`).
-    #[arg(long, env = "PB_ADMIN_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// The data folder of a local host, to find its admin token.
-    #[arg(long, default_value = "pb_data", env = "PB_DATA_DIR")]
-    dir: PathBuf,
+    #[command(flatten)]
+    host: AdminHost,
     /// Triggers the component must serve: http, jobs, cron, hooks.
     #[arg(long, default_value = "http")]
     triggers: String,
@@ -33,22 +27,8 @@ pub async fn run(args: DeployArgs) -> anyhow::Result<()> {
     } else {
         std::fs::read(&args.path).with_context(|| format!("read {}", args.path.display()))?
     };
-    let token = match args.token {
-        Some(t) => t,
-        None => std::fs::read_to_string(args.dir.join("admin_token"))
-            .map(|t| t.trim().to_string())
-            .with_context(|| {
-                format!(
-                    "no admin token: pass --token, set PB_ADMIN_TOKEN, or run next to the host's data folder ({} has no admin_token)",
-                    args.dir.display()
-                )
-            })?,
-    };
-    let url = format!(
-        "{}/api/pb_serverless/_admin/functions/{}",
-        args.server.trim_end_matches('/'),
-        args.name,
-    );
+    let token = args.host.token()?;
+    let url = args.host.url(&format!("functions/{}", args.name));
     let response = reqwest::Client::new()
         .put(&url)
         .query(&[
@@ -60,7 +40,7 @@ pub async fn run(args: DeployArgs) -> anyhow::Result<()> {
         .body(bytes)
         .send()
         .await
-        .with_context(|| format!("reach the host at {}", args.server))?;
+        .with_context(|| format!("reach the host at {}", args.host.server))?;
     let status = response.status();
     let body: serde_json::Value = response.json().await.unwrap_or_default();
     if !status.is_success() {

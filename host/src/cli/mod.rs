@@ -1,5 +1,6 @@
 //! The `pbs` command line.
 
+mod admin_host;
 mod build;
 mod check;
 mod deploy;

@@ -1,6 +1,7 @@
 //! `pbs secrets …`: set, list and remove secrets through a running host's
 //! admin API; rotate the master key offline; make a new key.
 
+use super::admin_host::AdminHost;
 use crate::caps::secrets::crypto::{self, KeySource, MasterKey, KEY_ENV, KEY_FILE};
 use crate::caps::secrets::store;
 use crate::store::Db;
@@ -41,15 +42,8 @@ enum SecretsCommand {
 /// How to reach a running host's admin API.
 #[derive(Args)]
 struct Remote {
-    /// The host's URL.
-    #[arg(long, default_value = "http://127.0.0.1:8090", env = "PB_SERVER")]
-    server: String,
-    /// The admin token (default: `PB_ADMIN_TOKEN`, else `<dir>/admin_token`).
-    #[arg(long, env = "PB_ADMIN_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-    /// The data folder of a local host, to find its admin token.
-    #[arg(long, default_value = "pb_data", env = "PB_DATA_DIR")]
-    dir: PathBuf,
+    #[command(flatten)]
+    host: AdminHost,
     /// The environment (default: the one the host serves).
     #[arg(long = "env", env = "PB_ENV")]
     environment: Option<String>,
@@ -113,20 +107,6 @@ pub async fn run(args: SecretsArgs) -> anyhow::Result<()> {
 }
 
 impl Remote {
-    fn token(&self) -> anyhow::Result<String> {
-        match &self.token {
-            Some(t) => Ok(t.clone()),
-            None => std::fs::read_to_string(self.dir.join("admin_token"))
-                .map(|t| t.trim().to_string())
-                .with_context(|| {
-                    format!(
-                        "no admin token: pass --token, set PB_ADMIN_TOKEN, or run next to the host's data folder ({} has no admin_token)",
-                        self.dir.display()
-                    )
-                }),
-        }
-    }
-
     /// Sends a request to `secrets[/name]` and returns the JSON answer (none for 204).
     async fn call(
         &self,
@@ -134,17 +114,14 @@ impl Remote {
         name: Option<&str>,
         body: Option<serde_json::Value>,
     ) -> anyhow::Result<serde_json::Value> {
-        let mut url = format!(
-            "{}/api/pb_serverless/_admin/secrets",
-            self.server.trim_end_matches('/')
-        );
+        let mut url = self.host.url("secrets");
         if let Some(name) = name {
             url.push('/');
             url.push_str(name);
         }
         let mut request = reqwest::Client::new()
             .request(method, &url)
-            .bearer_auth(self.token()?);
+            .bearer_auth(self.host.token()?);
         if let Some(env) = &self.environment {
             request = request.query(&[("env", env)]);
         }
@@ -154,7 +131,7 @@ impl Remote {
         let response = request
             .send()
             .await
-            .with_context(|| format!("reach the host at {}", self.server))?;
+            .with_context(|| format!("reach the host at {}", self.host.server))?;
         let status = response.status();
         let body: serde_json::Value = response.json().await.unwrap_or_default();
         if !status.is_success() {

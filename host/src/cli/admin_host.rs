@@ -1,0 +1,43 @@
+//! How a command reaches a running host's admin API: its URL and the admin
+//! token (`--token`, `PB_ADMIN_TOKEN`, or `<dir>/admin_token`).
+
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct AdminHost {
+    /// The host's URL.
+    #[arg(long, default_value = "http://127.0.0.1:8090", env = "PB_SERVER")]
+    pub server: String,
+    /// The admin token (default: `PB_ADMIN_TOKEN`, else `<dir>/admin_token`).
+    #[arg(long, env = "PB_ADMIN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// The data folder of a local host, to find its admin token.
+    #[arg(long, default_value = "pb_data", env = "PB_DATA_DIR")]
+    dir: PathBuf,
+}
+
+impl AdminHost {
+    pub fn token(&self) -> anyhow::Result<String> {
+        match &self.token {
+            Some(t) => Ok(t.clone()),
+            None => std::fs::read_to_string(self.dir.join("admin_token"))
+                .map(|t| t.trim().to_string())
+                .with_context(|| {
+                    format!(
+                        "no admin token: pass --token, set PB_ADMIN_TOKEN, or run next to the host's data folder ({} has no admin_token)",
+                        self.dir.display()
+                    )
+                }),
+        }
+    }
+
+    /// `<server>/api/pb_serverless/_admin/<path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "{}/api/pb_serverless/_admin/{path}",
+            self.server.trim_end_matches('/')
+        )
+    }
+}
