@@ -9,6 +9,7 @@
 #   DURATION=30 bash bench/http.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 DURATION=${DURATION:-10}
 THREADS=${THREADS:-2}
 bash scripts/setup.sh --bench >/dev/null
@@ -24,7 +25,6 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-wait_up() { for _ in $(seq 200); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; echo "not up: $1" >&2; return 1; }
 
 "$PBS" serve "$HELLO" --addr 127.0.0.1:18101 >/dev/null 2>&1 & PIDS+=($!)
 PB_ADMIN_TOKEN=bench "$PBS" serve --addr 127.0.0.1:18102 --dir "$WORK/pb_data" >/dev/null 2>&1 & PIDS+=($!)
@@ -52,28 +52,9 @@ else
 fi
 ORDER+=(native-hyper)
 
-# wrk --latency prints "50%  1.23ms"; convert to ms.
-to_ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000} else print v }'; }
+run_wrk
 
-declare -A RPS P50 P99
-for c in 1 32; do
-  t=$THREADS; [ "$c" -lt "$t" ] && t=$c
-  for name in "${ORDER[@]}"; do
-    out=$(wrk -t"$t" -c"$c" -d"${DURATION}s" --latency "${URLS[$name]}")
-    if echo "$out" | grep -q "Non-2xx"; then echo "$name returned errors:"; echo "$out"; exit 1; fi
-    RPS[$name,$c]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    P50[$name,$c]=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
-    P99[$name,$c]=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
-  done
-done
-
-echo
-printf "%-16s %5s %12s %10s %10s\n" server conc "req/s" "p50 ms" "p99 ms"
-for c in 1 32; do
-  for name in "${ORDER[@]}"; do
-    printf "%-16s %5s %12s %10s %10s\n" "$name" "$c" "${RPS[$name,$c]}" "${P50[$name,$c]}" "${P99[$name,$c]}"
-  done
-done
+print_table server
 if [ -n "${URLS[wasmtime-serve]:-}" ]; then
   echo
   for c in 1 32; do

@@ -8,6 +8,7 @@
 #   DURATION=30 bash bench/js.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 DURATION=${DURATION:-10}
 THREADS=${THREADS:-2}
 bash scripts/setup.sh --bench >/dev/null
@@ -26,32 +27,15 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 "$PBS" build tests/js/src/hello.ts -o "$WORK/js-hello.wasm"
 
-wait_up() { for _ in $(seq 400); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; echo "not up: $1" >&2; return 1; }
 "$PBS" serve "$RUST_HELLO" --addr 127.0.0.1:18201 >/dev/null 2>&1 & PIDS+=($!)
 PBS_LOG=pbs::invoke=debug "$PBS" serve "$WORK/js-hello.wasm" --addr 127.0.0.1:18202 >"$WORK/js.log" 2>&1 & PIDS+=($!)
 wait_up http://127.0.0.1:18201/
 wait_up http://127.0.0.1:18202/
 
-to_ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000} else print v }'; }
 declare -A URLS=([rust-hello]=http://127.0.0.1:18201/ [js-hello]=http://127.0.0.1:18202/)
-declare -A RPS P50 P99
-for c in 1 32; do
-  t=$THREADS; [ "$c" -lt "$t" ] && t=$c
-  for name in rust-hello js-hello; do
-    out=$(wrk -t"$t" -c"$c" -d"${DURATION}s" --latency "${URLS[$name]}")
-    if echo "$out" | grep -q "Non-2xx"; then echo "$name returned errors:"; echo "$out"; exit 1; fi
-    RPS[$name,$c]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-    P50[$name,$c]=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
-    P99[$name,$c]=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
-  done
-done
-echo
-printf "%-12s %5s %12s %10s %10s\n" function conc "req/s" "p50 ms" "p99 ms"
-for c in 1 32; do
-  for name in rust-hello js-hello; do
-    printf "%-12s %5s %12s %10s %10s\n" "$name" "$c" "${RPS[$name,$c]}" "${P50[$name,$c]}" "${P99[$name,$c]}"
-  done
-done
+ORDER=(rust-hello js-hello)
+run_wrk
+print_table function
 for c in 1 32; do
   awk -v a="${RPS[js-hello,$c]}" -v b="${RPS[rust-hello,$c]}" -v c="$c" \
     'BEGIN{ printf "js-hello / rust-hello throughput at c=%s: %.2f\n", c, a/b }'
