@@ -17,6 +17,7 @@ pub mod cli;
 pub mod config;
 pub mod deploy;
 pub mod engine;
+pub mod project;
 pub mod server;
 pub mod store;
 pub mod triggers;

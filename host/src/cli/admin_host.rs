@@ -40,4 +40,34 @@ impl AdminHost {
             self.server.trim_end_matches('/')
         )
     }
+
+    /// Sends `method` to `<admin>/<path>` with `query` and an optional JSON
+    /// body; returns the JSON answer (`null` for 204), or the host's error
+    /// message with the status.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> anyhow::Result<serde_json::Value> {
+        let mut request = reqwest::Client::new()
+            .request(method, self.url(path))
+            .bearer_auth(self.token()?)
+            .query(query);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("reach the host at {}", self.server))?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        if !status.is_success() {
+            let message = body["message"].as_str().unwrap_or("no message");
+            anyhow::bail!("{status}: {message}");
+        }
+        Ok(body)
+    }
 }

@@ -1,59 +1,92 @@
 use super::admin_host::AdminHost;
+use crate::project::{manifest::FILE_NAME, Project};
 use anyhow::Context;
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct DeployArgs {
-    /// The component (`.wasm`) to deploy, or a JS/TS entry file to build first.
-    path: PathBuf,
-    /// The function's name; it is served at `/api/pb_serverless/<name>`.
+    /// A project (a folder with `pb_serverless.json`, or that file), a
+    /// component (`.wasm`), or a JS/TS entry to build first. Default: the
+    /// project in the current folder.
+    path: Option<PathBuf>,
+    /// The function's name, for a single component or entry; it is served at
+    /// `/api/pb_serverless/<name>`.
     #[arg(long)]
-    name: String,
+    name: Option<String>,
     #[command(flatten)]
     host: AdminHost,
-    /// Triggers the component must serve: http, jobs, cron, hooks.
+    /// Triggers a single component must serve: http, jobs, cron, hooks.
     #[arg(long, default_value = "http")]
     triggers: String,
-    /// A host this function may call (`api.openai.com`, `*.example.com`,
+    /// A host a single function may call (`api.openai.com`, `*.example.com`,
     /// `10.0.0.5:8080`, `10.0.0.0/8`); repeat for more. Default: none.
+    /// A project lists them per function in its manifest.
     #[arg(long = "allow-host")]
     allow_hosts: Vec<String>,
+    /// Apply collection changes that lose data (a dropped field, a changed type).
+    #[arg(long)]
+    force: bool,
 }
 
 pub async fn run(args: DeployArgs) -> anyhow::Result<()> {
-    let bytes = if crate::deploy::js::is_js_entry(&args.path) {
-        super::build::build_entry(&args.path).await?.component
+    let path = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
+    if Project::is_project(&path) {
+        if args.name.is_some() || !args.allow_hosts.is_empty() {
+            anyhow::bail!(
+                "--name and --allow-host are for a single component or entry; a project sets them in {FILE_NAME}"
+            );
+        }
+        return super::deploy_project::run(&Project::load(&path)?, &args.host, args.force).await;
+    }
+    let name = args.name.as_deref().with_context(|| {
+        format!("say the function's name with --name (or deploy a project folder with {FILE_NAME})")
+    })?;
+    let bytes = if crate::deploy::js::is_js_entry(&path) {
+        super::build::build_entry(&path).await?.component
     } else {
-        std::fs::read(&args.path).with_context(|| format!("read {}", args.path.display()))?
+        read_component(&path)?
     };
-    let token = args.host.token()?;
-    let url = args.host.url(&format!("functions/{}", args.name));
+    upload(&args.host, name, bytes, &args.triggers, &args.allow_hosts).await
+}
+
+pub fn read_component(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("read {}", path.display()))
+}
+
+/// Uploads one version of a function and prints what the host answered.
+pub async fn upload(
+    host: &AdminHost,
+    name: &str,
+    bytes: Vec<u8>,
+    triggers: &str,
+    allowed_hosts: &[String],
+) -> anyhow::Result<()> {
+    let token = host.token()?;
     let response = reqwest::Client::new()
-        .put(&url)
+        .put(host.url(&format!("functions/{name}")))
         .query(&[
-            ("triggers", args.triggers.as_str()),
-            ("allowed_hosts", &args.allow_hosts.join(",")),
+            ("triggers", triggers),
+            ("allowed_hosts", &allowed_hosts.join(",")),
         ])
         .bearer_auth(token)
         .header("content-type", "application/wasm")
         .body(bytes)
         .send()
         .await
-        .with_context(|| format!("reach the host at {}", args.host.server))?;
+        .with_context(|| format!("reach the host at {}", host.server))?;
     let status = response.status();
     let body: serde_json::Value = response.json().await.unwrap_or_default();
     if !status.is_success() {
         let message = body["message"].as_str().unwrap_or("no message");
-        anyhow::bail!("deploy refused ({status}): {message}");
+        anyhow::bail!("deploy of {name} refused ({status}): {message}");
     }
     let triggers: Vec<&str> = body["triggers"]
         .as_array()
         .map(|a| a.iter().filter_map(|t| t.as_str()).collect())
         .unwrap_or_default();
     println!(
-        "deployed {} version {} ({} bytes, triggers: {})",
-        args.name,
+        "deployed {name} version {} ({} bytes, triggers: {})",
         body["version"].as_str().unwrap_or("?"),
         body["size"],
         triggers.join(", ")

@@ -4,6 +4,7 @@ mod admin_host;
 mod build;
 mod check;
 mod deploy;
+mod deploy_project;
 mod secrets;
 mod serve;
 

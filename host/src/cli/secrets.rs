@@ -114,31 +114,15 @@ impl Remote {
         name: Option<&str>,
         body: Option<serde_json::Value>,
     ) -> anyhow::Result<serde_json::Value> {
-        let mut url = self.host.url("secrets");
-        if let Some(name) = name {
-            url.push('/');
-            url.push_str(name);
-        }
-        let mut request = reqwest::Client::new()
-            .request(method, &url)
-            .bearer_auth(self.host.token()?);
-        if let Some(env) = &self.environment {
-            request = request.query(&[("env", env)]);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("reach the host at {}", self.host.server))?;
-        let status = response.status();
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
-        if !status.is_success() {
-            let message = body["message"].as_str().unwrap_or("no message");
-            anyhow::bail!("{status}: {message}");
-        }
-        Ok(body)
+        let path = match name {
+            Some(name) => format!("secrets/{name}"),
+            None => "secrets".to_string(),
+        };
+        let query: Vec<(&str, &str)> = match &self.environment {
+            Some(env) => vec![("env", env.as_str())],
+            None => Vec::new(),
+        };
+        self.host.call(method, &path, &query, body.as_ref()).await
     }
 }
 

@@ -174,6 +174,13 @@ pub fn inspect(
 /// The HTTP method handlers a JS bundle may export.
 const JS_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
+/// Whether a bundle exporting `names` has an HTTP handler.
+pub fn js_serves_http(names: &[String]) -> bool {
+    names
+        .iter()
+        .any(|n| n == "default.fetch" || JS_METHODS.contains(&n.as_str()))
+}
+
 /// A JS function's engine exports every handler interface; what it serves
 /// is what its bundle exports: HTTP with `export default { fetch }` or a
 /// method handler, the other triggers through named exports.
@@ -182,9 +189,7 @@ fn js_triggers(
     names: Vec<String>,
     required: &[Trigger],
 ) -> Result<(), DeployError> {
-    let http = names
-        .iter()
-        .any(|n| n == "default.fetch" || JS_METHODS.contains(&n.as_str()));
+    let http = js_serves_http(&names);
     let named = names
         .iter()
         .any(|n| !n.starts_with("default") && !JS_METHODS.contains(&n.as_str()));

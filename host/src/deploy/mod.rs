@@ -11,7 +11,7 @@ pub mod handlers;
 pub mod js;
 mod registry;
 
-pub use check::{inspect, Checked, DeployError, Trigger};
+pub use check::{inspect, js_serves_http, Checked, DeployError, Trigger};
 pub use registry::{Deployed, FunctionInfo, Registry, Version};
 
 /// Function names: lowercase letters, digits, `-` and `_`; 1 to 63

@@ -1,0 +1,143 @@
+//! `pbs deploy` of a project folder (`pb_serverless.json`), as a user runs it.
+
+use crate::cli::pbs_bin;
+use pbs_tests::{guests, js, Backend, TestHost};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn write_project(dir: &Path, manifest: serde_json::Value) {
+    std::fs::write(
+        dir.join("pb_serverless.json"),
+        serde_json::to_string_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+}
+
+fn entry(file: &str) -> String {
+    js::project_dir()
+        .join("src")
+        .join(file)
+        .to_string_lossy()
+        .into_owned()
+}
+
+async fn deploy(host: &TestHost, dir: &Path) -> Output {
+    let mut cmd = Command::new(pbs_bin());
+    cmd.arg("deploy")
+        .arg(dir)
+        .args(["--server", &host.base, "--token", &host.token])
+        .env_remove("PB_ADMIN_TOKEN");
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+async fn deployed_functions(host: &TestHost) -> Vec<String> {
+    let (status, list) = host.admin_get("functions").await;
+    assert_eq!(status, 200, "{list}");
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_deploys_every_function_and_its_bindings() {
+    let host = TestHost::start(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_project(
+        dir.path(),
+        serde_json::json!({
+            "functions": {
+                "greeter": {"entry": entry("hello.ts")},
+                "worker": {"entry": entry("project_worker.ts")},
+                "rusty": {"component": guests::HELLO},
+            },
+            "cron": [{"func": "nightly", "cron": "0 3 * * *", "function": "worker"}],
+            "jobs": {"resize": "worker"},
+        }),
+    );
+    let out = deploy(&host, dir.path()).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in ["greeter", "worker", "rusty"] {
+        assert!(
+            stdout.contains(&format!("deployed {name} version")),
+            "{stdout}"
+        );
+    }
+    assert_eq!(
+        host.get("greeter").await.text().await.unwrap(),
+        "hello from js\n"
+    );
+    assert_eq!(
+        host.get("rusty").await.text().await.unwrap(),
+        "Hello, world!\n"
+    );
+    let (status, cron) = host.admin_get("cron").await;
+    assert_eq!(status, 200, "{cron}");
+    let cron = cron.to_string();
+    assert!(
+        cron.contains("nightly") && cron.contains("0 3 * * *"),
+        "{cron}"
+    );
+}
+
+/// Every function is built and checked against the manifest before anything
+/// is uploaded: a project with one broken binding changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_project_uploads_nothing() {
+    let host = TestHost::start(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_project(
+        dir.path(),
+        serde_json::json!({
+            "functions": {
+                "greeter": {"entry": entry("hello.ts")},
+                "worker": {"entry": entry("project_worker.ts")},
+            },
+            "cron": [{"func": "weekly", "cron": "0 3 * * 1", "function": "worker"}],
+        }),
+    );
+    let out = deploy(&host, dir.path()).await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("does not export `weekly`") && stderr.contains("nightly"),
+        "{stderr}"
+    );
+    assert!(deployed_functions(&host).await.is_empty());
+
+    // A typo in a key is an error, not a silently ignored section.
+    write_project(
+        dir.path(),
+        serde_json::json!({
+            "functions": {"greeter": {"entry": entry("hello.ts")}},
+            "crons": [],
+        }),
+    );
+    let out = deploy(&host, dir.path()).await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown field `crons`"), "{stderr}");
+
+    // A binding to a function the manifest does not define.
+    write_project(
+        dir.path(),
+        serde_json::json!({
+            "functions": {"greeter": {"entry": entry("hello.ts")}},
+            "jobs": {"resize": "worker"},
+        }),
+    );
+    let out = deploy(&host, dir.path()).await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no function `worker`"), "{stderr}");
+    assert!(deployed_functions(&host).await.is_empty());
+}
