@@ -17,6 +17,7 @@
 //! small process-wide table keyed by the `Services` and dropped, with its
 //! connections, once that host is gone.
 
+use super::reader::Readers;
 use crate::caps::services::Services;
 use crate::store::Db;
 use sqlx::pool::PoolConnection;
@@ -24,7 +25,7 @@ use sqlx::postgres::PgConnection;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{Connection, Postgres, Sqlite};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 /// Connections one host's `pb:kv` keeps at most, beyond its pool's.
@@ -62,6 +63,8 @@ pub struct Conns {
     free: Mutex<Vec<(Conn, Instant)>>,
     /// Own connections open (idle or lent).
     open: AtomicUsize,
+    /// SQLite's direct readers (`super::reader`), made at first use.
+    readers: OnceLock<Option<Readers>>,
 }
 
 /// The own connections of the host that `services` belongs to.
@@ -87,6 +90,11 @@ pub fn of(services: &Arc<Services>) -> Arc<Conns> {
 }
 
 impl Conns {
+    /// Direct readers of `db` when it is a SQLite file.
+    pub fn readers(&self, db: &Db) -> Option<&Readers> {
+        self.readers.get_or_init(|| Readers::for_db(db)).as_ref()
+    }
+
     /// A connection for one statement: an idle own one, a new own one, or
     /// (all lent) one of `db`'s pool.
     pub async fn lease<'a>(&'a self, db: &Db) -> sqlx::Result<Lease<'a>> {

@@ -25,6 +25,7 @@
 //! database, and `open` answers `unavailable`.
 
 pub mod conns;
+pub mod reader;
 pub mod sql;
 
 use crate::caps::bindings::kv::store::{self, Error, Host, HostBucket, KeyPage};
@@ -165,8 +166,32 @@ impl KvView<'_> {
 
 type Target = (Db, Arc<conns::Conns>, Arc<str>);
 
+impl KvView<'_> {
+    /// `get` on SQLite's direct readers ([`reader`]); none when there are
+    /// none or SQLite was busy, and the caller goes the sqlx way.
+    fn direct_get(
+        &self,
+        b: &Resource<Bucket>,
+        key: &str,
+    ) -> wasmtime::Result<Option<Result<Option<Bytes>, Error>>> {
+        let Some(services) = self.services else {
+            return Ok(None);
+        };
+        let bucket = self.table.get(b)?;
+        let Some(readers) = bucket.conns.readers(&services.db) else {
+            return Ok(None);
+        };
+        let _span = tracing::debug_span!("pb.kv.get", function = %self.function).entered();
+        Ok(match readers.get(&bucket.namespace, key, now_ms()) {
+            Ok(reader::Read::Done(value)) => Some(Ok(value)),
+            Ok(reader::Read::Busy) => None,
+            Err(e) => Some(Err(failed(self.function, "get", e))),
+        })
+    }
+}
+
 /// A database failure: logged in full; the guest gets no SQL.
-fn failed(function: &str, op: &str, e: sqlx::Error) -> Error {
+fn failed(function: &str, op: &str, e: impl std::fmt::Display) -> Error {
     tracing::error!(target: "pb.kv", function, "pb.kv.{op} failed: {e}");
     Error::Internal(format!(
         "pb:kv {op} failed on the host; the host's log has the details"
@@ -227,6 +252,9 @@ impl Host for KvView<'_> {
 impl HostBucket for KvView<'_> {
     async fn get(&mut self, b: Resource<Bucket>, key: String) -> Answer<Option<Bytes>> {
         check!(check_key(&key));
+        if let Some(answer) = self.direct_get(&b, &key)? {
+            return Ok(answer);
+        }
         op!(self, b, "get", |lease, ns| sql::get(
             lease,
             &ns,
