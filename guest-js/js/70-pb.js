@@ -122,6 +122,17 @@
   // ---------------------------------------------------------------------
   // Records
 
+  /** The HTTP status the records REST API gives each `pb:data` error case. */
+  const ERROR_STATUS = {
+    "not-found": 404,
+    "invalid": 400,
+    "denied": 403,
+    "conflict": 400,
+    "quota": 400,
+    "unavailable": 503,
+    "internal": 500,
+  };
+
   /**
    * The record methods of one collection, outside a transaction (ops "data.*")
    * or inside one (ops "tx.*", with the transaction handle first).
@@ -138,7 +149,13 @@
     }
 
     #call(op, ...args) {
-      return call(this.#prefix + op, [...this.#head, this.#name, ...args]);
+      try {
+        return call(this.#prefix + op, [...this.#head, this.#name, ...args]);
+      } catch (err) {
+        // Like the pocketbase SDK's ClientResponseError: `status` as the records API would answer.
+        if (err?.name === "PbError" && err.status === undefined) err.status = ERROR_STATUS[err.code] ?? 500;
+        throw err;
+      }
     }
 
     async getOne(id, { fields } = {}) {
@@ -164,8 +181,13 @@
       };
     }
 
-    /** Every matching record, fetched `batch` at a time. */
-    async getFullList({ filter, sort, fields, batch = 500 } = {}) {
+    /**
+     * Every matching record, fetched `batch` (default 1000) at a time; as the
+     * SDK, `getFullList(options)` or `getFullList(batch, options)`.
+     */
+    async getFullList(batchOrOptions = {}, options = {}) {
+      const opts = typeof batchOrOptions === "number" ? { ...options, batch: batchOrOptions } : { ...batchOrOptions };
+      const { filter, sort, fields, batch = 1000 } = opts;
       const items = [];
       for (let page = 1; ; page++) {
         const result = await this.getList(page, batch, { filter, sort, fields, skipTotal: true });
@@ -179,12 +201,12 @@
       return pickFields(JSON.parse(this.#call("get-first-list-item", String(filter))), fields);
     }
 
-    async create(data) {
-      return JSON.parse(this.#call("create", toJSONText(data, "the record")));
+    async create(data, { fields } = {}) {
+      return pickFields(JSON.parse(this.#call("create", toJSONText(data, "the record"))), fields);
     }
 
-    async update(id, data) {
-      return JSON.parse(this.#call("update", String(id), toJSONText(data, "the patch")));
+    async update(id, data, { fields } = {}) {
+      return pickFields(JSON.parse(this.#call("update", String(id), toJSONText(data, "the patch"))), fields);
     }
 
     async delete(id) {
@@ -193,14 +215,14 @@
     }
 
     /** The `top` records nearest to `vector` by cosine similarity: [{record, score}], best first. */
-    async vectorSearch({ vector, field, filter, top = 10 }) {
+    async vectorSearch({ vector, field, filter, top = 10, fields }) {
       const scored = this.#call("vector-search", {
         "field": String(field),
         "vector": Array.from(vector, Number),
         "filter": filter ?? null,
         "top": top,
       });
-      return scored.map(({ record, score }) => ({ record: JSON.parse(record), score }));
+      return scored.map(({ record, score }) => ({ record: pickFields(JSON.parse(record), fields), score }));
     }
   }
 
@@ -423,7 +445,9 @@
     },
 
     /** Writes a file (string, ArrayBuffer, view or Blob); resolves with {filename, size, modifiedMs}. */
-    async save(collection, recordId, { filename, data }) {
+    async save(collection, recordId, file) {
+      const { filename, data } = file ?? {};
+      if (typeof filename !== "string") throw new TypeError("pb.files.save: expected {filename: string, data}");
       const bytes = await toBytes(data);
       return fileInfo(call("files.save", [String(collection), String(recordId), String(filename), bytes]));
     },

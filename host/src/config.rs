@@ -159,6 +159,10 @@ pub struct HostConfig {
     pub registry_refresh: Duration,
     /// pb:secrets: the environment and the master key.
     pub secrets: SecretsConfig,
+    /// pb:jobs: the worker pool.
+    pub jobs: crate::triggers::jobs::JobsConfig,
+    /// pb:files: where files are kept and the largest accepted.
+    pub files: crate::caps::files::FilesConfig,
 }
 
 impl Default for HostConfig {
@@ -173,6 +177,8 @@ impl Default for HostConfig {
             allowed_hosts: Vec::new(),
             registry_refresh: Duration::from_secs(1),
             secrets: SecretsConfig::default(),
+            jobs: Default::default(),
+            files: Default::default(),
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct Server {
     registry: Option<Arc<Registry>>,
     stop: watch::Sender<bool>,
     accepting: Option<tokio::task::JoinHandle<()>>,
+    /// pb:jobs' dispatcher: on shutdown it puts the running jobs back.
+    jobs: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
@@ -60,6 +62,8 @@ impl Server {
                     data_dir: config.dir.clone(),
                     environment,
                     secrets_key,
+                    jobs: Default::default(),
+                    files: Arc::new(crate::caps::files::Files::open(&config.files, &config.dir)?),
                 });
                 let registry = Registry::open(db, runtime.clone()).await?;
                 let token = admin_token(&config)?;
@@ -78,6 +82,7 @@ impl Server {
             .with_context(|| format!("listen on {}", config.addr))?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
+        let mut jobs = None;
         if let Some(registry) = &registry {
             tokio::spawn(refresh_loop(
                 registry.clone(),
@@ -89,6 +94,9 @@ impl Server {
                 registry.db().clone(),
                 stopped.clone(),
             ));
+            // pb:jobs' workers and the cron scheduler.
+            jobs = crate::triggers::jobs::start(registry.clone(), config.jobs, stopped.clone());
+            crate::triggers::cron::start(registry.clone(), stopped.clone());
         }
         let app = Arc::new(App { runtime, target });
         let accepting = tokio::spawn(accept_loop(listener, app, stopped));
@@ -98,6 +106,7 @@ impl Server {
             registry,
             stop,
             accepting: Some(accepting),
+            jobs,
         })
     }
 
@@ -119,11 +128,15 @@ impl Server {
     }
 
     /// Stops accepting connections and waits (up to [`DRAIN_TIMEOUT`]) for
-    /// the requests under way to finish.
+    /// the requests under way to finish; jobs under way are stopped and put
+    /// back in the queue.
     pub async fn shutdown(mut self) {
         self.stop();
         if let Some(accepting) = self.accepting.take() {
             let _ = accepting.await;
+        }
+        if let Some(jobs) = self.jobs.take() {
+            let _ = jobs.await;
         }
     }
 }

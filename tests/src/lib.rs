@@ -4,6 +4,7 @@
 pub mod fake_openai;
 pub mod js;
 pub mod pg;
+pub mod s3;
 
 use pbs::config::{HostConfig, Limits, Mode};
 use pbs::server::Server;
@@ -34,6 +35,9 @@ pub mod guests {
     pub const STALL_AFTER_HEADERS: &str = env!("GUEST_STALL_AFTER_HEADERS");
     /// Fetches `?url=` through `wasi:http/outgoing-handler` (the SSRF suite).
     pub const FETCH_PROXY: &str = env!("GUEST_FETCH_PROXY");
+    /// Enqueues jobs over HTTP, runs them (record, fail, sleep, …) and cron
+    /// ticks, and records what ran in its pb:kv namespace (jobs.rs, cron.rs).
+    pub const JOBS_TESTER: &str = env!("GUEST_JOBS_TESTER");
 
     /// The example function of `examples/hello` (the README's tutorial).
     pub const EXAMPLE_HELLO: &str = env!("EXAMPLE_HELLO");
@@ -133,6 +137,8 @@ impl TestHost {
             allowed_hosts,
             registry_refresh: Duration::from_millis(200),
             secrets: Default::default(),
+            jobs: Default::default(),
+            files: Default::default(),
         };
         let server = Server::start(config).await.expect("start host");
         let base = format!("http://{}", server.addr());

@@ -34,9 +34,3 @@ pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
     utils::add_to_linker(linker)?;
     Ok(())
 }
-
-/// The message of the typed `unavailable` error a capability gives until it
-/// is implemented on this host.
-pub(crate) fn unavailable(package: &str) -> String {
-    format!("{package} is not available on this host yet")
-}

@@ -17,6 +17,10 @@ pub struct Services {
     pub environment: Arc<str>,
     /// The master key of pb:secrets.
     pub secrets_key: Arc<MasterKey>,
+    /// pb:jobs: the wake-up of this host's workers and the queue's caches.
+    pub jobs: Arc<crate::caps::jobs::JobsHub>,
+    /// pb:files: the host's file store (a folder or S3).
+    pub files: Arc<crate::caps::files::Files>,
 }
 
 /// The message of the `unavailable` error when there is no database.

@@ -5,6 +5,7 @@ mod build;
 mod check;
 mod deploy;
 mod deploy_project;
+mod jobs;
 mod secrets;
 mod serve;
 
@@ -34,6 +35,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Manage secrets (pb:secrets): set, list, rm through the admin API; rotate-key offline.
     Secrets(secrets::SecretsArgs),
+    /// Jobs (pb:jobs): list, retry, cancel through the admin API.
+    Jobs(jobs::JobsArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -56,6 +59,7 @@ pub fn main() -> ExitCode {
             Command::Deploy(args) => deploy::run(args).await,
             Command::Check(args) => check::run(args).await,
             Command::Secrets(args) => secrets::run(args).await,
+            Command::Jobs(args) => jobs::run(args).await,
         }
     });
     match result {

@@ -49,6 +49,18 @@ pub struct ServeArgs {
     /// else from `<dir>/secrets_key`, generated at first start.
     #[arg(long = "env", env = "PB_ENV", default_value = DEFAULT_ENVIRONMENT)]
     environment: String,
+    /// Jobs (pb:jobs) this host runs at once; 0 = it runs none (it may still enqueue).
+    #[arg(long, default_value_t = crate::triggers::jobs::DEFAULT_WORKERS)]
+    job_workers: usize,
+    /// Seconds a worker's claim on a job lasts unless its heartbeat extends
+    /// it: how soon a job whose host died is run again.
+    #[arg(long, default_value_t = crate::triggers::jobs::DEFAULT_LEASE.as_secs_f64())]
+    job_lease: f64,
+    /// Seconds one run of a job may take.
+    #[arg(long, default_value_t = crate::triggers::jobs::DEFAULT_TIMEOUT.as_secs_f64())]
+    job_timeout: f64,
+    #[command(flatten)]
+    files: crate::caps::files::config::FilesArgs,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -60,6 +72,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let headers_timeout = seconds("--timeout", args.timeout)?;
     let max_duration = seconds("--max-duration", args.max_duration)?;
+    let job_lease = seconds("--job-lease", args.job_lease)?;
+    let job_timeout = seconds("--job-timeout", args.job_timeout)?;
     anyhow::ensure!(
         (1..=65536).contains(&args.memory_mb),
         "--memory-mb must be between 1 and 65536"
@@ -90,6 +104,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             environment: args.environment,
             key: None,
         },
+        jobs: crate::triggers::jobs::JobsConfig {
+            workers: args.job_workers,
+            lease: job_lease,
+            timeout: job_timeout,
+            ..Default::default()
+        },
+        files: args.files.config()?,
         ..HostConfig::default()
     };
     let single = matches!(config.mode, Mode::Single(_));

@@ -17,12 +17,15 @@ use sqlx::Row;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, RwLock};
-use wasmtime::component::Component;
+use wasmtime::component::{Component, InstancePre};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 /// A compiled version, shared by every function that serves it.
 pub struct Version {
     pub hash: String,
+    /// The instantiate-pre of the whole component (for the job, cron and
+    /// hook handler exports: `triggers::invoke_export`).
+    pub pre: InstancePre<Invocation>,
     pub proxy: Option<ProxyPre<Invocation>>,
     pub exports: Vec<String>,
     pub triggers: Vec<Trigger>,
@@ -34,6 +37,7 @@ impl From<Checked> for Version {
     fn from(checked: Checked) -> Self {
         Version {
             hash: checked.hash,
+            pre: checked.pre,
             proxy: checked.proxy,
             exports: checked.exports,
             triggers: checked.triggers,
@@ -329,6 +333,21 @@ impl Registry {
             versions.retain(|hash, _| live.values().any(|d| &d.version.hash == hash));
         }
         Ok(())
+    }
+
+    /// Any stored version by its hash, current or not (a job runs on the
+    /// version that enqueued it); none when the version is not stored.
+    pub async fn load(&self, hash: &str) -> anyhow::Result<Option<Arc<Version>>> {
+        let stored: Option<i32> = on_pool!(&self.db, pool => {
+            sqlx::query_scalar("SELECT 1 FROM pbs_versions WHERE hash = $1")
+                .bind(hash)
+                .fetch_optional(pool)
+                .await?
+        });
+        match stored {
+            Some(_) => Ok(Some(self.load_version(hash).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn load_version(&self, hash: &str) -> anyhow::Result<Arc<Version>> {

@@ -24,6 +24,9 @@ pub struct Invocation {
     pub trace: TraceCtx,
     /// The database and data folder (none in single-component mode).
     pub services: Option<Arc<Services>>,
+    /// The deployment version (content hash) this invocation runs; none
+    /// at build time. pb:jobs pins the jobs it enqueues to it.
+    pub version: Option<Arc<str>>,
     /// pb:secrets: the values read so far.
     pub secrets: SecretsCtx,
 }
@@ -67,6 +70,7 @@ impl Invocation {
             deadline,
             trace,
             services,
+            version: None,
             secrets: SecretsCtx::default(),
         };
         invocation.set_outbound(outbound);

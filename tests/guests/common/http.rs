@@ -7,9 +7,7 @@ use crate::wasi::http::types::{Fields, OutgoingBody, OutgoingResponse, ResponseO
 pub fn respond(out: ResponseOutparam, status: u16, headers: &[(&str, &str)], body: &[u8]) {
     let fields = Fields::new();
     for (name, value) in headers {
-        fields
-            .append(name, value.as_bytes())
-            .expect("valid header");
+        fields.append(name, value.as_bytes()).expect("valid header");
     }
     let response = OutgoingResponse::new(fields);
     response.set_status_code(status).expect("valid status");

@@ -1,10 +1,12 @@
 //! A component that imports every pb:* interface deploys and runs; the
 //! capabilities not implemented yet answer with the typed `unavailable`
-//! error (never a trap); pb:trace, pb:kv and pb:secrets work.
+//! error (never a trap); pb:trace, pb:kv and pb:secrets work, and pb:data
+//! answers (its collection `posts` does not exist: `not-found`).
 
 use pbs_tests::{guests, on_both_backends, Backend, TestHost};
 
-const UNAVAILABLE: &[&str] = &[
+/// pb:data calls on a collection that does not exist.
+const NOT_FOUND: &[&str] = &[
     "pb:data/records.get-one",
     "pb:data/records.get-list",
     "pb:data/records.get-first-list-item",
@@ -12,19 +14,22 @@ const UNAVAILABLE: &[&str] = &[
     "pb:data/records.update",
     "pb:data/records.delete",
     "pb:data/records.vector-search",
-    "pb:data/records.begin",
+    // Read before the save: no such file yet.
     "pb:files/storage.read",
-    "pb:files/storage.save",
-    "pb:files/storage.delete",
-    "pb:files/storage.list",
-    "pb:jobs/queue.enqueue",
-    "pb:jobs/queue.status",
 ];
 
+const UNAVAILABLE: &[&str] = &[];
+
 const WORKING: &[&str] = &[
+    "pb:data/records.begin",
+    "pb:data/records.transaction.commit",
     "pb:kv/store.open",
     "pb:kv/store.bucket.set",
     "pb:kv/store.bucket.get",
+    "pb:files/storage.save",
+    "pb:files/storage.delete",
+    "pb:files/storage.list",
+    "pb:jobs/queue.status",
     "pb:secrets/store.get",
     "pb:trace/tracing.log",
     "pb:trace/tracing.span",
@@ -51,9 +56,19 @@ async fn every_pb_import_answers(backend: Backend) {
             "{name}: {o}"
         );
     }
+    for name in NOT_FOUND {
+        let o = outcome(name);
+        assert!(o.contains("NotFound("), "{name}: {o}");
+    }
     for name in WORKING {
         assert_eq!(outcome(name), "ok", "{name}");
     }
+    // pb:jobs works, and refuses a job this component cannot run.
+    let o = outcome("pb:jobs/queue.enqueue");
+    assert!(
+        o.contains("Invalid(") && o.contains("does not export `pb:serverless/job-handler`"),
+        "{o}"
+    );
 }
 
 on_both_backends!(every_pb_import_answers);

@@ -2,12 +2,20 @@
 //! HTTP over loopback, SQLite and a real PostgreSQL.
 
 mod cli;
+mod collections;
+mod cron;
 mod deploy;
+mod files;
 mod hostile;
 mod imports;
+mod jobs;
 mod js;
 mod kv;
+mod project;
+mod records;
 mod registry;
 mod secrets;
 mod serve;
 mod ssrf;
+mod transactions;
+mod vector;

@@ -79,6 +79,8 @@ async fn host_allowing(allowed: &[String]) -> TestHost {
         allowed_hosts: allowed.to_vec(),
         registry_refresh: Duration::from_millis(200),
         secrets: Default::default(),
+        jobs: Default::default(),
+        files: Default::default(),
     };
     let server = Server::start(config).await.expect("start host");
     let base = format!("http://{}", server.addr());

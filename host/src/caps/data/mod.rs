@@ -1,22 +1,60 @@
-//! `pb:data` — records, vector search and transactions.
+//! `pb:data` — records and vector search (`wit/deps/pb-data/data.wit`), on
+//! the host's database, and the collections they live in. This file is the
+//! WIT face; the same operations serve the records REST API
+//! (`triggers/http/records.rs`).
 //!
-//! Not implemented on this host yet: every call answers the typed
-//! `unavailable` error (never a trap), so components built against the whole
-//! contract deploy and run today.
+//! | file | what |
+//! |---|---|
+//! | [`schema`] | collections and field types: definitions, validation, JSON |
+//! | [`catalog`] | table `pbs_collections`, its cache, schema changes in one transaction |
+//! | [`migrate`] | the DDL of a collection's table on SQLite and PostgreSQL, lossy-change checks |
+//! | [`ops`] | the record operations: collection lookup, [`rules`], transactions |
+//! | [`read`], [`write`] | the SQL of reads and of writes (every write takes a `Conn` inside a transaction) |
+//! | [`vector`] | nearest-neighbour search: pgvector HNSW, exact scan on SQLite |
+//! | [`values`] | JSON ↔ column values, PocketBase's conversions and field checks |
+//! | [`filter`] | PocketBase's filter language → parameterized SQL |
+//! | [`store`] | one host's store (database, connections, catalogue), shared SQL plumbing |
+//!
+//! Functions act with full rights (rules do not apply). `begin` opens a
+//! [`tx::Transaction`], which pb:kv's `set-in`/`delete-in` and pb:jobs'
+//! `enqueue-in` share.
+//! Not in single-component mode (`pbs serve COMPONENT`): there is no
+//! database, and every call answers `unavailable`.
+
+pub mod catalog;
+pub mod error;
+pub mod filter;
+pub mod ids;
+pub mod migrate;
+pub mod ops;
+pub mod read;
+pub mod rules;
+pub mod schema;
+pub mod store;
+pub mod tx;
+pub mod values;
+pub mod vector;
+pub mod write;
 
 use crate::caps::bindings::data::records::{self, Host, HostTransaction};
 use crate::caps::bindings::data::types::{
     self, Error, ListOptions, ListResult, ScoredRecord, VectorQuery,
 };
+use crate::caps::services::{self, Services};
 use crate::engine::Invocation;
+use error::DataError;
+use rules::Access;
+use serde_json::{Map, Value};
+use std::sync::Arc;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
-/// The host side of a `transaction` resource.
-pub struct Transaction;
+pub use tx::Transaction;
 
 /// Per-call view of an invocation for `pb:data`.
 pub struct DataView<'a> {
     pub table: &'a mut ResourceTable,
+    pub function: &'a Arc<str>,
+    pub services: Option<&'a Arc<Services>>,
 }
 
 struct HasDataView;
@@ -28,129 +66,292 @@ pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
     fn view(s: &mut Invocation) -> DataView<'_> {
         DataView {
             table: &mut s.table,
+            function: &s.trace.function,
+            services: s.services.as_ref(),
         }
     }
     types::add_to_linker::<_, HasDataView>(linker, view)?;
     records::add_to_linker::<_, HasDataView>(linker, view)
 }
 
-fn unavailable<T>() -> wasmtime::Result<Result<T, Error>> {
-    Ok(Err(Error::Unavailable(crate::caps::unavailable("pb:data"))))
+type Answer<T> = wasmtime::Result<Result<T, Error>>;
+
+impl From<DataError> for Error {
+    fn from(e: DataError) -> Error {
+        let message = e.message();
+        match e {
+            DataError::NotFound(_) => Error::NotFound(message),
+            DataError::Invalid { .. } | DataError::BadFilter { .. } => Error::Invalid(message),
+            DataError::Conflict { .. } => Error::Conflict(message),
+            DataError::Denied(_) => Error::Denied(message),
+            DataError::Quota(_) => Error::Quota(message),
+            DataError::Internal => Error::Internal(message),
+        }
+    }
+}
+
+/// A record or patch from the guest: a JSON object of bounded size.
+fn parse_object(text: &str, what: &str) -> Result<Map<String, Value>, Error> {
+    if text.len() > write::MAX_RECORD_BYTES {
+        return Err(Error::Quota(format!(
+            "the {what} is {} bytes; at most {} are allowed",
+            text.len(),
+            write::MAX_RECORD_BYTES
+        )));
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(o)) => Ok(o),
+        Ok(_) => Err(Error::Invalid(format!("the {what} must be a JSON object"))),
+        Err(e) => Err(Error::Invalid(format!("the {what} is not valid JSON: {e}"))),
+    }
+}
+
+/// Runs one operation on the host's store inside a `pb.data.<op>` span; the
+/// store's error becomes the WIT error.
+macro_rules! op {
+    ($self:ident, $name:literal, |$store:ident| $body:expr) => {{
+        let Some(services) = $self.services else {
+            return Ok(Err(Error::Unavailable(services::no_database("pb:data"))));
+        };
+        let $store = store::of(services);
+        let span = tracing::debug_span!(concat!("pb.data.", $name), function = %$self.function);
+        let result = tracing::Instrument::instrument(async { $body.await }, span).await;
+        Ok(result.map_err(Error::from))
+    }};
 }
 
 impl types::Host for DataView<'_> {}
 
 impl Host for DataView<'_> {
-    async fn get_one(
-        &mut self,
-        _c: String,
-        _id: String,
-    ) -> wasmtime::Result<Result<String, Error>> {
-        unavailable()
+    async fn get_one(&mut self, collection: String, id: String) -> Answer<String> {
+        op!(self, "get-one", |s| async {
+            let (c, r) = s.get_one(&collection, &id, Access::Full).await?;
+            Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
+        })
     }
-    async fn get_list(
-        &mut self,
-        _c: String,
-        _o: ListOptions,
-    ) -> wasmtime::Result<Result<ListResult, Error>> {
-        unavailable()
+
+    async fn get_list(&mut self, collection: String, o: ListOptions) -> Answer<ListResult> {
+        let q = read::ListQuery {
+            page: o.page,
+            per_page: o.per_page,
+            sort: o.sort,
+            filter: o.filter.filter(|f| !f.trim().is_empty()),
+            skip_total: o.skip_total,
+        };
+        let fields = o.fields;
+        op!(self, "get-list", |s| async {
+            let (c, page) = s.list(&collection, &q, Access::Full).await?;
+            Ok::<_, DataError>(ListResult {
+                page: page.page,
+                per_page: page.per_page,
+                total_items: page.total_items,
+                total_pages: page.total_pages,
+                items: page
+                    .items
+                    .iter()
+                    .map(|r| {
+                        Value::Object(read::project(r.to_json(&c), fields.as_deref())).to_string()
+                    })
+                    .collect(),
+            })
+        })
     }
-    async fn get_first_list_item(
-        &mut self,
-        _c: String,
-        _f: String,
-    ) -> wasmtime::Result<Result<String, Error>> {
-        unavailable()
+
+    async fn get_first_list_item(&mut self, collection: String, filter: String) -> Answer<String> {
+        op!(self, "get-first-list-item", |s| async {
+            let (c, r) = s.first(&collection, &filter, Access::Full).await?;
+            Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
+        })
     }
-    async fn create(&mut self, _c: String, _r: String) -> wasmtime::Result<Result<String, Error>> {
-        unavailable()
+
+    async fn create(&mut self, collection: String, record: String) -> Answer<String> {
+        let input = match parse_object(&record, "record") {
+            Ok(o) => o,
+            Err(e) => return Ok(Err(e)),
+        };
+        op!(self, "create", |s| async {
+            let (c, r) = s.create(&collection, &input, Access::Full).await?;
+            Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
+        })
     }
-    async fn update(
-        &mut self,
-        _c: String,
-        _id: String,
-        _p: String,
-    ) -> wasmtime::Result<Result<String, Error>> {
-        unavailable()
+
+    async fn update(&mut self, collection: String, id: String, patch: String) -> Answer<String> {
+        let patch = match parse_object(&patch, "patch") {
+            Ok(o) => o,
+            Err(e) => return Ok(Err(e)),
+        };
+        op!(self, "update", |s| async {
+            let (c, r) = s.update(&collection, &id, &patch, Access::Full).await?;
+            Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
+        })
     }
-    async fn delete(&mut self, _c: String, _id: String) -> wasmtime::Result<Result<(), Error>> {
-        unavailable()
+
+    async fn delete(&mut self, collection: String, id: String) -> Answer<()> {
+        op!(self, "delete", |s| s.delete(&collection, &id, Access::Full))
     }
+
     async fn vector_search(
         &mut self,
-        _c: String,
-        _q: VectorQuery,
-    ) -> wasmtime::Result<Result<Vec<ScoredRecord>, Error>> {
-        unavailable()
+        collection: String,
+        q: VectorQuery,
+    ) -> Answer<Vec<ScoredRecord>> {
+        op!(self, "vector-search", |s| async {
+            let query = vector::Query {
+                field: &q.field,
+                vector: &q.vector,
+                filter: q.filter.as_deref().filter(|f| !f.trim().is_empty()),
+                top: q.top,
+            };
+            let (c, found) = s.vector_search(&collection, &query, Access::Full).await?;
+            Ok::<_, DataError>(
+                found
+                    .into_iter()
+                    .map(|(r, score)| ScoredRecord {
+                        record: Value::Object(r.to_json(&c)).to_string(),
+                        score: score as f32,
+                    })
+                    .collect(),
+            )
+        })
     }
-    async fn begin(&mut self) -> wasmtime::Result<Result<Resource<Transaction>, Error>> {
-        unavailable()
+
+    async fn begin(&mut self) -> Answer<Resource<Transaction>> {
+        let Some(services) = self.services else {
+            return Ok(Err(Error::Unavailable(services::no_database("pb:data"))));
+        };
+        let span = tracing::debug_span!("pb.data.begin", function = %self.function);
+        let begun =
+            tracing::Instrument::instrument(Transaction::begin(store::of(services)), span).await;
+        match begun {
+            Ok(tx) => Ok(Ok(self.table.push(tx)?)),
+            Err(e) => Ok(Err(e.into())),
+        }
+    }
+}
+
+/// Runs one operation on the transaction `$t` inside a `pb.data.tx.<op>`
+/// span; the store's error becomes the WIT error.
+macro_rules! tx_op {
+    ($self:ident, $t:ident, $name:literal, |$tx:ident| $body:expr) => {{
+        let span = tracing::debug_span!(concat!("pb.data.tx.", $name), function = %$self.function);
+        let $tx: &mut Transaction = $self.table.get_mut(&$t)?;
+        let result = tracing::Instrument::instrument(async { $body.await }, span).await;
+        Ok(result.map_err(Error::from))
+    }};
+}
+
+fn list_query(o: &ListOptions) -> read::ListQuery {
+    read::ListQuery {
+        page: o.page,
+        per_page: o.per_page,
+        sort: o.sort.clone(),
+        filter: o.filter.clone().filter(|f| !f.trim().is_empty()),
+        skip_total: o.skip_total,
     }
 }
 
 impl HostTransaction for DataView<'_> {
-    async fn get_one(
-        &mut self,
-        _t: Resource<Transaction>,
-        _c: String,
-        _id: String,
-    ) -> wasmtime::Result<Result<String, Error>> {
-        unavailable()
+    async fn get_one(&mut self, t: Resource<Transaction>, c: String, id: String) -> Answer<String> {
+        tx_op!(self, t, "get-one", |tx| async {
+            let (c, r) = tx.get_one(&c, &id).await?;
+            Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
+        })
     }
     async fn get_list(
         &mut self,
-        _t: Resource<Transaction>,
-        _c: String,
-        _o: ListOptions,
-    ) -> wasmtime::Result<Result<ListResult, Error>> {
-        unavailable()
+        t: Resource<Transaction>,
+        c: String,
+        o: ListOptions,
+    ) -> Answer<ListResult> {
+        let q = list_query(&o);
+        let fields = o.fields;
+        tx_op!(self, t, "get-list", |tx| async {
+            let (c, page) = tx.list(&c, &q).await?;
+            Ok::<_, DataError>(ListResult {
+                page: page.page,
+                per_page: page.per_page,
+                total_items: page.total_items,
+                total_pages: page.total_pages,
+                items: page
+                    .items
+                    .iter()
+                    .map(|r| {
+                        Value::Object(read::project(r.to_json(&c), fields.as_deref())).to_string()
+                    })
+                    .collect(),
+            })
+        })
     }
     async fn get_first_list_item(
         &mut self,
-        _t: Resource<Transaction>,
-        _c: String,
-        _f: String,
-    ) -> wasmtime::Result<Result<String, Error>> {
-        unavailable()
+        t: Resource<Transaction>,
+        c: String,
+        f: String,
+    ) -> Answer<String> {
+        tx_op!(self, t, "get-first-list-item", |tx| async {
+            let (c, r) = tx.first(&c, &f).await?;
+            Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
+        })
     }
-    async fn create(
-        &mut self,
-        _t: Resource<Transaction>,
-        _c: String,
-        _r: String,
-    ) -> wasmtime::Result<Result<String, Error>> {
-        unavailable()
+    async fn create(&mut self, t: Resource<Transaction>, c: String, r: String) -> Answer<String> {
+        let input = match parse_object(&r, "record") {
+            Ok(o) => o,
+            Err(e) => return Ok(Err(e)),
+        };
+        tx_op!(self, t, "create", |tx| async {
+            let (c, r) = tx.create(&c, &input).await?;
+            Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
+        })
     }
     async fn update(
         &mut self,
-        _t: Resource<Transaction>,
-        _c: String,
-        _id: String,
-        _p: String,
-    ) -> wasmtime::Result<Result<String, Error>> {
-        unavailable()
+        t: Resource<Transaction>,
+        c: String,
+        id: String,
+        p: String,
+    ) -> Answer<String> {
+        let patch = match parse_object(&p, "patch") {
+            Ok(o) => o,
+            Err(e) => return Ok(Err(e)),
+        };
+        tx_op!(self, t, "update", |tx| async {
+            let (c, r) = tx.update(&c, &id, &patch).await?;
+            Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
+        })
     }
-    async fn delete(
-        &mut self,
-        _t: Resource<Transaction>,
-        _c: String,
-        _id: String,
-    ) -> wasmtime::Result<Result<(), Error>> {
-        unavailable()
+    async fn delete(&mut self, t: Resource<Transaction>, c: String, id: String) -> Answer<()> {
+        tx_op!(self, t, "delete", |tx| tx.delete(&c, &id))
     }
     async fn vector_search(
         &mut self,
-        _t: Resource<Transaction>,
-        _c: String,
-        _q: VectorQuery,
-    ) -> wasmtime::Result<Result<Vec<ScoredRecord>, Error>> {
-        unavailable()
+        t: Resource<Transaction>,
+        c: String,
+        q: VectorQuery,
+    ) -> Answer<Vec<ScoredRecord>> {
+        tx_op!(self, t, "vector-search", |tx| async {
+            let query = vector::Query {
+                field: &q.field,
+                vector: &q.vector,
+                filter: q.filter.as_deref().filter(|f| !f.trim().is_empty()),
+                top: q.top,
+            };
+            let (c, found) = tx.vector_search(&c, &query).await?;
+            Ok::<_, DataError>(
+                found
+                    .into_iter()
+                    .map(|(r, score)| ScoredRecord {
+                        record: Value::Object(r.to_json(&c)).to_string(),
+                        score: score as f32,
+                    })
+                    .collect(),
+            )
+        })
     }
-    async fn commit(&mut self, _t: Resource<Transaction>) -> wasmtime::Result<Result<(), Error>> {
-        unavailable()
+    async fn commit(&mut self, t: Resource<Transaction>) -> Answer<()> {
+        tx_op!(self, t, "commit", |tx| tx.commit())
     }
-    async fn rollback(&mut self, _t: Resource<Transaction>) -> wasmtime::Result<Result<(), Error>> {
-        unavailable()
+    async fn rollback(&mut self, t: Resource<Transaction>) -> Answer<()> {
+        tx_op!(self, t, "rollback", |tx| tx.rollback())
     }
     async fn drop(&mut self, t: Resource<Transaction>) -> wasmtime::Result<()> {
         self.table.delete(t)?;

@@ -1,61 +1,173 @@
-//! `pb:files` — files attached to records.
+//! `pb:files` — files attached to records (`wit/deps/pb-files/files.wit`):
+//! `read`, `save`, `delete`, `list` for (collection, record id, file name).
 //!
-//! Not implemented on this host yet: every call answers the typed
-//! `unavailable` error.
+//! - **Storage** ([`store`], [`config`]): `<data dir>/storage/` by default,
+//!   or an S3-compatible bucket (`pbs serve --files s3://bucket/prefix`),
+//!   through the `object_store` crate. The key of a file is
+//!   `<collection>/<record-id>/<filename>`. A save is atomic: no reader ever
+//!   sees half a file.
+//! - **Names** ([`name`]): checked before anything touches storage; `..`,
+//!   `.`, separators, NUL, control characters, empty and over-long names are
+//!   `invalid`, with a message saying which rule was broken.
+//! - **Size**: a file larger than the host's limit (`pbs serve
+//!   --max-file-mb`, default [`config::DEFAULT_MAX_FILE_SIZE`]) is `quota`,
+//!   on save and on read.
+//! - **Records**: deleting a record deletes its files
+//!   ([`delete_record_files`], called by pb:data), deleting a collection
+//!   all of its files ([`delete_collection_files`]).
+//! - **HTTP**: `GET /api/files/{collection}/{record}/{filename}` serves a
+//!   file (`triggers/http/files.rs`).
+//! - **Access**: any deployed function may use any record's files (functions
+//!   are deployed by the admin); no rule checks files yet.
+//!
+//! Not in single-component mode (`pbs serve COMPONENT`): every call answers
+//! `unavailable`.
+
+pub mod config;
+pub mod name;
+pub mod store;
+
+#[cfg(test)]
+mod tests;
 
 use crate::caps::bindings::files::storage::{self, Error, FileInfo, Host};
+use crate::caps::services::{self, Services};
 use crate::engine::Invocation;
+pub use config::FilesConfig;
+/// The object store crate, for tests and tools that look at the storage.
+pub use object_store;
+use std::sync::Arc;
+pub use store::{FileError, FileMeta, Files};
 use wasmtime::component::{HasData, Linker};
 
 /// Per-call view of an invocation for `pb:files`.
-pub struct FilesView;
+pub struct FilesView<'a> {
+    pub function: &'a Arc<str>,
+    pub services: Option<&'a Arc<Services>>,
+}
 
 struct HasFilesView;
 impl HasData for HasFilesView {
-    type Data<'a> = FilesView;
+    type Data<'a> = FilesView<'a>;
 }
 
 pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
-    storage::add_to_linker::<_, HasFilesView>(linker, |_| FilesView)
+    storage::add_to_linker::<_, HasFilesView>(linker, |s| FilesView {
+        function: &s.trace.function,
+        services: s.services.as_ref(),
+    })
 }
 
-fn unavailable<T>() -> wasmtime::Result<Result<T, Error>> {
-    Ok(Err(Error::Unavailable(crate::caps::unavailable(
-        "pb:files",
-    ))))
+/// Deletes every file of a record (call it once the record's deletion is
+/// committed); the number of files deleted. A failure leaves the files in
+/// place: log it, the record is gone either way.
+pub async fn delete_record_files(
+    services: &Services,
+    collection: &str,
+    record_id: &str,
+) -> Result<usize, FileError> {
+    services.files.delete_record(collection, record_id).await
 }
 
-impl Host for FilesView {
+/// Deletes every file of every record of a collection (call it once the
+/// collection's deletion is committed); the number of files deleted.
+pub async fn delete_collection_files(
+    services: &Services,
+    collection: &str,
+) -> Result<usize, FileError> {
+    services.files.delete_collection(collection).await
+}
+
+type Answer<T> = wasmtime::Result<Result<T, Error>>;
+
+impl FilesView<'_> {
+    /// Runs `op` on the host's files inside a `pb.files.<name>` span; a
+    /// store failure is logged in full and the guest gets no paths.
+    async fn run<T, F>(&self, op: &'static str, call: impl FnOnce(Arc<Services>) -> F) -> Answer<T>
+    where
+        F: std::future::Future<Output = Result<T, FileError>>,
+    {
+        let Some(services) = self.services else {
+            return Ok(Err(Error::Unavailable(services::no_database("pb:files"))));
+        };
+        let function = &**self.function;
+        let span = match op {
+            "read" => tracing::debug_span!("pb.files.read", function),
+            "save" => tracing::debug_span!("pb.files.save", function),
+            "delete" => tracing::debug_span!("pb.files.delete", function),
+            _ => tracing::debug_span!("pb.files.list", function),
+        };
+        let result = tracing::Instrument::instrument(call(services.clone()), span).await;
+        Ok(result.map_err(|e| match e {
+            FileError::NotFound(m) => Error::NotFound(m),
+            FileError::Invalid(m) => Error::Invalid(m),
+            FileError::Quota(m) => Error::Quota(m),
+            FileError::Internal(detail) => {
+                tracing::error!(target: "pb.files", function = %self.function, "pb.files.{op} failed: {detail}");
+                Error::Internal(format!(
+                    "pb:files {op} failed on the host; the host's log has the details"
+                ))
+            }
+        }))
+    }
+}
+
+fn info(meta: FileMeta) -> FileInfo {
+    FileInfo {
+        filename: meta.filename,
+        size: meta.size,
+        modified_ms: meta.modified_ms,
+    }
+}
+
+impl Host for FilesView<'_> {
     async fn read(
         &mut self,
-        _c: String,
-        _id: String,
-        _name: String,
-    ) -> wasmtime::Result<Result<Vec<u8>, Error>> {
-        unavailable()
+        collection: String,
+        record_id: String,
+        filename: String,
+    ) -> Answer<Vec<u8>> {
+        self.run("read", |s| async move {
+            let bytes = s.files.read(&collection, &record_id, &filename).await?;
+            Ok(Vec::from(bytes))
+        })
+        .await
     }
+
     async fn save(
         &mut self,
-        _c: String,
-        _id: String,
-        _name: String,
-        _data: Vec<u8>,
-    ) -> wasmtime::Result<Result<FileInfo, Error>> {
-        unavailable()
+        collection: String,
+        record_id: String,
+        filename: String,
+        data: Vec<u8>,
+    ) -> Answer<FileInfo> {
+        self.run("save", |s| async move {
+            let meta = s
+                .files
+                .save(&collection, &record_id, &filename, data.into())
+                .await?;
+            Ok(info(meta))
+        })
+        .await
     }
+
     async fn delete(
         &mut self,
-        _c: String,
-        _id: String,
-        _name: String,
-    ) -> wasmtime::Result<Result<bool, Error>> {
-        unavailable()
+        collection: String,
+        record_id: String,
+        filename: String,
+    ) -> Answer<bool> {
+        self.run("delete", |s| async move {
+            s.files.delete(&collection, &record_id, &filename).await
+        })
+        .await
     }
-    async fn list(
-        &mut self,
-        _c: String,
-        _id: String,
-    ) -> wasmtime::Result<Result<Vec<FileInfo>, Error>> {
-        unavailable()
+
+    async fn list(&mut self, collection: String, record_id: String) -> Answer<Vec<FileInfo>> {
+        self.run("list", |s| async move {
+            let files = s.files.list(&collection, &record_id).await?;
+            Ok(files.into_iter().map(info).collect())
+        })
+        .await
     }
 }

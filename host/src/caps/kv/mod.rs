@@ -18,8 +18,9 @@
 //!   and nothing is written.
 //! - **Limits**: [`MAX_KEY_LEN`], [`MAX_VALUE_LEN`] (`quota` beyond),
 //!   [`MAX_TTL_MS`], [`DEFAULT_PAGE`] / [`MAX_PAGE`] keys per `list-keys`.
-//! - `set-in` / `delete-in` need a `pb:data` transaction, which this host
-//!   cannot hand out yet: they answer `unavailable`.
+//! - `set-in` / `delete-in` run the same statements on a `pb:data`
+//!   transaction's connection ([`crate::caps::data::tx`]): the write lands
+//!   only if the transaction commits.
 //!
 //! Not in single-component mode (`pbs serve COMPONENT`): there is no
 //! database, and `open` answers `unavailable`.
@@ -403,35 +404,54 @@ impl HostBucket for KvView<'_> {
 
     async fn set_in(
         &mut self,
-        _b: Resource<Bucket>,
-        _tx: Resource<Transaction>,
-        _k: String,
-        _v: Bytes,
-        _ttl: Option<u64>,
+        b: Resource<Bucket>,
+        tx: Resource<Transaction>,
+        key: String,
+        value: Bytes,
+        ttl_ms: Option<u64>,
     ) -> Answer<()> {
-        Ok(Err(no_transactions()))
+        check!(check_key(&key));
+        check!(check_value(&value));
+        let expires = match expiry(ttl_ms, now_ms()) {
+            Ok(e) => e,
+            Err(e) => return Ok(Err(e)),
+        };
+        let ns = self.table.get(&b)?.namespace.clone();
+        let span = tracing::debug_span!("pb.kv.set-in", function = %self.function);
+        let tx = self.table.get_mut(&tx)?;
+        let conn = match tx.conn() {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(Error::Invalid(e.message()))),
+        };
+        let result =
+            tracing::Instrument::instrument(sql::set_in(conn, &ns, &key, &value, expires), span)
+                .await;
+        Ok(result.map_err(|e| failed(self.function, "set-in", e)))
     }
 
     async fn delete_in(
         &mut self,
-        _b: Resource<Bucket>,
-        _tx: Resource<Transaction>,
-        _k: String,
+        b: Resource<Bucket>,
+        tx: Resource<Transaction>,
+        key: String,
     ) -> Answer<bool> {
-        Ok(Err(no_transactions()))
+        check!(check_key(&key));
+        let ns = self.table.get(&b)?.namespace.clone();
+        let span = tracing::debug_span!("pb.kv.delete-in", function = %self.function);
+        let tx = self.table.get_mut(&tx)?;
+        let conn = match tx.conn() {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(Error::Invalid(e.message()))),
+        };
+        let result =
+            tracing::Instrument::instrument(sql::delete_in(conn, &ns, &key, now_ms()), span).await;
+        Ok(result.map_err(|e| failed(self.function, "delete-in", e)))
     }
 
     async fn drop(&mut self, b: Resource<Bucket>) -> wasmtime::Result<()> {
         self.table.delete(b)?;
         Ok(())
     }
-}
-
-fn no_transactions() -> Error {
-    Error::Unavailable(
-        "pb:kv set-in and delete-in need a pb:data transaction, and pb:data is not available on this host yet"
-            .into(),
-    )
 }
 
 /// Deletes every row past its TTL, [`SWEEP_BATCH`] rows per statement;

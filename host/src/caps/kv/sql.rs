@@ -47,6 +47,60 @@ pub async fn get(
     })
 }
 
+const SET: &str = "INSERT INTO pbs_kv (namespace, key, value, expires_ms) VALUES ($1, $2, $3, $4) \
+                   ON CONFLICT (namespace, key) DO UPDATE \
+                   SET value = excluded.value, expires_ms = excluded.expires_ms";
+
+const DELETE: &str = "DELETE FROM pbs_kv WHERE namespace = $1 AND key = $2 RETURNING expires_ms";
+
+/// Runs `$body` with `$c` bound to the connection of a `pb:data`
+/// transaction ([`crate::caps::data::store::Conn`]).
+macro_rules! on_tx {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            crate::caps::data::store::Conn::Sqlite($c) => $body,
+            crate::caps::data::store::Conn::Postgres($c) => $body,
+        }
+    };
+}
+
+/// [`set`] inside a `pb:data` transaction (`set-in`).
+pub async fn set_in(
+    conn: crate::caps::data::store::Conn<'_>,
+    ns: &str,
+    key: &str,
+    value: &[u8],
+    expires: Option<i64>,
+) -> sqlx::Result<()> {
+    on_tx!(conn, c => {
+        sqlx::query(SET)
+            .bind(ns)
+            .bind(key)
+            .bind(value)
+            .bind(expires)
+            .execute(&mut *c)
+            .await
+            .map(|_| ())
+    })
+}
+
+/// [`delete`] inside a `pb:data` transaction (`delete-in`).
+pub async fn delete_in(
+    conn: crate::caps::data::store::Conn<'_>,
+    ns: &str,
+    key: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let removed: Option<Option<i64>> = on_tx!(conn, c => {
+        sqlx::query_scalar(DELETE)
+            .bind(ns)
+            .bind(key)
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    Ok(matches!(removed, Some(None)) || matches!(removed, Some(Some(at)) if at > now))
+}
+
 /// Sets the value and the expiry (none = never, which also clears an
 /// earlier TTL, as Redis's `SET` does).
 pub async fn set(
@@ -57,11 +111,7 @@ pub async fn set(
     expires: Option<i64>,
 ) -> sqlx::Result<()> {
     on_conn!(lease, c => {
-        sqlx::query(
-            "INSERT INTO pbs_kv (namespace, key, value, expires_ms) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (namespace, key) DO UPDATE \
-             SET value = excluded.value, expires_ms = excluded.expires_ms",
-        )
+        sqlx::query(SET)
         .bind(ns)
         .bind(key)
         .bind(value)
@@ -76,7 +126,7 @@ pub async fn set(
 /// the sweeper has not reached yet answers false).
 pub async fn delete(lease: &mut Lease<'_>, ns: &str, key: &str, now: i64) -> sqlx::Result<bool> {
     let removed: Option<Option<i64>> = on_conn!(lease, c => {
-        sqlx::query_scalar("DELETE FROM pbs_kv WHERE namespace = $1 AND key = $2 RETURNING expires_ms")
+        sqlx::query_scalar(DELETE)
             .bind(ns)
             .bind(key)
             .fetch_optional(c)

@@ -8,6 +8,9 @@
 //! | DELETE | `functions/{name}` | stop serving a function (its versions stay) |
 //! | POST | `check?triggers=…` | run the deploy checks without storing anything |
 //! | GET, PUT, DELETE | `secrets`, `secrets/{name}` | pb:secrets, see [`crate::caps::secrets::admin`] |
+//! | PUT | `collections` | apply a set of collections, see [`super::collections`] |
+//! | GET, POST, PUT | `jobs`, `jobs/{id}/retry`, `jobs/{id}/cancel`, `jobs/bindings` | pb:jobs, see [`crate::caps::jobs::admin`] |
+//! | GET, PUT | `cron` | cron schedules, see [`crate::triggers::cron::admin`] |
 
 use super::reply::{closing, error, has_body, json, Body};
 use super::ADMIN_PREFIX;
@@ -36,6 +39,12 @@ pub async fn handle(
     let triggers = query_param(&req, "triggers").unwrap_or_default();
     let allowed_hosts = query_param(&req, "allowed_hosts").unwrap_or_default();
     match (req.method().clone(), segments.as_slice()) {
+        (_, ["jobs", ..]) => crate::caps::jobs::admin::handle(registry, req).await,
+        (_, ["cron", ..]) => crate::triggers::cron::admin::handle(registry, req).await,
+        (_, ["collections"]) => {
+            let services = registry.runtime().services().cloned();
+            super::collections::admin_import(services, req).await
+        }
         (_, ["secrets", ..]) => {
             let services = registry.runtime().services().cloned();
             crate::caps::secrets::admin::handle(services, req).await

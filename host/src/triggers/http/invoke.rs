@@ -50,6 +50,7 @@ pub async fn http(
     let deadline = Arc::new(Deadline::after(limits.headers_timeout));
     let mut store = runtime.new_store(deployed.name.clone(), deadline.clone());
     store.data_mut().trace.source_map = deployed.version.source_map.clone();
+    store.data_mut().version = Some(deployed.version.hash.as_str().into());
     store
         .data_mut()
         .set_outbound(deployed.outbound.for_invocation(deployed.name.clone()));

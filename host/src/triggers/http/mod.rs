@@ -4,7 +4,10 @@
 //! `wasmtime serve`).
 
 pub mod admin;
+pub mod collections;
+pub mod files;
 pub mod invoke;
+pub mod records;
 pub mod reply;
 
 use crate::deploy::{Deployed, Registry};
@@ -46,6 +49,13 @@ impl App {
                 let path = req.uri().path();
                 if path.starts_with(ADMIN_PREFIX) || path == ADMIN_PREFIX.trim_end_matches('/') {
                     return admin::handle(registry, admin_token, req).await;
+                }
+                if collections::matches(path) {
+                    let services = registry.runtime().services();
+                    return collections::handle(services, admin_token, req).await;
+                }
+                if files::matches(path) {
+                    return files::handle(registry.runtime().services(), admin_token, req).await;
                 }
                 if let Some(rest) = path.strip_prefix(FUNCTIONS_PREFIX) {
                     let name = rest.split('/').next().unwrap_or_default();
