@@ -28,6 +28,13 @@ pub async fn run(project: &Project, host: &AdminHost, force: bool) -> anyhow::Re
     if manifest.functions.is_empty() && manifest.collections.is_empty() {
         anyhow::bail!("the manifest defines no functions and no collections: nothing to deploy");
     }
+    if !manifest.hooks.is_empty() {
+        // Refused before anything is built or uploaded, rather than after
+        // the functions are deployed.
+        anyhow::bail!(
+            "the manifest has record hooks, which this version of pb-serverless does not run yet; remove the `hooks` section to deploy"
+        );
+    }
     let mut built = Vec::new();
     for (name, spec) in &manifest.functions {
         let bound: Vec<String> = manifest

@@ -127,6 +127,19 @@ async fn a_broken_project_uploads_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unknown field `crons`"), "{stderr}");
 
+    // Record hooks are refused before anything is built: this host does not run them yet.
+    write_project(
+        dir.path(),
+        serde_json::json!({
+            "functions": {"greeter": {"entry": entry("hello.ts")}},
+            "hooks": [{"collection": "posts", "event": "before_create", "func": "check"}],
+        }),
+    );
+    let out = deploy(&host, dir.path()).await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("record hooks"), "{stderr}");
+
     // A binding to a function the manifest does not define.
     write_project(
         dir.path(),
