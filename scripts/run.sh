@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds pb-serverless, starts `pbs serve` on SQLite (./pb_data) and deploys
-# the example function. Extra arguments go to `pbs serve`.
+# the examples (a Rust component and the TypeScript project). Extra
+# arguments go to `pbs serve`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 >/dev/null
@@ -19,12 +20,17 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 "$PBS" deploy target/examples/wasm32-wasip2/release/hello.wasm --name hello --server "http://$ADDR"
-# The TypeScript example: bundled with its own esbuild, snapshotted, deployed.
+# The TypeScript example project (examples/hello-ts/pb_serverless.json): its
+# functions bundled with its own esbuild and snapshotted, its collection,
+# job consumer and cron schedule.
 npm ci --prefix examples/hello-ts --no-audit --no-fund --loglevel=error
-"$PBS" deploy examples/hello-ts/src/index.ts --name hello-ts --server "http://$ADDR"
+"$PBS" deploy examples/hello-ts --server "http://$ADDR"
 echo
 echo "Try:  curl 'http://$ADDR/api/pb_serverless/hello?name=you'"
 echo "      curl 'http://$ADDR/api/pb_serverless/hello-ts?name=you'"
 echo "      curl -N -d 'one two three' 'http://$ADDR/api/pb_serverless/hello-ts'"
+echo "      curl -d '{\"text\": \"buy oat milk and coffee\"}' 'http://$ADDR/api/pb_serverless/notes'"
+echo "      curl 'http://$ADDR/api/pb_serverless/notes?q=coffee'"
+echo "      curl 'http://$ADDR/api/collections/notes/records?sort=-created'"
 echo "Stop: Ctrl-C"
 wait $PID

@@ -154,3 +154,80 @@ async fn a_broken_project_uploads_nothing() {
     assert!(stderr.contains("no function `worker`"), "{stderr}");
     assert!(deployed_functions(&host).await.is_empty());
 }
+
+/// The example project the README's first command deploys
+/// (`examples/hello-ts`): a collection with a vector field, a function that
+/// writes a note and enqueues a job in one transaction, searches by vector,
+/// and a cron schedule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_project_deploys_and_works() {
+    let host = TestHost::start(Backend::Sqlite).await;
+    let dir = js::project_dir().join("../../examples/hello-ts");
+    let out = deploy(&host, &dir).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let notes = host.function_url("notes");
+    for text in [
+        "buy oat milk and coffee",
+        "the coffee grinder is broken",
+        "book flights to Lisbon",
+    ] {
+        let resp = host
+            .client
+            .post(&notes)
+            .body(serde_json::json!({ "text": text }).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+    }
+    let resp = host.client.post(&notes).body("{}").send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+
+    let hits: serde_json::Value = host
+        .client
+        .get(format!("{notes}?q=coffee"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let texts: Vec<&str> = hits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts.len(), 3, "{hits}");
+    assert!(texts[2] == "book flights to Lisbon", "{hits}");
+
+    // The queued job counts each note's words (it runs after the response).
+    let url = host.url("/api/collections/notes/records?filter=words%3E0&skipTotal=1");
+    let mut counted = 0;
+    for _ in 0..100 {
+        let page: serde_json::Value = host
+            .client
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        counted = page["items"].as_array().unwrap().len();
+        if counted == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(counted, 3);
+    let (status, cron) = host.admin_get("cron").await;
+    assert_eq!(status, 200);
+    assert!(cron.to_string().contains("nightly"), "{cron}");
+    let hello: serde_json::Value = host.get("hello-ts?name=you").await.json().await.unwrap();
+    assert_eq!(hello["message"], "Hello, you!");
+}

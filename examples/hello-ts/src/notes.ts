@@ -1,0 +1,61 @@
+// Notes with semantic search, a queue and a cron job — one function, every capability on `pb`.
+//   pbs deploy            (from examples/hello-ts: deploys the project in pb_serverless.json)
+//   curl -d '{"text": "buy oat milk and coffee"}' http://127.0.0.1:8090/api/pb_serverless/notes
+//   curl 'http://127.0.0.1:8090/api/pb_serverless/notes?q=coffee'
+//   curl 'http://127.0.0.1:8090/api/collections/notes/records?sort=-created'   (the records API)
+declare const pb: any;
+
+const DIMS = 64; // the `dimensions` of the `embedding` field in pb_serverless.json
+
+/**
+ * A toy embedding (hashed bag of words) so the example runs without an API
+ * key; for real ones, call an embedding model here (e.g. `embed()` from the
+ * `ai` package) and list its host in `allowed_hosts`.
+ */
+function embed(text: string): number[] {
+  const v = new Array<number>(DIMS).fill(0);
+  for (const word of text.toLowerCase().match(/[a-z0-9]+/g) ?? []) {
+    let h = 2166136261;
+    for (let i = 0; i < word.length; i++) h = Math.imul(h ^ word.charCodeAt(i), 16777619);
+    v[(h >>> 0) % DIMS] += 1;
+  }
+  if (v.every((x) => x === 0)) v[0] = 1; // a zero vector has no direction
+  return v;
+}
+
+// POST {"text": "…"}: the note and the job that counts its words commit together.
+export async function POST(req: Request): Promise<Response> {
+  const { text } = await req.json().catch(() => ({}));
+  if (typeof text !== "string" || !text.trim()) {
+    return Response.json({ status: 400, message: 'send {"text": "…"}', data: {} }, { status: 400 });
+  }
+  const note = await pb.tx(async (tx: any) => {
+    const note = await tx.collection("notes").create({ text, embedding: embed(text) });
+    await tx.jobs.enqueue("count_words", { id: note.id });
+    return note;
+  });
+  return Response.json({ id: note.id, text: note.text }, { status: 201 });
+}
+
+// GET ?q=…: the closest notes by cosine similarity; without q, the latest notes.
+export async function GET(req: Request): Promise<Response> {
+  const q = new URL(req.url).searchParams.get("q");
+  if (!q) {
+    return Response.json(await pb.collection("notes").getList(1, 20, { sort: "-created", fields: "id,text,words" }));
+  }
+  const hits = await pb.collection("notes").vectorSearch({ field: "embedding", vector: embed(q), top: 5 });
+  return Response.json(hits.map((h: any) => ({ id: h.record.id, text: h.record.text, score: h.score })));
+}
+
+// A queued job (enqueued above): runs after the response, retried if it throws.
+export async function count_words(data: { id: string }): Promise<void> {
+  const note = await pb.collection("notes").getOne(data.id);
+  const words = note.text.split(/\s+/).filter(Boolean).length;
+  await pb.collection("notes").update(data.id, { words });
+  await pb.kv.incr("notes_processed");
+}
+
+// A cron job (schedule in pb_serverless.json).
+export async function nightly(): Promise<void> {
+  await pb.kv.set("last_nightly", new Date().toISOString());
+}
