@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 mkdir -p target
+# A from-scratch build gains nothing from incremental caches but their disk
+# space (gigabytes); the disk left is printed because running out of it is the
+# likeliest way for a fresh machine to fail.
+export CARGO_INCREMENTAL=0
+df -h . | tail -1 | awk '{print "==> disk: " $4 " free"}'
 echo "==> JS runtime tests (guest-js/js in a Node vm with a fake host)"
 { node guest-js/js/test/run.mjs && node guest-js/js/test/http.mjs; } 2>&1 | tee target/test-output.log
 echo "==> cargo test"
