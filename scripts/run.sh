@@ -22,7 +22,7 @@ done
 "$PBS" deploy target/examples/wasm32-wasip2/release/hello.wasm --name hello --server "http://$ADDR"
 # The TypeScript example project (examples/hello-ts/pb_serverless.json): its
 # functions bundled with its own esbuild and snapshotted, its collection,
-# job consumer and cron schedule.
+# job consumer, cron schedule and record hook.
 npm ci --prefix examples/hello-ts --no-audit --no-fund --loglevel=error
 "$PBS" deploy examples/hello-ts --server "http://$ADDR"
 echo
@@ -31,6 +31,7 @@ echo "      curl 'http://$ADDR/api/pb_serverless/hello-ts?name=you'"
 echo "      curl -N -d 'one two three' 'http://$ADDR/api/pb_serverless/hello-ts'"
 echo "      curl -d '{\"text\": \"buy oat milk and coffee\"}' 'http://$ADDR/api/pb_serverless/notes'"
 echo "      curl 'http://$ADDR/api/pb_serverless/notes?q=coffee'"
+echo "      curl -d '{\"text\": \"  tidied   by   a   hook  \"}' 'http://$ADDR/api/pb_serverless/notes'   # the tidy_note hook"
 echo "      curl 'http://$ADDR/api/collections/notes/records?sort=-created'"
 echo "Stop: Ctrl-C"
 wait $PID

@@ -19,6 +19,7 @@ const GUESTS: &[&str] = &[
     "stall_after_headers",
     "fetch_proxy",
     "jobs_tester",
+    "hook_guard",
 ];
 
 /// Builds the workspace at `dir` for wasm32-wasip2 in release mode.

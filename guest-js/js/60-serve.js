@@ -168,4 +168,20 @@
     if (typeof handler !== "function") throw new TypeError(`the module has no exported function ${JSON.stringify(name)}`);
     return handler(...args);
   };
+
+  // A record hook `export function name(record, ctx)`: returning a record
+  // (an object) writes that instead; returning nothing keeps the record;
+  // throwing refuses the write, and the client sees the error's message.
+  // Settles to "keep", "replace:" + the record's JSON, or "reject:" + the
+  // message (read as text by the engine, guest-js/src/handlers.rs).
+  internal.runHook = async function runHook(name, args) {
+    let value;
+    try {
+      value = await internal.runExport(name, args);
+    } catch (err) {
+      return "reject:" + (typeof err?.message === "string" ? err.message : errorText(err));
+    }
+    if (value === undefined || value === null) return "keep";
+    return "replace:" + JSON.stringify(value);
+  };
 })();

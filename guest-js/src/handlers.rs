@@ -101,14 +101,19 @@ fn send_plain(out: ResponseOutparam, status: u16, json: &str) {
 #[derive(PartialEq)]
 enum Want {
     Nothing,
-    /// JSON text (`null` for undefined).
-    Json,
+    /// The string the export settled to (the hook protocol of `runHook`).
+    Text,
 }
 
 /// Calls the export `name` with `args` (JSON texts, parsed in JS) through
 /// `__pbsInternal.runExport`, runs the loop, and returns the settled value
 /// as asked, or the error text.
 fn run_export(name: &str, args: &[&str], want: Want) -> Result<String, String> {
+    run_through("runExport", name, args, want)
+}
+
+/// [`run_export`] through the internal function `entry`.
+fn run_through(entry: &str, name: &str, args: &[&str], want: Want) -> Result<String, String> {
     reseed();
     let promise = with_ctx(|ctx| {
         let list = Array::new(ctx.clone()).map_err(|e| describe_error(&ctx, e))?;
@@ -119,7 +124,7 @@ fn run_export(name: &str, args: &[&str], want: Want) -> Result<String, String> {
             list.set(i, value).map_err(|e| describe_error(&ctx, e))?;
         }
         let run: Function = internal(&ctx)
-            .get("runExport")
+            .get(entry)
             .map_err(|e| describe_error(&ctx, e))?;
         let promise: Promise = run
             .call((name, list))
@@ -136,14 +141,10 @@ fn run_export(name: &str, args: &[&str], want: Want) -> Result<String, String> {
             // A job's result is not used: a value JSON cannot hold must not
             // turn its success into a retry.
             Some(Ok(_)) if want == Want::Nothing => Ok(String::new()),
-            Some(Ok(v)) if v.is_undefined() => Ok("null".into()),
-            Some(Ok(v)) => ctx
-                .json_stringify(v)
-                .map_err(|e| describe_error(&ctx, e))
-                .map(|s| match s {
-                    Some(s) => s.to_string().unwrap_or_else(|_| "null".into()),
-                    None => "null".into(),
-                }),
+            Some(Ok(v)) => v
+                .as_string()
+                .and_then(|s| s.to_string().ok())
+                .ok_or_else(|| format!("the export `{name}` did not settle to a string")),
         }
     })
 }
@@ -174,7 +175,8 @@ impl cron_handler::Guest for Engine {
 
 impl hook_handler::Guest for Engine {
     /// The export gets `(record, {collection, event, oldRecord, depth})`;
-    /// returning a record replaces it, throwing rejects the write.
+    /// returning a record replaces it, throwing rejects the write with the
+    /// error's message.
     fn handle(c: hook_handler::Context) -> hook_handler::Outcome {
         use hook_handler::Event;
         let event = match c.event {
@@ -192,9 +194,12 @@ impl hook_handler::Guest for Engine {
             c.old_record.as_deref().unwrap_or("null"),
             c.depth
         );
-        match run_export(&c.name, &[&c.record, &meta], Want::Json) {
-            Ok(json) if json == "null" => hook_handler::Outcome::Keep,
-            Ok(json) => hook_handler::Outcome::Replace(json),
+        match run_through("runHook", &c.name, &[&c.record, &meta], Want::Text) {
+            Ok(text) => match text.split_once(':') {
+                Some(("replace", json)) => hook_handler::Outcome::Replace(json.to_string()),
+                Some(("reject", message)) => hook_handler::Outcome::Reject(message.to_string()),
+                _ => hook_handler::Outcome::Keep,
+            },
             Err(message) => hook_handler::Outcome::Reject(message),
         }
     }

@@ -66,6 +66,7 @@ impl Server {
                     files: Arc::new(crate::caps::files::Files::open(&config.files, &config.dir)?),
                 });
                 let registry = Registry::open(db, runtime.clone()).await?;
+                crate::triggers::hooks::install(&registry);
                 let token = admin_token(&config)?;
                 (
                     Target::Host {

@@ -305,7 +305,7 @@ async fn bench(backend: Backend, data: &Data, queries: usize, creates: u64) {
         };
         let t = Instant::now();
         let (_, found) = store
-            .vector_search("bench", &query, Access::Full)
+            .vector_search("bench", &query, Access::Full, &Default::default())
             .await
             .unwrap_or_else(|e| panic!("vector search: {}", e.message()));
         let ms = t.elapsed().as_secs_f64() * 1e3;

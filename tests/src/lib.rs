@@ -38,6 +38,9 @@ pub mod guests {
     /// Enqueues jobs over HTTP, runs them (record, fail, sleep, …) and cron
     /// ticks, and records what ran in its pb:kv namespace (jobs.rs, cron.rs).
     pub const JOBS_TESTER: &str = env!("GUEST_JOBS_TESTER");
+    /// Exports `pb:serverless/hook-handler` in Rust: `stamp` (replace or
+    /// reject) and `no_deletes` (hooks.rs).
+    pub const HOOK_GUARD: &str = env!("GUEST_HOOK_GUARD");
 
     /// The example function of `examples/hello` (the README's tutorial).
     pub const EXAMPLE_HELLO: &str = env!("EXAMPLE_HELLO");

@@ -1,4 +1,5 @@
-// Notes with semantic search, a queue and a cron job — one function, every capability on `pb`.
+// Notes with semantic search, a queue, a cron job and a record hook — one function, every
+// capability on `pb`.
 //   pbs deploy            (from examples/hello-ts: deploys the project in pb_serverless.json)
 //   curl -d '{"text": "buy oat milk and coffee"}' http://127.0.0.1:8090/api/pb_serverless/notes
 //   curl 'http://127.0.0.1:8090/api/pb_serverless/notes?q=coffee'
@@ -29,12 +30,27 @@ export async function POST(req: Request): Promise<Response> {
   if (typeof text !== "string" || !text.trim()) {
     return Response.json({ status: 400, message: 'send {"text": "…"}', data: {} }, { status: 400 });
   }
-  const note = await pb.tx(async (tx: any) => {
-    const note = await tx.collection("notes").create({ text, embedding: embed(text) });
-    await tx.jobs.enqueue("count_words", { id: note.id });
-    return note;
-  });
-  return Response.json({ id: note.id, text: note.text }, { status: 201 });
+  try {
+    const note = await pb.tx(async (tx: any) => {
+      const note = await tx.collection("notes").create({ text, embedding: embed(text) });
+      await tx.jobs.enqueue("count_words", { id: note.id });
+      return note;
+    });
+    return Response.json({ id: note.id, text: note.text }, { status: 201 });
+  } catch (e: any) {
+    // Refused by the `tidy_note` hook below (a PbError with status 400).
+    if (e.status !== 400) throw e;
+    return Response.json({ status: 400, message: e.message, data: {} }, { status: 400 });
+  }
+}
+
+// A record hook (`hooks` in pb_serverless.json): runs inside the transaction of every create of a
+// note — from this function, the records API or any other function. Returning a record changes
+// what is written; throwing refuses the write (the client gets 400 with the message).
+export function tidy_note(note: { text?: string }) {
+  const text = String(note.text ?? "").replace(/\s+/g, " ").trim();
+  if (text.length > 500) throw new Error("a note is at most 500 characters");
+  return { ...note, text };
 }
 
 // GET ?q=…: the closest notes by cosine similarity; without q, the latest notes.

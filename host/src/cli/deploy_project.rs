@@ -28,13 +28,6 @@ pub async fn run(project: &Project, host: &AdminHost, force: bool) -> anyhow::Re
     if manifest.functions.is_empty() && manifest.collections.is_empty() {
         anyhow::bail!("the manifest defines no functions and no collections: nothing to deploy");
     }
-    if !manifest.hooks.is_empty() {
-        // Refused before anything is built or uploaded, rather than after
-        // the functions are deployed.
-        anyhow::bail!(
-            "the manifest has record hooks, which this version of pb-serverless does not run yet; remove the `hooks` section to deploy"
-        );
-    }
     let mut built = Vec::new();
     for (name, spec) in &manifest.functions {
         let bound: Vec<String> = manifest
@@ -127,10 +120,11 @@ pub async fn run(project: &Project, host: &AdminHost, force: bool) -> anyhow::Re
             json!({ "collection": h.collection, "event": h.event, "function": h.function, "func": h.func })
         })
         .collect();
+    // Always sent: a manifest without hooks removes the host's.
+    host.call(Method::PUT, "hooks", &[], Some(&json!({ "hooks": hooks })))
+        .await
+        .context("record hooks refused")?;
     if !hooks.is_empty() {
-        host.call(Method::PUT, "hooks", &[], Some(&json!({ "hooks": hooks })))
-            .await
-            .context("hooks refused")?;
         println!("hooks: {}", hooks.len());
     }
     Ok(())

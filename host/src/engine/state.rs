@@ -29,6 +29,9 @@ pub struct Invocation {
     pub version: Option<Arc<str>>,
     /// pb:secrets: the values read so far.
     pub secrets: SecretsCtx,
+    /// Record hooks: how deep in hooks this invocation runs, and inside a
+    /// before-hook the write's transaction, which its pb:data calls join.
+    pub hook: crate::caps::data::hooks::Origin,
 }
 
 impl Invocation {
@@ -72,6 +75,7 @@ impl Invocation {
             services,
             version: None,
             secrets: SecretsCtx::default(),
+            hook: Default::default(),
         };
         invocation.set_outbound(outbound);
         invocation

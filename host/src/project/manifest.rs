@@ -154,6 +154,17 @@ impl Manifest {
         for c in &mut self.cron {
             pick(format!("cron entry `{}`", c.func), &mut c.function)?;
         }
+        for h in &self.hooks {
+            if crate::caps::data::hooks::Event::parse(&h.event).is_none() {
+                bail!(
+                    "hook `{}` on {}: unknown event `{}` (expected before_create, after_create, \
+                     before_update, after_update, before_delete or after_delete)",
+                    h.func,
+                    h.collection,
+                    h.event
+                );
+            }
+        }
         for h in &mut self.hooks {
             pick(
                 format!("hook `{}` on {} {}", h.func, h.collection, h.event),

@@ -1,8 +1,9 @@
-//! What invokes functions: HTTP, cron and jobs (record hooks follow the
-//! same shape, one folder each). `invoke_export` calls a handler export
-//! other than HTTP (job, cron) under the same limits as a request.
+//! What invokes functions: HTTP, cron, jobs and record hooks, one folder
+//! each. `invoke_export` calls a handler export other than HTTP (job, cron,
+//! hook) under the same limits as a request.
 
 pub mod cron;
+pub mod hooks;
 pub mod http;
 pub mod invoke_export;
 pub mod jobs;

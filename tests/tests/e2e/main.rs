@@ -6,6 +6,7 @@ mod collections;
 mod cron;
 mod deploy;
 mod files;
+mod hooks;
 mod hostile;
 mod imports;
 mod jobs;

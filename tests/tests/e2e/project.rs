@@ -127,18 +127,19 @@ async fn a_broken_project_uploads_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unknown field `crons`"), "{stderr}");
 
-    // Record hooks are refused before anything is built: this host does not run them yet.
+    // A hook on an event that does not exist is refused before anything is built.
     write_project(
         dir.path(),
         serde_json::json!({
             "functions": {"greeter": {"entry": entry("hello.ts")}},
-            "hooks": [{"collection": "posts", "event": "before_create", "func": "check"}],
+            "hooks": [{"collection": "posts", "event": "before_save", "func": "check"}],
         }),
     );
     let out = deploy(&host, dir.path()).await;
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("record hooks"), "{stderr}");
+    assert!(stderr.contains("unknown event `before_save`"), "{stderr}");
+    assert!(deployed_functions(&host).await.is_empty());
 
     // A binding to a function the manifest does not define.
     write_project(
@@ -173,7 +174,7 @@ async fn the_example_project_deploys_and_works() {
     for text in [
         "buy oat milk and coffee",
         "the coffee grinder is broken",
-        "book flights to Lisbon",
+        "  book flights\n to   Lisbon ",
     ] {
         let resp = host
             .client
@@ -186,6 +187,15 @@ async fn the_example_project_deploys_and_works() {
     }
     let resp = host.client.post(&notes).body("{}").send().await.unwrap();
     assert_eq!(resp.status(), 400);
+    // The `tidy_note` hook refuses a long note, and tidies the others' spaces.
+    let long = serde_json::json!({ "text": "word ".repeat(200) }).to_string();
+    let resp = host.client.post(&notes).body(long).send().await.unwrap();
+    assert_eq!(resp.status(), 400);
+    let refused: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(refused["message"], "a note is at most 500 characters");
+    let (status, hooks) = host.admin_get("hooks").await;
+    assert_eq!(status, 200);
+    assert_eq!(hooks["items"][0]["func"], "tidy_note", "{hooks}");
 
     let hits: serde_json::Value = host
         .client

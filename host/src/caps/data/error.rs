@@ -56,6 +56,10 @@ pub enum DataError {
     Denied(String),
     /// A limit was reached.
     Quota(String),
+    /// A record hook could not run or failed (trapped, timed out, its
+    /// function is gone): the write is refused. (A hook that *rejects* the
+    /// write is `Invalid` with its message.)
+    HookFailed(String),
     /// The host failed; the details were logged.
     Internal,
 }
@@ -107,14 +111,17 @@ impl DataError {
             | DataError::BadFilter { .. } => 400,
             DataError::Denied(_) => 403,
             DataError::Quota(_) => 400,
-            DataError::Internal => 500,
+            DataError::HookFailed(_) | DataError::Internal => 500,
         }
     }
 
     /// The whole message, field errors included (for `pb:data` and logs).
     pub fn message(&self) -> String {
         match self {
-            DataError::NotFound(m) | DataError::Denied(m) | DataError::Quota(m) => m.clone(),
+            DataError::NotFound(m)
+            | DataError::Denied(m)
+            | DataError::Quota(m)
+            | DataError::HookFailed(m) => m.clone(),
             DataError::Invalid { message, fields } | DataError::Conflict { message, fields } => {
                 let mut out = message.clone();
                 for (name, e) in fields {

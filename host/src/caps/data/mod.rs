@@ -9,6 +9,8 @@
 //! | [`catalog`] | table `pbs_collections`, its cache, schema changes in one transaction |
 //! | [`migrate`] | the DDL of a collection's table on SQLite and PostgreSQL, lossy-change checks |
 //! | [`ops`] | the record operations: collection lookup, [`rules`], transactions |
+//! | [`tx`] | a shared database transaction: `pb.tx`, and the writes that run record hooks |
+//! | [`hooks`] | record hooks as writes see them: bindings, depth, the runner (`triggers/hooks`) |
 //! | [`read`], [`write`] | the SQL of reads and of writes (every write takes a `Conn` inside a transaction) |
 //! | [`vector`] | nearest-neighbour search: pgvector HNSW, exact scan on SQLite |
 //! | [`values`] | JSON ↔ column values, PocketBase's conversions and field checks |
@@ -24,6 +26,7 @@
 pub mod catalog;
 pub mod error;
 pub mod filter;
+pub mod hooks;
 pub mod ids;
 pub mod migrate;
 pub mod ops;
@@ -43,6 +46,7 @@ use crate::caps::bindings::data::types::{
 use crate::caps::services::{self, Services};
 use crate::engine::Invocation;
 use error::DataError;
+use hooks::Origin;
 use rules::Access;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -55,6 +59,8 @@ pub struct DataView<'a> {
     pub table: &'a mut ResourceTable,
     pub function: &'a Arc<str>,
     pub services: Option<&'a Arc<Services>>,
+    /// Inside a record hook: its depth and the write's transaction.
+    pub origin: &'a Origin,
 }
 
 struct HasDataView;
@@ -68,6 +74,7 @@ pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
             table: &mut s.table,
             function: &s.trace.function,
             services: s.services.as_ref(),
+            origin: &s.hook,
         }
     }
     types::add_to_linker::<_, HasDataView>(linker, view)?;
@@ -85,7 +92,7 @@ impl From<DataError> for Error {
             DataError::Conflict { .. } => Error::Conflict(message),
             DataError::Denied(_) => Error::Denied(message),
             DataError::Quota(_) => Error::Quota(message),
-            DataError::Internal => Error::Internal(message),
+            DataError::HookFailed(_) | DataError::Internal => Error::Internal(message),
         }
     }
 }
@@ -125,7 +132,9 @@ impl types::Host for DataView<'_> {}
 impl Host for DataView<'_> {
     async fn get_one(&mut self, collection: String, id: String) -> Answer<String> {
         op!(self, "get-one", |s| async {
-            let (c, r) = s.get_one(&collection, &id, Access::Full).await?;
+            let (c, r) = s
+                .get_one(&collection, &id, Access::Full, self.origin)
+                .await?;
             Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
         })
     }
@@ -140,7 +149,7 @@ impl Host for DataView<'_> {
         };
         let fields = o.fields;
         op!(self, "get-list", |s| async {
-            let (c, page) = s.list(&collection, &q, Access::Full).await?;
+            let (c, page) = s.list(&collection, &q, Access::Full, self.origin).await?;
             Ok::<_, DataError>(ListResult {
                 page: page.page,
                 per_page: page.per_page,
@@ -159,7 +168,9 @@ impl Host for DataView<'_> {
 
     async fn get_first_list_item(&mut self, collection: String, filter: String) -> Answer<String> {
         op!(self, "get-first-list-item", |s| async {
-            let (c, r) = s.first(&collection, &filter, Access::Full).await?;
+            let (c, r) = s
+                .first(&collection, &filter, Access::Full, self.origin)
+                .await?;
             Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
         })
     }
@@ -170,7 +181,9 @@ impl Host for DataView<'_> {
             Err(e) => return Ok(Err(e)),
         };
         op!(self, "create", |s| async {
-            let (c, r) = s.create(&collection, &input, Access::Full).await?;
+            let (c, r) = s
+                .create(&collection, &input, Access::Full, self.origin)
+                .await?;
             Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
         })
     }
@@ -181,13 +194,20 @@ impl Host for DataView<'_> {
             Err(e) => return Ok(Err(e)),
         };
         op!(self, "update", |s| async {
-            let (c, r) = s.update(&collection, &id, &patch, Access::Full).await?;
+            let (c, r) = s
+                .update(&collection, &id, &patch, Access::Full, self.origin)
+                .await?;
             Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
         })
     }
 
     async fn delete(&mut self, collection: String, id: String) -> Answer<()> {
-        op!(self, "delete", |s| s.delete(&collection, &id, Access::Full))
+        op!(self, "delete", |s| s.delete(
+            &collection,
+            &id,
+            Access::Full,
+            self.origin
+        ))
     }
 
     async fn vector_search(
@@ -202,7 +222,9 @@ impl Host for DataView<'_> {
                 filter: q.filter.as_deref().filter(|f| !f.trim().is_empty()),
                 top: q.top,
             };
-            let (c, found) = s.vector_search(&collection, &query, Access::Full).await?;
+            let (c, found) = s
+                .vector_search(&collection, &query, Access::Full, self.origin)
+                .await?;
             Ok::<_, DataError>(
                 found
                     .into_iter()
@@ -219,6 +241,13 @@ impl Host for DataView<'_> {
         let Some(services) = self.services else {
             return Ok(Err(Error::Unavailable(services::no_database("pb:data"))));
         };
+        if self.origin.scope.is_some() {
+            return Ok(Err(Error::Invalid(
+                "pb:data `begin` inside a before-hook: the hook already runs inside the \
+                 write's transaction, and everything it writes commits or rolls back with it"
+                    .into(),
+            )));
+        }
         let span = tracing::debug_span!("pb.data.begin", function = %self.function);
         let begun =
             tracing::Instrument::instrument(Transaction::begin(store::of(services)), span).await;
@@ -234,7 +263,7 @@ impl Host for DataView<'_> {
 macro_rules! tx_op {
     ($self:ident, $t:ident, $name:literal, |$tx:ident| $body:expr) => {{
         let span = tracing::debug_span!(concat!("pb.data.tx.", $name), function = %$self.function);
-        let $tx: &mut Transaction = $self.table.get_mut(&$t)?;
+        let $tx: &Transaction = $self.table.get(&$t)?;
         let result = tracing::Instrument::instrument(async { $body.await }, span).await;
         Ok(result.map_err(Error::from))
     }};
@@ -253,7 +282,7 @@ fn list_query(o: &ListOptions) -> read::ListQuery {
 impl HostTransaction for DataView<'_> {
     async fn get_one(&mut self, t: Resource<Transaction>, c: String, id: String) -> Answer<String> {
         tx_op!(self, t, "get-one", |tx| async {
-            let (c, r) = tx.get_one(&c, &id).await?;
+            let (c, r) = tx.get_one(&c, &id, Access::Full).await?;
             Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
         })
     }
@@ -266,7 +295,7 @@ impl HostTransaction for DataView<'_> {
         let q = list_query(&o);
         let fields = o.fields;
         tx_op!(self, t, "get-list", |tx| async {
-            let (c, page) = tx.list(&c, &q).await?;
+            let (c, page) = tx.list(&c, &q, Access::Full).await?;
             Ok::<_, DataError>(ListResult {
                 page: page.page,
                 per_page: page.per_page,
@@ -289,7 +318,7 @@ impl HostTransaction for DataView<'_> {
         f: String,
     ) -> Answer<String> {
         tx_op!(self, t, "get-first-list-item", |tx| async {
-            let (c, r) = tx.first(&c, &f).await?;
+            let (c, r) = tx.first(&c, &f, Access::Full).await?;
             Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
         })
     }
@@ -299,7 +328,9 @@ impl HostTransaction for DataView<'_> {
             Err(e) => return Ok(Err(e)),
         };
         tx_op!(self, t, "create", |tx| async {
-            let (c, r) = tx.create(&c, &input).await?;
+            let (c, r) = tx
+                .create(&c, &input, Access::Full, self.origin.depth)
+                .await?;
             Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
         })
     }
@@ -315,12 +346,19 @@ impl HostTransaction for DataView<'_> {
             Err(e) => return Ok(Err(e)),
         };
         tx_op!(self, t, "update", |tx| async {
-            let (c, r) = tx.update(&c, &id, &patch).await?;
+            let (c, r) = tx
+                .update(&c, &id, &patch, Access::Full, self.origin.depth)
+                .await?;
             Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
         })
     }
     async fn delete(&mut self, t: Resource<Transaction>, c: String, id: String) -> Answer<()> {
-        tx_op!(self, t, "delete", |tx| tx.delete(&c, &id))
+        tx_op!(self, t, "delete", |tx| tx.delete(
+            &c,
+            &id,
+            Access::Full,
+            self.origin.depth
+        ))
     }
     async fn vector_search(
         &mut self,
@@ -335,7 +373,7 @@ impl HostTransaction for DataView<'_> {
                 filter: q.filter.as_deref().filter(|f| !f.trim().is_empty()),
                 top: q.top,
             };
-            let (c, found) = tx.vector_search(&c, &query).await?;
+            let (c, found) = tx.vector_search(&c, &query, Access::Full).await?;
             Ok::<_, DataError>(
                 found
                     .into_iter()

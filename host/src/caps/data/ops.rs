@@ -3,28 +3,25 @@
 //! collection, apply its rules for the caller's [`Access`], and run the
 //! SQL of `read` / `write` / `vector` on a lent connection, writes inside
 //! one transaction.
+//!
+//! Who calls is an [`Origin`]: inside a before-hook, every operation joins
+//! the transaction of the write that ran the hook. A write to a collection
+//! with hooks runs in a [`Transaction`] (which runs them); one without
+//! takes the shorter way, a transaction on a lent connection.
 
-use super::catalog::Snapshot;
 use super::error::{DataError, DataResult};
+use super::hooks::{Event, Origin};
 use super::ids;
-use super::read::{self, ListQuery, Where};
+use super::read::{self, ListQuery};
 use super::rules::{condition, Access, Op};
-use super::schema::{quote, Collection};
+use super::schema::Collection;
 use super::store::{in_tx, with_conn, Store};
+use super::tx::Transaction;
 use super::values::Record;
 use super::vector;
 use super::write;
 use serde_json::{Map, Value};
 use std::sync::Arc;
-
-/// The file names a `file` field's cell holds.
-fn file_names(cell: &super::values::Cell) -> Vec<String> {
-    match cell {
-        super::values::Cell::Text(s) if !s.is_empty() => vec![s.clone()],
-        super::values::Cell::List(l) => l.clone(),
-        _ => Vec::new(),
-    }
-}
 
 /// One page of records.
 pub struct Page {
@@ -36,9 +33,30 @@ pub struct Page {
     pub items: Vec<Record>,
 }
 
+impl Page {
+    /// The page `q` asked for, from the rows and total `read::list` found.
+    pub fn new(q: &ListQuery, (items, total): (Vec<Record>, Option<i64>)) -> Page {
+        let per_page = q.per_page();
+        let (total_items, total_pages) = match total {
+            Some(t) => (t, (t + i64::from(per_page) - 1) / i64::from(per_page)),
+            None => (-1, -1),
+        };
+        Page {
+            page: q.page(),
+            per_page,
+            total_items,
+            total_pages,
+            items,
+        }
+    }
+}
+
 impl Store {
     /// The collection named (or with the id) `name`.
-    pub async fn collection(&self, name: &str) -> DataResult<(Arc<Snapshot>, Arc<Collection>)> {
+    pub async fn collection(
+        &self,
+        name: &str,
+    ) -> DataResult<(Arc<super::catalog::Snapshot>, Arc<Collection>)> {
         self.catalog.get(&self.db, name).await
     }
 
@@ -56,7 +74,11 @@ impl Store {
         collection: &str,
         id: &str,
         access: Access,
+        origin: &Origin,
     ) -> DataResult<(Arc<Collection>, Record)> {
+        if let Some(tx) = &origin.scope {
+            return tx.get_one(collection, id, access).await;
+        }
         let (_, c) = self.collection(collection).await?;
         let rule = condition(&c, Op::View, access)?;
         if !ids::valid_id(id) {
@@ -74,26 +96,15 @@ impl Store {
         collection: &str,
         q: &ListQuery,
         access: Access,
+        origin: &Origin,
     ) -> DataResult<(Arc<Collection>, Page)> {
+        if let Some(tx) = &origin.scope {
+            return tx.list(collection, q, access).await;
+        }
         let (_, c) = self.collection(collection).await?;
         let rule = condition(&c, Op::List, access)?;
         let listed = with_conn!(self, |conn| read::list(&mut conn, &c, q, rule));
-        let (items, total) = self.after(listed)?;
-        let per_page = q.per_page();
-        let (total_items, total_pages) = match total {
-            Some(t) => (t, (t + i64::from(per_page) - 1) / i64::from(per_page)),
-            None => (-1, -1),
-        };
-        Ok((
-            c,
-            Page {
-                page: q.page(),
-                per_page,
-                total_items,
-                total_pages,
-                items,
-            },
-        ))
+        Ok((c, Page::new(q, self.after(listed)?)))
     }
 
     /// The first record matching `filter` (in `created` order), or not-found.
@@ -102,64 +113,78 @@ impl Store {
         collection: &str,
         filter: &str,
         access: Access,
+        origin: &Origin,
     ) -> DataResult<(Arc<Collection>, Record)> {
-        let q = ListQuery {
-            page: Some(1),
-            per_page: Some(1),
-            filter: Some(filter.to_string()),
-            skip_total: true,
-            ..ListQuery::default()
-        };
-        let (c, page) = self.list(collection, &q, access).await?;
+        let q = ListQuery::first(filter);
+        let (c, page) = self.list(collection, &q, access, origin).await?;
         match page.items.into_iter().next() {
             Some(r) => Ok((c, r)),
             None => Err(DataError::missing_record()),
         }
     }
 
+    /// A transaction of its own for a write that runs hooks, unless the
+    /// writer is already inside one (a before-hook's).
+    async fn hooked_tx(
+        self: &Arc<Self>,
+        c: &Collection,
+        events: [Event; 2],
+        origin: &Origin,
+    ) -> DataResult<Option<(Transaction, bool)>> {
+        if let Some(tx) = &origin.scope {
+            return Ok(Some((tx.clone(), false)));
+        }
+        if self.hooks.any(&self.db, &c.name, events).await? {
+            return Ok(Some((Transaction::begin(self.clone()).await?, true)));
+        }
+        Ok(None)
+    }
+
     pub async fn create(
-        &self,
+        self: &Arc<Self>,
         collection: &str,
         input: &Map<String, Value>,
         access: Access,
+        origin: &Origin,
     ) -> DataResult<(Arc<Collection>, Record)> {
         let (snap, c) = self.collection(collection).await?;
         let rule = condition(&c, Op::Create, access)?;
-        let created = in_tx!(self, |conn| async {
-            let record = write::create(&mut conn, &snap, &c, input).await?;
-            if let Some(rule) = rule {
-                // The new record must match the create rule (else rolled back).
-                let mut w = Where::new(conn.dialect());
-                w.arg(
-                    format!("\"id\" = {}", w.next()),
-                    super::store::Arg::Text(record.id.clone()),
-                );
-                w.filter(&c, rule, "rule")?;
-                let sql = format!("SELECT COUNT(*) FROM {}{}", quote(&c.table()), w.sql());
-                let n = conn
-                    .count(&sql, w.args)
-                    .await
-                    .map_err(|e| DataError::db("check the create rule", e))?;
-                if n == 0 {
-                    return Err(DataError::invalid("Failed to create record."));
-                }
-            }
-            Ok(record)
-        });
+        let events = [Event::BeforeCreate, Event::AfterCreate];
+        if let Some((tx, own)) = self.hooked_tx(&c, events, origin).await? {
+            let created = tx.create(collection, input, access, origin.depth).await;
+            return if own {
+                tx.finish(created).await
+            } else {
+                created
+            };
+        }
+        let created = in_tx!(self, |conn| write::create_with_rule(
+            &mut conn, &snap, &c, input, rule
+        ));
         Ok((c, self.after(created)?))
     }
 
     pub async fn update(
-        &self,
+        self: &Arc<Self>,
         collection: &str,
         id: &str,
         patch: &Map<String, Value>,
         access: Access,
+        origin: &Origin,
     ) -> DataResult<(Arc<Collection>, Record)> {
         let (snap, c) = self.collection(collection).await?;
         let rule = condition(&c, Op::Update, access)?;
         if !ids::valid_id(id) {
             return Err(DataError::missing_record());
+        }
+        let events = [Event::BeforeUpdate, Event::AfterUpdate];
+        if let Some((tx, own)) = self.hooked_tx(&c, events, origin).await? {
+            let updated = tx.update(collection, id, patch, access, origin.depth).await;
+            return if own {
+                tx.finish(updated).await
+            } else {
+                updated
+            };
         }
         let updated = in_tx!(self, |conn| write::update_with_before(
             &mut conn, &snap, &c, id, patch, rule
@@ -167,18 +192,8 @@ impl Store {
         match self.after(updated)? {
             Some(u) => {
                 // Committed: files no longer named by a file field go.
-                for (f, (old, new)) in c
-                    .fields
-                    .iter()
-                    .zip(u.before.cells.iter().zip(&u.after.cells))
-                {
-                    if !matches!(f.ty, super::schema::FieldType::File { .. }) {
-                        continue;
-                    }
-                    let kept = file_names(new);
-                    for name in file_names(old).into_iter().filter(|n| !kept.contains(n)) {
-                        self.delete_file(&c.name, id, &name).await;
-                    }
+                for name in u.dropped_files(&c) {
+                    self.delete_file(&c.name, id, &name).await;
                 }
                 Ok((c, u.after))
             }
@@ -186,11 +201,26 @@ impl Store {
         }
     }
 
-    pub async fn delete(&self, collection: &str, id: &str, access: Access) -> DataResult<()> {
+    pub async fn delete(
+        self: &Arc<Self>,
+        collection: &str,
+        id: &str,
+        access: Access,
+        origin: &Origin,
+    ) -> DataResult<()> {
         let (_, c) = self.collection(collection).await?;
         let rule = condition(&c, Op::Delete, access)?;
         if !ids::valid_id(id) {
             return Err(DataError::missing_record());
+        }
+        let events = [Event::BeforeDelete, Event::AfterDelete];
+        if let Some((tx, own)) = self.hooked_tx(&c, events, origin).await? {
+            let deleted = tx.delete(collection, id, access, origin.depth).await;
+            return if own {
+                tx.finish(deleted).await
+            } else {
+                deleted
+            };
         }
         let deleted = in_tx!(self, |conn| write::delete(&mut conn, &c, id, rule));
         match self.after(deleted)? {
@@ -210,7 +240,11 @@ impl Store {
         collection: &str,
         q: &vector::Query<'_>,
         access: Access,
+        origin: &Origin,
     ) -> DataResult<(Arc<Collection>, Vec<(Record, f64)>)> {
+        if let Some(tx) = &origin.scope {
+            return tx.vector_search(collection, q, access).await;
+        }
         let (_, c) = self.collection(collection).await?;
         let rule = condition(&c, Op::List, access)?;
         vector::check(&c, q)?;

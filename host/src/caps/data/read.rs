@@ -24,6 +24,17 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
+    /// The first record matching `filter`, in `created` order, without a total.
+    pub fn first(filter: &str) -> ListQuery {
+        ListQuery {
+            page: Some(1),
+            per_page: Some(1),
+            filter: Some(filter.to_string()),
+            skip_total: true,
+            ..ListQuery::default()
+        }
+    }
+
     pub fn page(&self) -> u32 {
         self.page.unwrap_or(1).max(1)
     }

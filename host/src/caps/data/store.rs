@@ -28,6 +28,8 @@ pub struct Store {
     /// (see [`crate::caps::kv::conns`]); a set of their own, apart from pb:kv's.
     pub conns: Conns,
     pub catalog: Catalog,
+    /// Record hooks: their bindings and the runner.
+    pub hooks: super::hooks::Hooks,
     /// The host's services (for pb:files, whose files go with their records).
     pub services: Weak<Services>,
 }
@@ -50,6 +52,7 @@ pub fn of(services: &Arc<Services>) -> Arc<Store> {
         db: services.db.clone(),
         conns: Conns::default(),
         catalog: Catalog::default(),
+        hooks: Default::default(),
         services: Arc::downgrade(services),
     });
     table.push((Arc::downgrade(services), store.clone()));

@@ -1,12 +1,20 @@
-//! The host side of a `pb:data` `transaction` resource: one database
-//! transaction, owned (`sqlx::Transaction<'static, _>` on a connection of
-//! the host's pool), begun with `BEGIN IMMEDIATE` on SQLite so two
-//! transactions that read then write serialise on the write lock instead of
-//! failing to upgrade it. The record operations run the same `read` /
-//! `write` / `vector` SQL as [`super::ops`], with full rights (functions
-//! are not subject to rules), on the transaction's connection; `pb:kv`
-//! `set-in` / `delete-in` and `pb:jobs` `enqueue-in` borrow the same
-//! connection through [`Transaction::conn`].
+//! One database transaction that several parties share: the host side of a
+//! `pb:data` `transaction` resource, and the transaction of a write that
+//! has record hooks (its before-hooks' `pb:data` calls join it through
+//! [`super::hooks::Origin`]). Owned (`sqlx::Transaction<'static, _>` on a
+//! connection of the host's pool), begun with `BEGIN IMMEDIATE` on SQLite so
+//! two transactions that read then write serialise on the write lock
+//! instead of failing to upgrade it. A clone is another handle on the same
+//! transaction; each operation holds its lock only while it talks to the
+//! database, never while a hook runs. The record operations run the same
+//! `read` / `write` / `vector` SQL as [`super::ops`]; `pb:kv` `set-in` /
+//! `delete-in` and `pb:jobs` `enqueue-in` borrow the connection through
+//! [`Transaction::lock`].
+//!
+//! A hooked write runs its before-hooks and the write inside a savepoint:
+//! a hook that rejects, fails, or a write that fails undoes what the hooks
+//! wrote, and the rest of the transaction stands. After-hooks are queued
+//! and run once the transaction has committed.
 //!
 //! After `commit` or `rollback` every call fails with `invalid`. A
 //! transaction dropped without either — the guest forgot, trapped, timed
@@ -16,6 +24,7 @@
 
 use super::catalog::Snapshot;
 use super::error::{DataError, DataResult};
+use super::hooks::{Call, Event};
 use super::ids;
 use super::ops::Page;
 use super::read::{self, ListQuery};
@@ -27,6 +36,7 @@ use super::{vector, write};
 use crate::store::Db;
 use serde_json::{Map, Value};
 use sqlx::{Postgres, Sqlite};
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -46,27 +56,44 @@ enum Files {
     File(String, String, String),
 }
 
-/// The host side of a `transaction` resource.
-pub struct Transaction {
-    store: Arc<Store>,
+struct State {
     /// None once committed or rolled back.
     inner: Option<Inner>,
     after_commit: Vec<AfterCommit>,
     files: Vec<Files>,
+    /// After-hooks of the writes made in this transaction, in order.
+    after_hooks: Vec<Call>,
+    /// Savepoints taken so far (their names are numbered).
+    savepoints: u64,
     /// One of the host's [`MAX_OPEN`] slots, given back when done.
     slot: Option<OwnedSemaphorePermit>,
 }
 
-/// The file names a `file` field's cell holds (as in `ops.rs`).
-fn file_names(cell: &super::values::Cell) -> Vec<String> {
-    match cell {
-        super::values::Cell::Text(s) if !s.is_empty() => vec![s.clone()],
-        super::values::Cell::List(l) => l.clone(),
-        _ => Vec::new(),
-    }
+/// A shared database transaction (see the module's notes).
+#[derive(Clone)]
+pub struct Transaction {
+    store: Arc<Store>,
+    state: Arc<tokio::sync::Mutex<State>>,
 }
 
-const ACCESS: Access = Access::Full;
+/// The transaction, locked: its connection.
+pub struct Guard<'a>(tokio::sync::MutexGuard<'a, State>);
+
+impl Guard<'_> {
+    /// The transaction's connection; `invalid` once it is done.
+    pub fn conn(&mut self) -> DataResult<Conn<'_>> {
+        match self.0.inner.as_mut() {
+            Some(Inner::Sqlite(tx)) => Ok(Conn::Sqlite(&mut *tx)),
+            Some(Inner::Postgres(tx)) => Ok(Conn::Postgres(&mut *tx)),
+            None => Err(done()),
+        }
+    }
+
+    /// Runs `f` once the transaction has committed (never if it rolls back).
+    pub fn after_commit(&mut self, f: impl FnOnce() + Send + Sync + 'static) {
+        self.0.after_commit.push(Box::new(f));
+    }
+}
 
 /// At most this many transactions are open on one host at a time (each
 /// holds a connection of the pool, which has [`crate::store::MAX_CONNECTIONS`]):
@@ -116,62 +143,82 @@ impl Transaction {
             }
             Db::Postgres(pool) => Inner::Postgres(pool.begin().await.map_err(db_err)?),
         };
-        Ok(Transaction {
-            store,
+        let state = State {
             inner: Some(inner),
             after_commit: Vec::new(),
             files: Vec::new(),
+            after_hooks: Vec::new(),
+            savepoints: 0,
             slot: Some(slot),
+        };
+        Ok(Transaction {
+            store,
+            state: Arc::new(tokio::sync::Mutex::new(state)),
         })
     }
 
+    /// The transaction, locked, for a caller that runs its own SQL in it.
+    pub async fn lock(&self) -> Guard<'_> {
+        Guard(self.state.lock().await)
+    }
+
     /// Whether the transaction is still open.
-    pub fn is_open(&self) -> bool {
-        self.inner.is_some()
+    pub async fn is_open(&self) -> bool {
+        self.state.lock().await.inner.is_some()
     }
 
-    /// The transaction's connection; `invalid` once it is done.
-    pub fn conn(&mut self) -> DataResult<Conn<'_>> {
-        match self.inner.as_mut() {
-            Some(Inner::Sqlite(tx)) => Ok(Conn::Sqlite(&mut *tx)),
-            Some(Inner::Postgres(tx)) => Ok(Conn::Postgres(&mut *tx)),
-            None => Err(done()),
+    /// Commits if `result` is a success, else rolls back; then `result`.
+    pub async fn finish<T>(&self, result: DataResult<T>) -> DataResult<T> {
+        match result {
+            Ok(v) => self.commit().await.map(|_| v),
+            Err(e) => {
+                let _ = self.rollback().await;
+                Err(e)
+            }
         }
     }
 
-    /// Runs `f` once the transaction has committed (never if it rolls back).
-    pub fn after_commit(&mut self, f: impl FnOnce() + Send + Sync + 'static) {
-        self.after_commit.push(Box::new(f));
-    }
-
-    pub async fn commit(&mut self) -> DataResult<()> {
+    pub async fn commit(&self) -> DataResult<()> {
         let db_err = |e| DataError::db("commit a transaction", e);
-        let inner = self.inner.take().ok_or_else(done)?;
-        let _slot = self.slot.take();
-        match inner {
-            Inner::Sqlite(tx) => tx.commit().await.map_err(db_err)?,
-            Inner::Postgres(tx) => tx.commit().await.map_err(db_err)?,
-        }
-        for f in std::mem::take(&mut self.after_commit) {
+        let (after_commit, files, after_hooks) = {
+            let mut state = self.state.lock().await;
+            let inner = state.inner.take().ok_or_else(done)?;
+            let _slot = state.slot.take();
+            match inner {
+                Inner::Sqlite(tx) => tx.commit().await.map_err(db_err)?,
+                Inner::Postgres(tx) => tx.commit().await.map_err(db_err)?,
+            }
+            (
+                std::mem::take(&mut state.after_commit),
+                std::mem::take(&mut state.files),
+                std::mem::take(&mut state.after_hooks),
+            )
+        };
+        for f in after_commit {
             f();
         }
         // Committed: the files of deleted records, and files no longer
         // named, go too (as after `ops.rs`'s own transactions).
-        for f in std::mem::take(&mut self.files) {
+        for f in files {
             match f {
                 Files::Record(c, id) => self.store.delete_files(&c, Some(&id)).await,
                 Files::File(c, id, name) => self.store.delete_file(&c, &id, &name).await,
             }
         }
+        for call in after_hooks {
+            self.store.hooks.run_after(call).await;
+        }
         Ok(())
     }
 
-    pub async fn rollback(&mut self) -> DataResult<()> {
-        self.after_commit.clear();
-        self.files.clear();
+    pub async fn rollback(&self) -> DataResult<()> {
+        let mut state = self.state.lock().await;
+        state.after_commit.clear();
+        state.files.clear();
+        state.after_hooks.clear();
         let db_err = |e| DataError::db("roll back a transaction", e);
-        let inner = self.inner.take().ok_or_else(done)?;
-        let _slot = self.slot.take();
+        let inner = state.inner.take().ok_or_else(done)?;
+        let _slot = state.slot.take();
         match inner {
             Inner::Sqlite(tx) => tx.rollback().await.map_err(db_err),
             Inner::Postgres(tx) => tx.rollback().await.map_err(db_err),
@@ -179,7 +226,7 @@ impl Transaction {
     }
 
     async fn collection(&self, name: &str) -> DataResult<(Arc<Snapshot>, Arc<Collection>)> {
-        if self.inner.is_none() {
+        if !self.is_open().await {
             return Err(done());
         }
         self.store.collection(name).await
@@ -194,16 +241,17 @@ impl Transaction {
     }
 
     pub async fn get_one(
-        &mut self,
+        &self,
         collection: &str,
         id: &str,
+        access: Access,
     ) -> DataResult<(Arc<Collection>, Record)> {
         let (_, c) = self.collection(collection).await?;
-        let rule = condition(&c, Op::View, ACCESS)?;
+        let rule = condition(&c, Op::View, access)?;
         if !ids::valid_id(id) {
             return Err(DataError::missing_record());
         }
-        let found = read::get(&mut self.conn()?, &c, id, rule).await;
+        let found = read::get(&mut self.lock().await.conn()?, &c, id, rule).await;
         match self.after(found)? {
             Some(r) => Ok((c, r)),
             None => Err(DataError::missing_record()),
@@ -211,122 +259,256 @@ impl Transaction {
     }
 
     pub async fn list(
-        &mut self,
+        &self,
         collection: &str,
         q: &ListQuery,
+        access: Access,
     ) -> DataResult<(Arc<Collection>, Page)> {
         let (_, c) = self.collection(collection).await?;
-        let rule = condition(&c, Op::List, ACCESS)?;
-        let listed = read::list(&mut self.conn()?, &c, q, rule).await;
-        let (items, total) = self.after(listed)?;
-        let per_page = q.per_page();
-        let (total_items, total_pages) = match total {
-            Some(t) => (t, (t + i64::from(per_page) - 1) / i64::from(per_page)),
-            None => (-1, -1),
-        };
-        Ok((
-            c,
-            Page {
-                page: q.page(),
-                per_page,
-                total_items,
-                total_pages,
-                items,
-            },
-        ))
+        let rule = condition(&c, Op::List, access)?;
+        let listed = read::list(&mut self.lock().await.conn()?, &c, q, rule).await;
+        Ok((c, Page::new(q, self.after(listed)?)))
     }
 
     pub async fn first(
-        &mut self,
+        &self,
         collection: &str,
         filter: &str,
+        access: Access,
     ) -> DataResult<(Arc<Collection>, Record)> {
-        let q = ListQuery {
-            page: Some(1),
-            per_page: Some(1),
-            filter: Some(filter.to_string()),
-            skip_total: true,
-            ..ListQuery::default()
-        };
-        let (c, page) = self.list(collection, &q).await?;
+        let q = ListQuery::first(filter);
+        let (c, page) = self.list(collection, &q, access).await?;
         match page.items.into_iter().next() {
             Some(r) => Ok((c, r)),
             None => Err(DataError::missing_record()),
         }
     }
 
-    pub async fn create(
-        &mut self,
+    pub async fn vector_search(
+        &self,
         collection: &str,
-        input: &Map<String, Value>,
-    ) -> DataResult<(Arc<Collection>, Record)> {
-        let (snap, c) = self.collection(collection).await?;
-        // Full access: no create rule to check after the insert (see ops.rs).
-        condition(&c, Op::Create, ACCESS)?;
-        let created = write::create(&mut self.conn()?, &snap, &c, input).await;
-        Ok((c, self.after(created)?))
+        q: &vector::Query<'_>,
+        access: Access,
+    ) -> DataResult<(Arc<Collection>, Vec<(Record, f64)>)> {
+        let (_, c) = self.collection(collection).await?;
+        let rule = condition(&c, Op::List, access)?;
+        vector::check(&c, q)?;
+        let found = vector::search(&mut self.lock().await.conn()?, &c, q, rule).await;
+        Ok((c, self.after(found)?))
     }
 
+    /// Creates a record, running the collection's create hooks; `depth` is
+    /// the writer's ([`super::hooks::Origin`]).
+    pub async fn create(
+        &self,
+        collection: &str,
+        input: &Map<String, Value>,
+        access: Access,
+        depth: u32,
+    ) -> DataResult<(Arc<Collection>, Record)> {
+        let (snap, c) = self.collection(collection).await?;
+        let rule = condition(&c, Op::Create, access)?;
+        let hooks = &self.store.hooks;
+        let before = hooks
+            .bound(&self.store.db, &c.name, Event::BeforeCreate)
+            .await?;
+        let hooked = !before.is_empty();
+        let savepoint = self.savepoint(hooked).await?;
+        let created = async {
+            let input = if hooked {
+                Cow::Owned(
+                    hooks
+                        .run_before(before, input.clone(), None, depth, self)
+                        .await?,
+                )
+            } else {
+                Cow::Borrowed(input)
+            };
+            let mut g = self.lock().await;
+            write::create_with_rule(&mut g.conn()?, &snap, &c, &input, rule).await
+        }
+        .await;
+        let record = self.after(self.release(savepoint, created).await)?;
+        let json = Value::Object(record.to_json(&c)).to_string();
+        self.queue_after(&c, Event::AfterCreate, json, None, depth)
+            .await?;
+        Ok((c, record))
+    }
+
+    /// Updates a record, running the collection's update hooks.
     pub async fn update(
-        &mut self,
+        &self,
         collection: &str,
         id: &str,
         patch: &Map<String, Value>,
+        access: Access,
+        depth: u32,
     ) -> DataResult<(Arc<Collection>, Record)> {
         let (snap, c) = self.collection(collection).await?;
-        let rule = condition(&c, Op::Update, ACCESS)?;
+        let rule = condition(&c, Op::Update, access)?;
         if !ids::valid_id(id) {
             return Err(DataError::missing_record());
         }
-        let updated =
-            write::update_with_before(&mut self.conn()?, &snap, &c, id, patch, rule).await;
-        let Some(u) = self.after(updated)? else {
+        let hooks = &self.store.hooks;
+        let before = hooks
+            .bound(&self.store.db, &c.name, Event::BeforeUpdate)
+            .await?;
+        let hooked = !before.is_empty();
+        let savepoint = self.savepoint(hooked).await?;
+        let updated = async {
+            let patch = if hooked {
+                // The hooks see the record as it will be written.
+                let current = read::get(&mut self.lock().await.conn()?, &c, id, rule)
+                    .await?
+                    .ok_or_else(DataError::missing_record)?;
+                let old = current.to_json(&c);
+                let mut merged = old.clone();
+                merged.extend(patch.iter().map(|(k, v)| (k.clone(), v.clone())));
+                Cow::Owned(
+                    hooks
+                        .run_before(before, merged, Some(&old), depth, self)
+                        .await?,
+                )
+            } else {
+                Cow::Borrowed(patch)
+            };
+            let mut g = self.lock().await;
+            write::update_with_before(&mut g.conn()?, &snap, &c, id, &patch, rule).await
+        }
+        .await;
+        let Some(u) = self.after(self.release(savepoint, updated).await)? else {
             return Err(DataError::missing_record());
         };
-        for (f, (old, new)) in c
-            .fields
-            .iter()
-            .zip(u.before.cells.iter().zip(&u.after.cells))
         {
-            if !matches!(f.ty, super::schema::FieldType::File { .. }) {
-                continue;
-            }
-            let kept = file_names(new);
-            for name in file_names(old).into_iter().filter(|n| !kept.contains(n)) {
-                self.files
+            let mut state = self.state.lock().await;
+            for name in u.dropped_files(&c) {
+                state
+                    .files
                     .push(Files::File(c.name.clone(), id.to_string(), name));
             }
         }
+        let (after, before) = (
+            Value::Object(u.after.to_json(&c)).to_string(),
+            Value::Object(u.before.to_json(&c)).to_string(),
+        );
+        self.queue_after(&c, Event::AfterUpdate, after, Some(before), depth)
+            .await?;
         Ok((c, u.after))
     }
 
-    pub async fn delete(&mut self, collection: &str, id: &str) -> DataResult<()> {
+    /// Deletes a record, running the collection's delete hooks.
+    pub async fn delete(
+        &self,
+        collection: &str,
+        id: &str,
+        access: Access,
+        depth: u32,
+    ) -> DataResult<()> {
         let (_, c) = self.collection(collection).await?;
-        let rule = condition(&c, Op::Delete, ACCESS)?;
+        let rule = condition(&c, Op::Delete, access)?;
         if !ids::valid_id(id) {
             return Err(DataError::missing_record());
         }
-        let deleted = write::delete(&mut self.conn()?, &c, id, rule).await;
-        match self.after(deleted)? {
-            Some(_) => {
-                self.files
-                    .push(Files::Record(c.name.clone(), id.to_string()));
-                Ok(())
+        let hooks = &self.store.hooks;
+        let before = hooks
+            .bound(&self.store.db, &c.name, Event::BeforeDelete)
+            .await?;
+        let hooked = !before.is_empty();
+        let savepoint = self.savepoint(hooked).await?;
+        let deleted = async {
+            if hooked {
+                let current = read::get(&mut self.lock().await.conn()?, &c, id, rule)
+                    .await?
+                    .ok_or_else(DataError::missing_record)?;
+                let record = current.to_json(&c);
+                hooks
+                    .run_before(before, record.clone(), Some(&record), depth, self)
+                    .await?;
             }
-            None => Err(DataError::missing_record()),
+            let mut g = self.lock().await;
+            write::delete(&mut g.conn()?, &c, id, rule).await
         }
+        .await;
+        let Some(record) = self.after(self.release(savepoint, deleted).await)? else {
+            return Err(DataError::missing_record());
+        };
+        self.state
+            .lock()
+            .await
+            .files
+            .push(Files::Record(c.name.clone(), id.to_string()));
+        let json = Value::Object(record.to_json(&c)).to_string();
+        self.queue_after(&c, Event::AfterDelete, json.clone(), Some(json), depth)
+            .await?;
+        Ok(())
     }
 
-    pub async fn vector_search(
-        &mut self,
-        collection: &str,
-        q: &vector::Query<'_>,
-    ) -> DataResult<(Arc<Collection>, Vec<(Record, f64)>)> {
-        let (_, c) = self.collection(collection).await?;
-        let rule = condition(&c, Op::List, ACCESS)?;
-        vector::check(&c, q)?;
-        let found = vector::search(&mut self.conn()?, &c, q, rule).await;
-        Ok((c, self.after(found)?))
+    /// Queues the `event` hooks of `c` to run after the commit.
+    async fn queue_after(
+        &self,
+        c: &Collection,
+        event: Event,
+        record: String,
+        old_record: Option<String>,
+        depth: u32,
+    ) -> DataResult<()> {
+        let bound = self
+            .store
+            .hooks
+            .bound(&self.store.db, &c.name, event)
+            .await?;
+        if bound.is_empty() {
+            return Ok(());
+        }
+        let mut state = self.state.lock().await;
+        for binding in bound {
+            state.after_hooks.push(Call {
+                binding,
+                record: record.clone(),
+                old_record: old_record.clone(),
+                depth,
+                scope: None,
+            });
+        }
+        Ok(())
+    }
+
+    /// Takes a savepoint when `wanted` (a write with before-hooks); its name.
+    async fn savepoint(&self, wanted: bool) -> DataResult<Option<String>> {
+        if !wanted {
+            return Ok(None);
+        }
+        let mut g = self.lock().await;
+        g.0.savepoints += 1;
+        let name = format!("pbs_hook_{}", g.0.savepoints);
+        g.conn()?
+            .execute(&format!("SAVEPOINT {name}"), Vec::new())
+            .await
+            .map_err(|e| DataError::db("take a savepoint", e))?;
+        Ok(Some(name))
+    }
+
+    /// Releases the savepoint after a success, rolls back to it after a
+    /// failure (what the hooks wrote goes with the refused write).
+    async fn release<T>(&self, savepoint: Option<String>, result: DataResult<T>) -> DataResult<T> {
+        let Some(name) = savepoint else {
+            return result;
+        };
+        let sql = match &result {
+            Ok(_) => format!("RELEASE SAVEPOINT {name}"),
+            Err(_) => format!("ROLLBACK TO SAVEPOINT {name}"),
+        };
+        let mut g = self.lock().await;
+        let conn = match g.conn() {
+            Ok(c) => c,
+            // Done meanwhile (a hook committed it?): nothing to undo here.
+            Err(_) => return result,
+        };
+        let mut conn = conn;
+        if let Err(e) = conn.execute(&sql, Vec::new()).await {
+            return Err(DataError::db("end a savepoint", e));
+        }
+        result
     }
 }
 
@@ -349,12 +531,15 @@ mod tests {
             db,
             conns: Default::default(),
             catalog: Default::default(),
+            hooks: Default::default(),
             services: std::sync::Weak::new(),
         })
     }
 
-    async fn insert(tx: &mut Transaction) {
-        tx.conn()
+    async fn insert(tx: &Transaction) {
+        tx.lock()
+            .await
+            .conn()
             .unwrap()
             .execute("INSERT INTO t (x) VALUES (1)", Vec::new())
             .await
@@ -376,20 +561,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
         let ran = Arc::new(AtomicUsize::new(0));
-        let mut tx = Transaction::begin(store.clone()).await.unwrap();
-        insert(&mut tx).await;
+        let tx = Transaction::begin(store.clone()).await.unwrap();
+        insert(&tx).await;
         let r = ran.clone();
-        tx.after_commit(move || {
+        tx.lock().await.after_commit(move || {
             r.fetch_add(1, Ordering::SeqCst);
         });
         drop(tx);
         assert_eq!(rows(&store).await, 0);
         assert_eq!(ran.load(Ordering::SeqCst), 0);
         // The write lock is free: a new transaction writes and commits.
-        let mut tx = Transaction::begin(store.clone()).await.unwrap();
-        insert(&mut tx).await;
+        let tx = Transaction::begin(store.clone()).await.unwrap();
+        insert(&tx).await;
         let r = ran.clone();
-        tx.after_commit(move || {
+        tx.lock().await.after_commit(move || {
             r.fetch_add(1, Ordering::SeqCst);
         });
         tx.commit().await.unwrap();
@@ -402,22 +587,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
         for commit in [true, false] {
-            let mut tx = Transaction::begin(store.clone()).await.unwrap();
-            insert(&mut tx).await;
+            let tx = Transaction::begin(store.clone()).await.unwrap();
+            insert(&tx).await;
             if commit {
                 tx.commit().await.unwrap();
             } else {
                 tx.rollback().await.unwrap();
             }
-            assert!(!tx.is_open());
-            assert!(matches!(tx.conn(), Err(DataError::Invalid { .. })));
+            assert!(!tx.is_open().await);
+            assert!(matches!(
+                tx.lock().await.conn(),
+                Err(DataError::Invalid { .. })
+            ));
             assert!(matches!(tx.commit().await, Err(DataError::Invalid { .. })));
             assert!(matches!(
                 tx.rollback().await,
                 Err(DataError::Invalid { .. })
             ));
             assert!(matches!(
-                tx.get_one("anything", "x").await,
+                tx.get_one("anything", "x", Access::Full).await,
                 Err(DataError::Invalid { .. })
             ));
         }
@@ -429,7 +617,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store(&dir).await;
         for i in 0..3 * MAX_OPEN {
-            let mut tx = Transaction::begin(store.clone()).await.unwrap();
+            let tx = Transaction::begin(store.clone()).await.unwrap();
             match i % 3 {
                 0 => tx.commit().await.unwrap(),
                 1 => tx.rollback().await.unwrap(),

@@ -7,6 +7,7 @@ use super::catalog::Snapshot;
 use super::error::{DataError, DataResult, FieldError, FieldErrors};
 use super::ids;
 use super::read;
+use super::read::Where;
 use super::schema::{quote, Collection, FieldType};
 use super::store::{ph, unique_violation, Arg, Conn};
 use super::values::{self, Cell, Record};
@@ -92,10 +93,68 @@ pub async fn create(
     Ok(record)
 }
 
+/// [`create`], then checks that the new record matches the collection's
+/// create `rule` (none = anyone may create): a record that does not is an
+/// error, and the caller's transaction rolls it back.
+pub async fn create_with_rule(
+    conn: &mut Conn<'_>,
+    snap: &Snapshot,
+    c: &Collection,
+    input: &Map<String, Value>,
+    rule: Option<&str>,
+) -> DataResult<Record> {
+    let record = create(conn, snap, c, input).await?;
+    if let Some(rule) = rule {
+        let mut w = Where::new(conn.dialect());
+        w.arg(
+            format!("\"id\" = {}", w.next()),
+            Arg::Text(record.id.clone()),
+        );
+        w.filter(c, rule, "rule")?;
+        let sql = format!("SELECT COUNT(*) FROM {}{}", quote(&c.table()), w.sql());
+        let n = conn
+            .count(&sql, w.args)
+            .await
+            .map_err(|e| DataError::db("check the create rule", e))?;
+        if n == 0 {
+            return Err(DataError::invalid("Failed to create record."));
+        }
+    }
+    Ok(record)
+}
+
 /// A record before and after an update.
 pub struct Updated {
     pub before: Record,
     pub after: Record,
+}
+
+impl Updated {
+    /// The files the record named before and no longer names (they go once
+    /// the update has committed).
+    pub fn dropped_files(&self, c: &Collection) -> Vec<String> {
+        let mut dropped = Vec::new();
+        for (f, (old, new)) in c
+            .fields
+            .iter()
+            .zip(self.before.cells.iter().zip(&self.after.cells))
+        {
+            if matches!(f.ty, FieldType::File { .. }) {
+                let kept = file_names(new);
+                dropped.extend(file_names(old).into_iter().filter(|n| !kept.contains(n)));
+            }
+        }
+        dropped
+    }
+}
+
+/// The file names a `file` field's cell holds.
+fn file_names(cell: &Cell) -> Vec<String> {
+    match cell {
+        Cell::Text(s) if !s.is_empty() => vec![s.clone()],
+        Cell::List(l) => l.clone(),
+        _ => Vec::new(),
+    }
 }
 
 /// Applies the fields of `patch` to record `id` (that also matches `rule`,

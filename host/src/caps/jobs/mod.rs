@@ -194,6 +194,9 @@ pub struct JobsView<'a> {
     pub function: &'a Arc<str>,
     pub version: Option<&'a Arc<str>>,
     pub services: Option<&'a Arc<Services>>,
+    /// Inside a before-hook: the write's transaction, which `enqueue`
+    /// joins (the job exists only if the write commits).
+    pub scope: Option<&'a Transaction>,
 }
 
 struct HasJobsView;
@@ -207,7 +210,48 @@ pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
         function: &s.trace.function,
         version: s.version.as_ref(),
         services: s.services.as_ref(),
+        scope: s.hook.scope.as_ref(),
     })
+}
+
+impl JobsView<'_> {
+    /// Enqueues inside `tx`: the job exists only if it commits.
+    async fn enqueue_within(
+        &mut self,
+        tx: Transaction,
+        name: String,
+        payload: String,
+        options: EnqueueOptions,
+    ) -> Answer<String> {
+        let Some(services) = self.services else {
+            return Ok(Err(unavailable()));
+        };
+        let span = tracing::debug_span!("pb.jobs.enqueue-in", function = %self.function);
+        let mut guard = tx.lock().await;
+        let conn = match guard.conn() {
+            Ok(crate::caps::data::store::Conn::Sqlite(c)) => TxConn::Sqlite(c),
+            Ok(crate::caps::data::store::Conn::Postgres(c)) => TxConn::Postgres(c),
+            Err(e) => return Ok(Err(Error::Invalid(e.message()))),
+        };
+        let call = enqueue_in_tx(
+            services,
+            conn,
+            self.function,
+            self.version.map(|v| &**v),
+            &name,
+            &payload,
+            &options,
+        );
+        let id = match tracing::Instrument::instrument(call, span).await {
+            Ok(id) => id,
+            Err(e) => return Ok(Err(e)),
+        };
+        // Wake this host's workers once the job is visible (never if the
+        // transaction rolls back; PostgreSQL's NOTIFY goes with the commit).
+        let services = services.clone();
+        guard.after_commit(move || committed(&services));
+        Ok(Ok(id))
+    }
 }
 
 type Answer<T> = wasmtime::Result<Result<T, Error>>;
@@ -423,6 +467,9 @@ impl Host for JobsView<'_> {
         payload: String,
         options: EnqueueOptions,
     ) -> Answer<String> {
+        if let Some(tx) = self.scope.cloned() {
+            return self.enqueue_within(tx, name, payload, options).await;
+        }
         let Some(services) = self.services else {
             return Ok(Err(unavailable()));
         };
@@ -455,34 +502,8 @@ impl Host for JobsView<'_> {
         payload: String,
         options: EnqueueOptions,
     ) -> Answer<String> {
-        let Some(services) = self.services else {
-            return Ok(Err(unavailable()));
-        };
-        let span = tracing::debug_span!("pb.jobs.enqueue-in", function = %self.function);
-        let tx = self.table.get_mut(&tx)?;
-        let conn = match tx.conn() {
-            Ok(crate::caps::data::store::Conn::Sqlite(c)) => TxConn::Sqlite(c),
-            Ok(crate::caps::data::store::Conn::Postgres(c)) => TxConn::Postgres(c),
-            Err(e) => return Ok(Err(Error::Invalid(e.message()))),
-        };
-        let call = enqueue_in_tx(
-            services,
-            conn,
-            self.function,
-            self.version.map(|v| &**v),
-            &name,
-            &payload,
-            &options,
-        );
-        let id = match tracing::Instrument::instrument(call, span).await {
-            Ok(id) => id,
-            Err(e) => return Ok(Err(e)),
-        };
-        // Wake this host's workers once the job is visible (never if the
-        // transaction rolls back; PostgreSQL's NOTIFY goes with the commit).
-        let services = services.clone();
-        tx.after_commit(move || committed(&services));
-        Ok(Ok(id))
+        let tx = self.table.get(&tx)?.clone();
+        self.enqueue_within(tx, name, payload, options).await
     }
 
     async fn status(&mut self, id: String) -> Answer<Option<JobStatus>> {

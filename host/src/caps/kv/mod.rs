@@ -68,6 +68,9 @@ pub struct KvView<'a> {
     pub table: &'a mut ResourceTable,
     pub function: &'a Arc<str>,
     pub services: Option<&'a Arc<Services>>,
+    /// Inside a before-hook: the write's transaction, which `set` and
+    /// `delete` join (see [`crate::caps::data::hooks`]).
+    pub scope: Option<&'a Transaction>,
 }
 
 struct HasKvView;
@@ -80,6 +83,7 @@ pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
         table: &mut s.table,
         function: &s.trace.function,
         services: s.services.as_ref(),
+        scope: s.hook.scope.as_ref(),
     })
 }
 
@@ -166,6 +170,22 @@ impl KvView<'_> {
 }
 
 type Target = (Db, Arc<conns::Conns>, Arc<str>);
+
+impl KvView<'_> {
+    /// Inside a before-hook on SQLite, the write's transaction holds the
+    /// database's only write lock until the hook returns: a read-modify-write
+    /// on another connection would wait for it, so it is refused at once.
+    fn refused_in_hook(&self, op: &str) -> Result<(), Error> {
+        match (self.scope, self.services) {
+            (Some(_), Some(s)) if matches!(s.db, Db::Sqlite(_)) => Err(Error::Invalid(format!(
+                "pb.kv {op} cannot run inside a before-hook on SQLite (the write's transaction \
+                 holds the database's write lock until the hook returns); use set/delete, which \
+                 join that transaction, or do it in an after-hook"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
 
 impl KvView<'_> {
     /// `get` on SQLite's direct readers ([`reader`]); none when there are
@@ -277,6 +297,17 @@ impl HostBucket for KvView<'_> {
             Ok(e) => e,
             Err(e) => return Ok(Err(e)),
         };
+        if let Some(tx) = self.scope.cloned() {
+            // In a before-hook: with the write, or not at all.
+            let ns = self.table.get(&b)?.namespace.clone();
+            let mut guard = tx.lock().await;
+            let conn = match guard.conn() {
+                Ok(c) => c,
+                Err(e) => return Ok(Err(Error::Invalid(e.message()))),
+            };
+            let result = sql::set_in(conn, &ns, &key, &value, expires).await;
+            return Ok(result.map_err(|e| failed(self.function, "set", e)));
+        }
         op!(self, b, "set", |lease, ns| sql::set(
             lease, &ns, &key, &value, expires
         ))
@@ -284,6 +315,16 @@ impl HostBucket for KvView<'_> {
 
     async fn delete(&mut self, b: Resource<Bucket>, key: String) -> Answer<bool> {
         check!(check_key(&key));
+        if let Some(tx) = self.scope.cloned() {
+            let ns = self.table.get(&b)?.namespace.clone();
+            let mut guard = tx.lock().await;
+            let conn = match guard.conn() {
+                Ok(c) => c,
+                Err(e) => return Ok(Err(Error::Invalid(e.message()))),
+            };
+            let result = sql::delete_in(conn, &ns, &key, now_ms()).await;
+            return Ok(result.map_err(|e| failed(self.function, "delete", e)));
+        }
         op!(self, b, "delete", |lease, ns| sql::delete(
             lease,
             &ns,
@@ -294,6 +335,7 @@ impl HostBucket for KvView<'_> {
 
     async fn incr(&mut self, b: Resource<Bucket>, key: String, delta: i64) -> Answer<i64> {
         check!(check_key(&key));
+        check!(self.refused_in_hook("incr"));
         let counted: Result<Option<i64>, Error> = op!(self, b, "incr", |lease, ns| sql::incr(
             lease,
             &ns,
@@ -320,6 +362,7 @@ impl HostBucket for KvView<'_> {
     ) -> Answer<bool> {
         check!(check_key(&key));
         check!(check_value(&value));
+        check!(self.refused_in_hook("set-if-absent"));
         let now = now_ms();
         let expires = match expiry(ttl_ms, now) {
             Ok(e) => e,
@@ -340,6 +383,7 @@ impl HostBucket for KvView<'_> {
     ) -> Answer<bool> {
         check!(check_key(&key));
         check!(check_value(&value));
+        check!(self.refused_in_hook("compare-and-swap"));
         let now = now_ms();
         let expires = match expiry(ttl_ms, now) {
             Ok(e) => e,
@@ -418,8 +462,9 @@ impl HostBucket for KvView<'_> {
         };
         let ns = self.table.get(&b)?.namespace.clone();
         let span = tracing::debug_span!("pb.kv.set-in", function = %self.function);
-        let tx = self.table.get_mut(&tx)?;
-        let conn = match tx.conn() {
+        let tx = self.table.get(&tx)?.clone();
+        let mut guard = tx.lock().await;
+        let conn = match guard.conn() {
             Ok(c) => c,
             Err(e) => return Ok(Err(Error::Invalid(e.message()))),
         };
@@ -438,8 +483,9 @@ impl HostBucket for KvView<'_> {
         check!(check_key(&key));
         let ns = self.table.get(&b)?.namespace.clone();
         let span = tracing::debug_span!("pb.kv.delete-in", function = %self.function);
-        let tx = self.table.get_mut(&tx)?;
-        let conn = match tx.conn() {
+        let tx = self.table.get(&tx)?.clone();
+        let mut guard = tx.lock().await;
+        let conn = match guard.conn() {
             Ok(c) => c,
             Err(e) => return Ok(Err(Error::Invalid(e.message()))),
         };

@@ -11,6 +11,7 @@
 //! | PUT | `collections` | apply a set of collections, see [`super::collections`] |
 //! | GET, POST, PUT | `jobs`, `jobs/{id}/retry`, `jobs/{id}/cancel`, `jobs/bindings` | pb:jobs, see [`crate::caps::jobs::admin`] |
 //! | GET, PUT | `cron` | cron schedules, see [`crate::triggers::cron::admin`] |
+//! | GET, PUT | `hooks` | record hooks, see [`crate::triggers::hooks::admin`] |
 
 use super::reply::{closing, error, has_body, json, Body};
 use super::ADMIN_PREFIX;
@@ -41,6 +42,7 @@ pub async fn handle(
     match (req.method().clone(), segments.as_slice()) {
         (_, ["jobs", ..]) => crate::caps::jobs::admin::handle(registry, req).await,
         (_, ["cron", ..]) => crate::triggers::cron::admin::handle(registry, req).await,
+        (_, ["hooks", ..]) => crate::triggers::hooks::admin::handle(registry, req).await,
         (_, ["collections"]) => {
             let services = registry.runtime().services().cloned();
             super::collections::admin_import(services, req).await

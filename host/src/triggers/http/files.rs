@@ -116,7 +116,10 @@ async fn answer(
     // `files.getURL` uses the id); files are stored under the name.
     let access = if admin { Access::Full } else { Access::Public };
     let store = crate::caps::data::store::of(services);
-    let collection = match store.get_one(&collection, &record, access).await {
+    let collection = match store
+        .get_one(&collection, &record, access, &Default::default())
+        .await
+    {
         Ok((c, _)) => c.name.clone(),
         Err(_) => return not_found(),
     };

@@ -17,6 +17,7 @@
 use super::collections::{data_error, no_content, query_param, read_body, unread};
 use super::reply::{error, json, Body};
 use crate::caps::data::error::{DataError, FieldError};
+use crate::caps::data::hooks::Origin;
 use crate::caps::data::read::{project, ListQuery};
 use crate::caps::data::rules::Access;
 use crate::caps::data::schema::FieldType;
@@ -25,14 +26,17 @@ use crate::caps::data::write::MAX_RECORD_BYTES;
 use http::{Method, Request};
 use hyper::body::Incoming;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 pub async fn handle(
-    store: &Store,
+    store: &Arc<Store>,
     admin: bool,
     segments: &[String],
     req: Request<Incoming>,
 ) -> http::Response<Body> {
     let access = if admin { Access::Full } else { Access::Public };
+    // A client writes from outside any hook.
+    let outside = &Origin::default();
     let collection = segments[0].as_str();
     let fields = query_param(&req, "fields");
     let fields = fields.as_deref();
@@ -47,7 +51,7 @@ pub async fn handle(
                 filter: query_param(&req, "filter").filter(|f| !f.trim().is_empty()),
                 skip_total: query_param(&req, "skipTotal").is_some_and(|v| v == "true" || v == "1"),
             };
-            let resp = match store.list(collection, &q, access).await {
+            let resp = match store.list(collection, &q, access, outside).await {
                 Ok((c, page)) => json(
                     200,
                     &json!({
@@ -63,7 +67,7 @@ pub async fn handle(
             unread(&req, resp)
         }
         (Method::GET, ["records", id]) => {
-            let resp = match store.get_one(collection, id, access).await {
+            let resp = match store.get_one(collection, id, access, outside).await {
                 Ok((c, r)) => json(200, &Value::Object(project(r.to_json(&c), fields))),
                 Err(e) => data_error(e),
             };
@@ -88,7 +92,7 @@ pub async fn handle(
                     return resp;
                 }
             }
-            match store.create(collection, &input, access).await {
+            match store.create(collection, &input, access, outside).await {
                 Ok((c, r)) => json(
                     200,
                     &Value::Object(project(r.to_json(&c), fields.as_deref())),
@@ -117,7 +121,9 @@ pub async fn handle(
                     .map(|u| u.field.clone())
                     .collect();
                 if !appended.is_empty() {
-                    if let Ok((c, current)) = store.get_one(collection, &id, Access::Full).await {
+                    if let Ok((c, current)) =
+                        store.get_one(collection, &id, Access::Full, outside).await
+                    {
                         for name in appended {
                             let kept = current.cell(&c, &name).map(|cell| cell.to_json());
                             let entry = patch.entry(name).or_insert(Value::Array(Vec::new()));
@@ -133,7 +139,7 @@ pub async fn handle(
                     return resp;
                 }
             }
-            match store.update(collection, &id, &patch, access).await {
+            match store.update(collection, &id, &patch, access, outside).await {
                 Ok((c, r)) => json(
                     200,
                     &Value::Object(project(r.to_json(&c), fields.as_deref())),
@@ -145,7 +151,7 @@ pub async fn handle(
             }
         }
         (Method::DELETE, ["records", id]) => {
-            let resp = match store.delete(collection, id, access).await {
+            let resp = match store.delete(collection, id, access, outside).await {
                 Ok(()) => no_content(),
                 Err(e) => data_error(e),
             };
