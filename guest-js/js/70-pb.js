@@ -28,6 +28,7 @@
 // | tx.commit / tx.rollback   | transaction                                      | transaction.commit / rollback                   |
 // | kv.open                   | namespace (null = own, "shared"; else denied)    | store.open → bucket                             |
 // | kv.get                    | bucket, key                                      | bucket.get → option<list<u8>>                   |
+// | kv.get-utf8               | bucket, key                                      | bucket.get → a string if UTF-8, else bytes      |
 // | kv.set                    | bucket, key, value, ttl-ms (JS `ttl` is seconds) | bucket.set                                      |
 // | kv.delete                 | bucket, key                                      | bucket.delete → bool                            |
 // | kv.incr                   | bucket, key, delta                               | bucket.incr → s64                               |
@@ -58,7 +59,6 @@
   const pbs = globalThis.__pbs;
   const internal = globalThis.__pbsInternal;
   const encoder = new TextEncoder();
-  const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 
   const call = (op, args) => pbs.pb(op, args);
 
@@ -97,15 +97,6 @@
   /** A KV value: bytes as they are, anything else as UTF-8 JSON. */
   const kvValue = (value) =>
     isBufferSource(value) ? bufferBytes(value) : encoder.encode(toJSONText(value, "the KV value"));
-
-  /** A stored KV value: parsed JSON, or the bytes when they are not UTF-8 JSON. */
-  function fromKVValue(bytes) {
-    try {
-      return JSON.parse(strictDecoder.decode(bytes));
-    } catch {
-      return bytes;
-    }
-  }
 
   /**
    * PocketBase's `fields` option ("id,title", "*", "body:excerpt(200)") for
@@ -233,8 +224,12 @@
   const bucketHandles = new Map();
 
   function bucketHandle(namespace) {
-    if (!bucketHandles.has(namespace)) bucketHandles.set(namespace, call("kv.open", [namespace]));
-    return bucketHandles.get(namespace);
+    let handle = bucketHandles.get(namespace);
+    if (handle === undefined) {
+      handle = call("kv.open", [namespace]);
+      bucketHandles.set(namespace, handle);
+    }
+    return handle;
   }
 
   /**
@@ -266,8 +261,14 @@
 
     /** The value, or null when absent or expired. */
     async get(key) {
-      const bytes = this.#call("kv.get", String(key));
-      return bytes === null ? null : fromKVValue(bytes);
+      // The hot path of pb:kv: no spread, and JSON text comes as a string.
+      const value = call("kv.get-utf8", [bucketHandle(this.#namespace), String(key)]);
+      if (typeof value !== "string") return value;
+      try {
+        return JSON.parse(value);
+      } catch {
+        return encoder.encode(value);
+      }
     }
 
     /** Sets the value; `ttl` (seconds) makes it expire, none clears an earlier TTL. */

@@ -86,8 +86,10 @@ function installFakeBridge(host) {
         return 7;
       case "kv.open":
         return args[0] === null ? 3 : 4;
-      case "kv.get":
-        if (args[1] === "json") return bytes('{"a":1}');
+      case "kv.get-utf8":
+        // As the bridge answers: UTF-8 text as a string, other bytes as bytes.
+        if (args[1] === "json") return '{"a":1}';
+        if (args[1] === "text") return "not json";
         if (args[1] === "raw") return new Uint8Array([0xff, 0x00]);
         return null;
       case "kv.set-if-absent":
@@ -949,7 +951,12 @@ test("pb: records, transactions, kv, jobs, files, trace, utils map to their ops"
       notFound,
       txResult,
       rolledBack,
-      kv: [await pb.kv.get("json"), [...(await pb.kv.get("raw"))], await pb.kv.get("absent")],
+      kv: [
+        await pb.kv.get("json"),
+        [...(await pb.kv.get("raw"))],
+        await pb.kv.get("absent"),
+        new TextDecoder().decode(await pb.kv.get("text")),
+      ],
       incr: await pb.kv.incr("n"),
       lock: await pb.kv.shared.setIfAbsent("lock", true, { ttl: 5 }),
       cas: await pb.kv.compareAndSwap("k", null, { v: 1 }),
@@ -975,7 +982,7 @@ test("pb: records, transactions, kv, jobs, files, trace, utils map to their ops"
   eq(result.notFound, ["PbError", "not-found", "no record missing"]);
   eq(result.vectors, [{ record: { id: "v1" }, score: 0.9 }]);
   eq([result.txResult, result.rolledBack], ["new1", "abort the tx"]);
-  eq(result.kv, [{ a: 1 }, [255, 0], null]);
+  eq(result.kv, [{ a: 1 }, [255, 0], null, "not json"]);
   eq([result.incr, result.lock, result.cas, result.keys, result.job], [42, true, true, ["a1", "a2", "a3"], "job1"]);
   eq(result.status, { id: "job1", name: "mail", state: "queued", attempts: 0, maxAttempts: 5, lastError: null, createdMs: 1, updatedMs: 2 });
   eq([result.read, result.saved, result.secret], ["file body", { filename: "b.txt", size: 9, modifiedMs: 5 }, ["s3cret", null]]);

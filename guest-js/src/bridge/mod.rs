@@ -28,7 +28,7 @@ pub fn set_initializing(on: bool) {
 }
 
 /// Refuses host I/O at build time with a message saying where to move it.
-fn forbid_at_build_time(ctx: &Ctx<'_>, what: &str) -> Result<()> {
+fn forbid_at_build_time(ctx: &Ctx<'_>, what: impl std::fmt::Display) -> Result<()> {
     if INITIALIZING.with(|c| c.get()) {
         return Err(Exception::throw_type(
             ctx,

@@ -271,7 +271,9 @@ fn u8s<'js>(ctx: &Ctx<'js>, v: Vec<u8>) -> Result<Value<'js>> {
 }
 
 fn call<'js>(ctx: Ctx<'js>, op: String, args: Array<'js>) -> Result<Value<'js>> {
-    super::forbid_at_build_time(&ctx, &format!("pb ({op})"))?;
+    // format_args!: no string is built unless it is needed (every pb call
+    // passes here).
+    super::forbid_at_build_time(&ctx, format_args!("pb ({op})"))?;
     let c = &ctx;
     let o = op.as_str();
     let s = |i| arg::<String>(c, o, &args, i);
@@ -379,6 +381,24 @@ fn call<'js>(ctx: Ctx<'js>, op: String, args: Array<'js>) -> Result<Value<'js>> 
             >| match v {
                 Some(v) => u8s(c, v),
                 None => Ok(Value::new_null(c.clone())),
+            })
+        }
+        // `kv.get`, the value as a string when it is UTF-8 text (a leading
+        // BOM dropped, as TextDecoder does), else as bytes: JSON values skip
+        // a TextDecoder in JS.
+        "kv.get-utf8" => {
+            let key = s(1)?;
+            done!(with_bucket(c, o, n(0)?, |b| b.get(&key))?, |v: Option<
+                Vec<u8>,
+            >| match v {
+                None => Ok(Value::new_null(c.clone())),
+                Some(v) => match String::from_utf8(v) {
+                    Ok(text) => {
+                        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+                        Ok(javy::quickjs::String::from_str(c.clone(), text)?.into_value())
+                    }
+                    Err(e) => u8s(c, e.into_bytes()),
+                },
             })
         }
         "kv.set" => {

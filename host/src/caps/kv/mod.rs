@@ -242,6 +242,24 @@ macro_rules! op {
     }};
 }
 
+/// Runs one operation on the connection of the pb:data transaction `$tx`
+/// (a `set-in`/`delete-in`, or a `set`/`delete` inside a before-hook); a
+/// finished transaction is `invalid`. Inside a `pb.kv.<op>` span.
+macro_rules! in_tx {
+    ($self:ident, $b:ident, $tx:expr, $name:literal, |$conn:ident, $ns:ident| $body:expr) => {{
+        let $ns = $self.table.get(&$b)?.namespace.clone();
+        let span = tracing::debug_span!(concat!("pb.kv.", $name), function = %$self.function);
+        let tx: Transaction = $tx;
+        let mut guard = tx.lock().await;
+        let $conn = match guard.conn() {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(Error::Invalid(e.message()))),
+        };
+        let result = tracing::Instrument::instrument($body, span).await;
+        Ok(result.map_err(|e| failed($self.function, $name, e)))
+    }};
+}
+
 macro_rules! check {
     ($e:expr) => {
         if let Err(e) = $e {
@@ -299,14 +317,9 @@ impl HostBucket for KvView<'_> {
         };
         if let Some(tx) = self.scope.cloned() {
             // In a before-hook: with the write, or not at all.
-            let ns = self.table.get(&b)?.namespace.clone();
-            let mut guard = tx.lock().await;
-            let conn = match guard.conn() {
-                Ok(c) => c,
-                Err(e) => return Ok(Err(Error::Invalid(e.message()))),
-            };
-            let result = sql::set_in(conn, &ns, &key, &value, expires).await;
-            return Ok(result.map_err(|e| failed(self.function, "set", e)));
+            return in_tx!(self, b, tx, "set", |conn, ns| sql::set_in(
+                conn, &ns, &key, &value, expires
+            ));
         }
         op!(self, b, "set", |lease, ns| sql::set(
             lease, &ns, &key, &value, expires
@@ -316,14 +329,12 @@ impl HostBucket for KvView<'_> {
     async fn delete(&mut self, b: Resource<Bucket>, key: String) -> Answer<bool> {
         check!(check_key(&key));
         if let Some(tx) = self.scope.cloned() {
-            let ns = self.table.get(&b)?.namespace.clone();
-            let mut guard = tx.lock().await;
-            let conn = match guard.conn() {
-                Ok(c) => c,
-                Err(e) => return Ok(Err(Error::Invalid(e.message()))),
-            };
-            let result = sql::delete_in(conn, &ns, &key, now_ms()).await;
-            return Ok(result.map_err(|e| failed(self.function, "delete", e)));
+            return in_tx!(self, b, tx, "delete", |conn, ns| sql::delete_in(
+                conn,
+                &ns,
+                &key,
+                now_ms()
+            ));
         }
         op!(self, b, "delete", |lease, ns| sql::delete(
             lease,
@@ -460,18 +471,10 @@ impl HostBucket for KvView<'_> {
             Ok(e) => e,
             Err(e) => return Ok(Err(e)),
         };
-        let ns = self.table.get(&b)?.namespace.clone();
-        let span = tracing::debug_span!("pb.kv.set-in", function = %self.function);
         let tx = self.table.get(&tx)?.clone();
-        let mut guard = tx.lock().await;
-        let conn = match guard.conn() {
-            Ok(c) => c,
-            Err(e) => return Ok(Err(Error::Invalid(e.message()))),
-        };
-        let result =
-            tracing::Instrument::instrument(sql::set_in(conn, &ns, &key, &value, expires), span)
-                .await;
-        Ok(result.map_err(|e| failed(self.function, "set-in", e)))
+        in_tx!(self, b, tx, "set-in", |conn, ns| sql::set_in(
+            conn, &ns, &key, &value, expires
+        ))
     }
 
     async fn delete_in(
@@ -481,17 +484,13 @@ impl HostBucket for KvView<'_> {
         key: String,
     ) -> Answer<bool> {
         check!(check_key(&key));
-        let ns = self.table.get(&b)?.namespace.clone();
-        let span = tracing::debug_span!("pb.kv.delete-in", function = %self.function);
         let tx = self.table.get(&tx)?.clone();
-        let mut guard = tx.lock().await;
-        let conn = match guard.conn() {
-            Ok(c) => c,
-            Err(e) => return Ok(Err(Error::Invalid(e.message()))),
-        };
-        let result =
-            tracing::Instrument::instrument(sql::delete_in(conn, &ns, &key, now_ms()), span).await;
-        Ok(result.map_err(|e| failed(self.function, "delete-in", e)))
+        in_tx!(self, b, tx, "delete-in", |conn, ns| sql::delete_in(
+            conn,
+            &ns,
+            &key,
+            now_ms()
+        ))
     }
 
     async fn drop(&mut self, b: Resource<Bucket>) -> wasmtime::Result<()> {
