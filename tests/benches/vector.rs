@@ -37,7 +37,6 @@ use pbs::store::Db;
 use pbs_tests::{js, test_limits, Backend, TestHost};
 use serde_json::{json, Value};
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -366,34 +365,7 @@ async fn bench(backend: Backend, data: &Data, queries: usize, creates: u64) {
     )
     .await;
     for concurrency in [1u64, 16] {
-        let done = Arc::new(AtomicU64::new(0));
-        let started = Instant::now();
-        let per = creates / concurrency;
-        let workers: Vec<_> = (0..concurrency)
-            .map(|w| {
-                let host = host.clone();
-                let done = done.clone();
-                tokio::spawn(async move {
-                    let url = host.url("/api/collections/notes/records");
-                    for i in 0..per {
-                        let resp = host
-                            .client
-                            .post(&url)
-                            .json(&json!({"title": format!("note {w}-{i}"), "n": i}))
-                            .send()
-                            .await
-                            .expect("create");
-                        assert_eq!(resp.status(), 200);
-                        resp.bytes().await.expect("body");
-                        done.fetch_add(1, Ordering::Relaxed);
-                    }
-                })
-            })
-            .collect();
-        for w in workers {
-            w.await.expect("worker");
-        }
-        let rate = done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+        let rate = pbs_tests::load::rest_creates(&host, "notes", creates, concurrency).await;
         println!("{name:<9} REST record creates, c={concurrency}: {rate:.0} records/s");
     }
     let goal = match backend {

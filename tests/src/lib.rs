@@ -3,6 +3,7 @@
 
 pub mod fake_openai;
 pub mod js;
+pub mod load;
 pub mod pg;
 pub mod s3;
 

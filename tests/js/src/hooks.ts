@@ -9,6 +9,9 @@
 //   posts  after_delete  → auditDelete audit {action: "deleted", post}
 //   loops  before_create → recurse     creates another loop: recursion without end
 //   spins  before_create → spin        never returns
+// and, for the hooks benchmark (tests/benches/hooks.rs):
+//   notes  before_create → touch       sets `status`
+//   notes  after_create  → auditNote   audit {action: "created", post}
 //
 // HTTP, for writes through pb:data:
 //   POST {op: "create", collection, data}  → {ok: record} or {error: {status, message}}
@@ -66,6 +69,14 @@ export async function auditDelete(record: any) {
 
 export async function recurse(record: any, ctx: any) {
   await pb.collection("loops").create({ n: (record.n ?? 0) + 1, depth: ctx.depth });
+}
+
+export function touch(record: any) {
+  return { ...record, status: "touched" };
+}
+
+export async function auditNote(record: any) {
+  await pb.collection("audit").create({ action: "created", post: record.id });
 }
 
 export function spin() {
