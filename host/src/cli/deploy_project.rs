@@ -6,7 +6,8 @@
 //! the host. The uploads themselves are one request per section; each is
 //! all-or-nothing on the host, and they run in dependency order: collections
 //! (hooks name them), functions (bindings name them), then job bindings,
-//! cron schedules and hooks, which replace the host's previous sets.
+//! cron schedules and hooks, which replace the host's previous sets, and the
+//! hosts of each secret the manifest names (which must be set already).
 
 use super::admin_host::AdminHost;
 use super::deploy::{read_component, upload};
@@ -73,6 +74,15 @@ pub async fn run(project: &Project, host: &AdminHost, force: bool) -> anyhow::Re
             allowed_hosts: spec.allowed_hosts.clone(),
         });
     }
+    // Every secret the manifest binds must be set on the host, checked
+    // before anything is uploaded.
+    for name in manifest.secrets.keys() {
+        host.call(Method::GET, &format!("secrets/{name}"), &[], None)
+            .await
+            .with_context(|| {
+                format!("secret `{name}` (bound to hosts in the manifest): set it first with `pbs secrets set {name}`")
+            })?;
+    }
 
     if !manifest.collections.is_empty() {
         let body = json!({ "collections": manifest.collections, "force": force });
@@ -126,6 +136,21 @@ pub async fn run(project: &Project, host: &AdminHost, force: bool) -> anyhow::Re
         .context("record hooks refused")?;
     if !hooks.is_empty() {
         println!("hooks: {}", hooks.len());
+    }
+    // Only the bindings: values never live in the manifest.
+    for (name, spec) in &manifest.secrets {
+        let path = format!("secrets/{name}");
+        let body = json!({ "hosts": spec.hosts });
+        host.call(Method::PATCH, &path, &[], Some(&body))
+            .await
+            .with_context(|| {
+                format!(
+                    "binding secret `{name}` to its hosts failed (set it first: `pbs secrets set {name}`)"
+                )
+            })?;
+    }
+    if !manifest.secrets.is_empty() {
+        println!("secrets bound to hosts: {}", manifest.secrets.len());
     }
     Ok(())
 }

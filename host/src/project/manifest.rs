@@ -1,5 +1,6 @@
 //! `pb_serverless.json`: the functions of a project and what binds to them —
-//! collections, cron schedules, job consumers and record hooks.
+//! collections, cron schedules, job consumers, record hooks, and the hosts
+//! each secret may be sent to (never secret values: the manifest is source).
 //!
 //! The CLI reads it; each section goes to the admin endpoint that owns it
 //! (collections, cron, jobs bindings, hooks), which validates its own
@@ -33,9 +34,21 @@ pub struct Manifest {
     pub jobs: BTreeMap<String, String>,
     #[serde(default)]
     pub hooks: Vec<HookSpec>,
+    /// Secret name → the hosts whose requests may carry it through a
+    /// `{{secret:NAME}}` placeholder. The values are set apart
+    /// (`pbs secrets set`).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretSpec>,
     /// The JSON schema reference editors use; ignored.
     #[serde(default, rename = "$schema")]
     pub schema: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretSpec {
+    /// Exact hosts (`api.openai.com`, `api.example.com:8443`).
+    pub hosts: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -46,6 +46,16 @@ async fn deployed_functions(host: &TestHost) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_project_deploys_every_function_and_its_bindings() {
     let host = TestHost::start(Backend::Sqlite).await;
+    // The value is set apart; the manifest binds it to hosts.
+    let resp = host
+        .client
+        .put(host.url("/api/pb_serverless/_admin/secrets/API_KEY"))
+        .bearer_auth(&host.token)
+        .json(&serde_json::json!({"value": "sk-test"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
     let dir = tempfile::tempdir().unwrap();
     write_project(
         dir.path(),
@@ -57,6 +67,7 @@ async fn a_project_deploys_every_function_and_its_bindings() {
             },
             "cron": [{"func": "nightly", "cron": "0 3 * * *", "function": "worker"}],
             "jobs": {"resize": "worker"},
+            "secrets": {"API_KEY": {"hosts": ["api.example.com", "127.0.0.1:8443"]}},
         }),
     );
     let out = deploy(&host, dir.path()).await;
@@ -86,6 +97,12 @@ async fn a_project_deploys_every_function_and_its_bindings() {
     assert!(
         cron.contains("nightly") && cron.contains("0 3 * * *"),
         "{cron}"
+    );
+    let (status, secret) = host.admin_get("secrets/API_KEY").await;
+    assert_eq!(status, 200, "{secret}");
+    assert_eq!(
+        secret["hosts"],
+        serde_json::json!(["api.example.com", "127.0.0.1:8443"])
     );
 }
 
@@ -139,6 +156,20 @@ async fn a_broken_project_uploads_nothing() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unknown event `before_save`"), "{stderr}");
+    assert!(deployed_functions(&host).await.is_empty());
+
+    // A secret bound in the manifest but never set: refused before any upload.
+    write_project(
+        dir.path(),
+        serde_json::json!({
+            "functions": {"greeter": {"entry": entry("hello.ts")}},
+            "secrets": {"NEVER_SET": {"hosts": ["api.example.com"]}},
+        }),
+    );
+    let out = deploy(&host, dir.path()).await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("pbs secrets set NEVER_SET"), "{stderr}");
     assert!(deployed_functions(&host).await.is_empty());
 
     // A binding to a function the manifest does not define.

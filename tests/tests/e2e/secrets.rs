@@ -904,6 +904,34 @@ async fn placeholders_are_filled_only_for_bound_hosts(backend: Backend) {
     let out = call(&host, &format!("fetch?name=API_KEY&url={url}")).await;
     assert_eq!(out["error"], "TypeError", "{out}");
     assert_eq!(seen.lock().unwrap().len(), 2);
+
+    // Bound without touching the value (PATCH, what `pbs deploy` sends from
+    // the manifest's `secrets`): OTHER now goes to this host.
+    let (status, out) = admin(
+        &host,
+        reqwest::Method::PATCH,
+        "secrets/OTHER",
+        Some(json!({"hosts": [addr]})),
+    )
+    .await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["hosts"], json!([addr]));
+    let out = call(&host, &format!("fetch?name=OTHER&url={url}")).await;
+    assert_eq!(out["status"], 200, "{out}");
+    assert_eq!(seen.lock().unwrap().last().unwrap(), "Bearer other-value");
+    for (name, hosts, status) in [
+        ("NOT_SET", json!([addr]), 404),
+        ("OTHER", json!(["*.example.com"]), 400),
+    ] {
+        let (s, out) = admin(
+            &host,
+            reqwest::Method::PATCH,
+            &format!("secrets/{name}"),
+            Some(json!({ "hosts": hosts })),
+        )
+        .await;
+        assert_eq!(s, status, "{name}: {out}");
+    }
 }
 
 on_both_backends!(

@@ -7,6 +7,7 @@
 //! | GET | `secrets` | the environment's secrets: name, masked value, hosts, `updated_ms` |
 //! | GET | `secrets/{name}` | one of them, masked |
 //! | PUT, POST | `secrets/{name}` | set it: `{"value": "…", "hosts": ["api.openai.com"]}` (`hosts` absent keeps the bindings it had) |
+//! | PATCH | `secrets/{name}` | bind it to hosts, keeping its value: `{"hosts": ["api.openai.com"]}` (what `pbs deploy` sends from the manifest's `secrets`); 404 when it is not set |
 //! | DELETE | `secrets/{name}` | remove it → 204 |
 //!
 //! No answer ever carries a value, only its mask; the request body is
@@ -27,6 +28,12 @@ use std::sync::Arc;
 const MAX_BODY: usize = 8 * MAX_VALUE_LEN;
 /// Most hosts one secret may be bound to.
 pub const MAX_HOSTS: usize = 64;
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HostsBody {
+    hosts: Vec<String>,
+}
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -121,6 +128,28 @@ pub async fn handle(
                 Err(e) => failed(e),
             }
         }
+        (Method::PATCH, Some(name)) => {
+            let body: HostsBody = match read_json(req).await {
+                Ok(b) => b,
+                Err(resp) => return resp,
+            };
+            let hosts = match parse_hosts(&body.hosts) {
+                Ok(h) => h,
+                Err(why) => return error(400, &why),
+            };
+            match store::set_hosts(db, &env, &name, &hosts).await {
+                Ok(true) => {
+                    tracing::info!(target: "pb.secrets", environment = %env, secret = %name, hosts = hosts.len(), "secret bound to hosts through the admin API");
+                    let hosts: Vec<String> = hosts.iter().map(Binding::to_string).collect();
+                    json(
+                        200,
+                        &json!({ "name": name, "environment": env, "hosts": hosts }),
+                    )
+                }
+                Ok(false) => not_set(&name, &env),
+                Err(e) => failed(e),
+            }
+        }
         (Method::DELETE, Some(name)) => match store::remove(db, &env, &name).await {
             Ok(true) => {
                 tracing::info!(target: "pb.secrets", environment = %env, secret = %name, "secret removed through the admin API");
@@ -196,7 +225,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(
         error(
             400,
             &format!(
-                "the body must be JSON {{\"value\": \"…\", \"hosts\": [\"host\", …]}} (line {}, column {})",
+                "the body must be JSON {{\"value\": \"…\", \"hosts\": [\"host\", …]}} (PATCH: only `hosts`) (line {}, column {})",
                 e.line(),
                 e.column()
             ),

@@ -7,9 +7,9 @@
 //!   (`api.openai.com`, `api.openai.com:443`, `10.0.0.5:8080`), matched
 //!   exactly against the host the request dials, read the way the outbound
 //!   policy reads it (`127.1` is `127.0.0.1`, names are case-insensitive);
-//!   no wildcards. Until the project manifest exists, bindings are stored
-//!   with the secret (`pbs secrets set NAME --bind-host H`, admin API
-//!   field `hosts`): they are the manifest's `secrets` binding to come.
+//!   no wildcards. Bindings are stored with the secret: set by the project
+//!   manifest's `secrets` (`pbs deploy` → `PATCH _admin/secrets/NAME`) or
+//!   `pbs secrets set NAME --bind-host H` (admin API field `hosts`).
 //! - The request must still pass the function's allowlist; a placeholder
 //!   whose secret is not set, not bound to that host, or not readable
 //!   refuses the whole request before anything is sent (`HTTP-request-

@@ -141,6 +141,35 @@ pub async fn set(
     Ok(())
 }
 
+/// Binds `name` in `environment` to `hosts` (replacing its bindings),
+/// keeping its value; false when it is not set.
+pub async fn set_hosts(
+    db: &Db,
+    environment: &str,
+    name: &str,
+    hosts: &[Binding],
+) -> Result<bool, SecretError> {
+    let hosts = hosts
+        .iter()
+        .map(Binding::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let done = on_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE pbs_secrets SET hosts = $1, updated_ms = $2 WHERE environment = $3 AND name = $4",
+        )
+        .bind(&hosts)
+        .bind(now_ms())
+        .bind(environment)
+        .bind(name)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected())
+    })
+    .map_err(SecretError::internal)?;
+    Ok(done > 0)
+}
+
 /// Removes `name` from `environment`; false when it was not set.
 pub async fn remove(db: &Db, environment: &str, name: &str) -> Result<bool, SecretError> {
     let done = on_pool!(db, pool => {
