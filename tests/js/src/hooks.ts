@@ -2,7 +2,7 @@
 // the tests through PUT /api/pb_serverless/_admin/hooks:
 //
 //   posts  before_create → checkPost   requires a title, fills slug + status
-//                                       ("reject-after-write": writes, then throws)
+//                                       ("reject-after-write": writes records, a key, then throws)
 //   posts  after_create  → auditPost   audit {action: "created", post, depth, seen}
 //   posts  before_update → keepTitle   a published post keeps its title
 //   posts  before_delete → guardDelete a published post is not deleted
@@ -34,6 +34,8 @@ export async function checkPost(record: any, ctx: any) {
     // Written inside the write's transaction: gone with the refused write.
     await pb.collection("audit").create({ action: "side-write", title: record.title });
     await pb.kv.set("hook:side-write", true);
+    // A nested hooked write: its after-hook must not run once it is undone.
+    await pb.collection("posts").create({ title: "side post" });
     throw new Error("refused after writing");
   }
   await pb.kv.set(`hook:checked:${slugify(record.title)}`, ctx.depth);
@@ -41,12 +43,13 @@ export async function checkPost(record: any, ctx: any) {
 }
 
 export async function auditPost(record: any, ctx: any) {
-  // After the commit: the record can be read like any other.
-  const seen = await pb.collection("posts").getOne(record.id);
+  // After the commit: the record can be read like any other (an after-hook
+  // of a write that was undone would find nothing).
+  const seen = await pb.collection("posts").getOne(record.id).catch(() => null);
   await pb.collection("audit").create({
-    action: "created",
+    action: seen ? "created" : "created-but-missing",
     post: record.id,
-    title: seen.title,
+    title: seen ? seen.title : record.title,
     depth: ctx.depth,
   });
 }

@@ -197,6 +197,7 @@ async fn pb_data_writes_run_hooks_too(backend: Backend) {
     assert_eq!(out["ok"]["refused"], "refused after writing", "{out}");
     assert_eq!(out["ok"]["kept"]["slug"], "kept", "{out}");
     assert_eq!(kv(&host, "hook:side-write").await, Value::Null);
+    assert_eq!(kv(&host, "hook:checked:side-post").await, Value::Null);
 
     let titles: Vec<Value> = all(&host, "posts")
         .await
@@ -354,6 +355,29 @@ async fn bindings_are_checked_and_replaced(backend: Backend) {
     assert_eq!(s, 200, "{p}");
     assert_eq!(p["slug"], "");
     assert!(all(&host, "audit").await.is_empty());
+
+    // Hooks are bound by collection name and follow a rename.
+    let one = json!({"hooks": [hook("posts", "before_create", "checkPost")]});
+    admin(&host, Method::PUT, HOOKS, Some(one), 200).await;
+    admin(
+        &host,
+        Method::PATCH,
+        "/api/collections/posts",
+        Some(json!({"name": "articles"})),
+        200,
+    )
+    .await;
+    let listed = admin(&host, Method::GET, HOOKS, None, 200).await;
+    assert_eq!(listed["items"][0]["collection"], "articles", "{listed}");
+    let (s, e) = public(
+        &host,
+        Method::POST,
+        "/api/collections/articles/records",
+        Some(json!({"status": "x"})),
+    )
+    .await;
+    assert_eq!(s, 400, "{e}");
+    assert_eq!(e["message"], "title is required");
 }
 
 /// A component in another language (`tests/guests/hook_guard`, Rust)

@@ -518,6 +518,20 @@ async fn apply(
             .await
             .map_err(|e| ddl_error("the change of the table", e))?;
     }
+    if let Some(o) = old.as_ref().filter(|o| o.name != new.name) {
+        // Record hooks are bound by name: they follow a rename.
+        let sql = format!(
+            "UPDATE pbs_hooks SET collection = {} WHERE collection = {}",
+            super::store::ph(d, 1),
+            super::store::ph(d, 2)
+        );
+        conn.execute(
+            &sql,
+            vec![Arg::Text(new.name.clone()), Arg::Text(o.name.clone())],
+        )
+        .await
+        .map_err(|e| DataError::db("rename the collection's record hooks", e))?;
+    }
     let p = |n| super::store::ph(d, n);
     let args = vec![
         Arg::Text(new.id.clone()),

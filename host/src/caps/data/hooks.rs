@@ -308,8 +308,13 @@ pub async fn load(db: &Db) -> sqlx::Result<Vec<Binding>> {
 /// Replaces every binding with `bindings`, in one transaction.
 pub async fn replace(db: &Db, bindings: &[Binding], now_ms: i64) -> sqlx::Result<()> {
     macro_rules! run {
-        ($pool:expr, $insert:literal) => {{
+        ($pool:expr, $lock:literal, $insert:literal) => {{
             let mut tx = $pool.begin().await?;
+            // Two replacements at once take turns (on SQLite the DELETE
+            // takes the write lock).
+            if !$lock.is_empty() {
+                sqlx::query($lock).execute(&mut *tx).await?;
+            }
             sqlx::query("DELETE FROM pbs_hooks")
                 .execute(&mut *tx)
                 .await?;
@@ -330,11 +335,13 @@ pub async fn replace(db: &Db, bindings: &[Binding], now_ms: i64) -> sqlx::Result
     match db {
         Db::Sqlite(p) => run!(
             p,
+            "",
             "INSERT INTO pbs_hooks (position, collection, event, function, func, updated_ms) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
         ),
         Db::Postgres(p) => run!(
             p,
+            "LOCK TABLE pbs_hooks IN EXCLUSIVE MODE",
             "INSERT INTO pbs_hooks (position, collection, event, function, func, updated_ms) \
              VALUES ($1, $2, $3, $4, $5, $6)"
         ),

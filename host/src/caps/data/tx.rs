@@ -131,8 +131,9 @@ impl Transaction {
             Ok(Ok(permit)) => permit,
             _ => {
                 return Err(DataError::Quota(format!(
-                    "more than {MAX_OPEN} pb:data transactions are open on this host; \
-                     commit or roll back the ones you began"
+                    "more than {MAX_OPEN} transactions are open on this host (pb:data \
+                     transactions, and writes that run record hooks); try again shortly, and \
+                     commit or roll back the transactions you began"
                 )))
             }
         };
@@ -198,15 +199,24 @@ impl Transaction {
             f();
         }
         // Committed: the files of deleted records, and files no longer
-        // named, go too (as after `ops.rs`'s own transactions).
-        for f in files {
-            match f {
-                Files::Record(c, id) => self.store.delete_files(&c, Some(&id)).await,
-                Files::File(c, id, name) => self.store.delete_file(&c, &id, &name).await,
+        // named, go too (as after `ops.rs`'s own transactions); then the
+        // after-hooks. In a task of its own, awaited: the caller's answer
+        // waits for it, but a caller that goes away (a client hanging up, a
+        // guest stopped at its deadline) does not cancel it halfway.
+        let store = self.store.clone();
+        let work = tokio::spawn(async move {
+            for f in files {
+                match f {
+                    Files::Record(c, id) => store.delete_files(&c, Some(&id)).await,
+                    Files::File(c, id, name) => store.delete_file(&c, &id, &name).await,
+                }
             }
-        }
-        for call in after_hooks {
-            self.store.hooks.run_after(call).await;
+            for call in after_hooks {
+                store.hooks.run_after(call).await;
+            }
+        });
+        if let Err(e) = work.await {
+            tracing::error!(target: "pb.data", "the work after a commit failed: {e}");
         }
         Ok(())
     }
@@ -313,7 +323,7 @@ impl Transaction {
             .bound(&self.store.db, &c.name, Event::BeforeCreate)
             .await?;
         let hooked = !before.is_empty();
-        let savepoint = self.savepoint(hooked).await?;
+        let savepoint = self.savepoint(hooked || depth > 0).await?;
         let created = async {
             let input = if hooked {
                 Cow::Owned(
@@ -324,14 +334,17 @@ impl Transaction {
             } else {
                 Cow::Borrowed(input)
             };
-            let mut g = self.lock().await;
-            write::create_with_rule(&mut g.conn()?, &snap, &c, &input, rule).await
+            let record = {
+                let mut g = self.lock().await;
+                write::create_with_rule(&mut g.conn()?, &snap, &c, &input, rule).await?
+            };
+            let json = Value::Object(record.to_json(&c)).to_string();
+            self.queue_after(&c, Event::AfterCreate, json, None, depth)
+                .await?;
+            Ok(record)
         }
         .await;
         let record = self.after(self.release(savepoint, created).await)?;
-        let json = Value::Object(record.to_json(&c)).to_string();
-        self.queue_after(&c, Event::AfterCreate, json, None, depth)
-            .await?;
         Ok((c, record))
     }
 
@@ -354,46 +367,54 @@ impl Transaction {
             .bound(&self.store.db, &c.name, Event::BeforeUpdate)
             .await?;
         let hooked = !before.is_empty();
-        let savepoint = self.savepoint(hooked).await?;
+        let savepoint = self.savepoint(hooked || depth > 0).await?;
         let updated = async {
             let patch = if hooked {
-                // The hooks see the record as it will be written.
+                // The hooks see the record as it will be written …
                 let current = read::get(&mut self.lock().await.conn()?, &c, id, rule)
                     .await?
                     .ok_or_else(DataError::missing_record)?;
                 let old = current.to_json(&c);
                 let mut merged = old.clone();
                 merged.extend(patch.iter().map(|(k, v)| (k.clone(), v.clone())));
+                let out = hooks
+                    .run_before(before, merged, Some(&old), depth, self)
+                    .await?;
+                // … and what is written is the client's patch and what the
+                // hooks changed, not every field as read before the hooks
+                // ran (a concurrent update of other fields stands).
                 Cow::Owned(
-                    hooks
-                        .run_before(before, merged, Some(&old), depth, self)
-                        .await?,
+                    out.into_iter()
+                        .filter(|(k, v)| patch.contains_key(k) || old.get(k) != Some(v))
+                        .collect::<Map<String, Value>>(),
                 )
             } else {
                 Cow::Borrowed(patch)
             };
-            let mut g = self.lock().await;
-            write::update_with_before(&mut g.conn()?, &snap, &c, id, &patch, rule).await
-        }
-        .await;
-        let Some(u) = self.after(self.release(savepoint, updated).await)? else {
-            return Err(DataError::missing_record());
-        };
-        {
+            let u = {
+                let mut g = self.lock().await;
+                write::update_with_before(&mut g.conn()?, &snap, &c, id, &patch, rule)
+                    .await?
+                    .ok_or_else(DataError::missing_record)?
+            };
             let mut state = self.state.lock().await;
             for name in u.dropped_files(&c) {
                 state
                     .files
                     .push(Files::File(c.name.clone(), id.to_string(), name));
             }
+            drop(state);
+            let (after, before) = (
+                Value::Object(u.after.to_json(&c)).to_string(),
+                Value::Object(u.before.to_json(&c)).to_string(),
+            );
+            self.queue_after(&c, Event::AfterUpdate, after, Some(before), depth)
+                .await?;
+            Ok(u.after)
         }
-        let (after, before) = (
-            Value::Object(u.after.to_json(&c)).to_string(),
-            Value::Object(u.before.to_json(&c)).to_string(),
-        );
-        self.queue_after(&c, Event::AfterUpdate, after, Some(before), depth)
-            .await?;
-        Ok((c, u.after))
+        .await;
+        let record = self.after(self.release(savepoint, updated).await)?;
+        Ok((c, record))
     }
 
     /// Deletes a record, running the collection's delete hooks.
@@ -414,7 +435,7 @@ impl Transaction {
             .bound(&self.store.db, &c.name, Event::BeforeDelete)
             .await?;
         let hooked = !before.is_empty();
-        let savepoint = self.savepoint(hooked).await?;
+        let savepoint = self.savepoint(hooked || depth > 0).await?;
         let deleted = async {
             if hooked {
                 let current = read::get(&mut self.lock().await.conn()?, &c, id, rule)
@@ -425,22 +446,23 @@ impl Transaction {
                     .run_before(before, record.clone(), Some(&record), depth, self)
                     .await?;
             }
-            let mut g = self.lock().await;
-            write::delete(&mut g.conn()?, &c, id, rule).await
+            let record = {
+                let mut g = self.lock().await;
+                write::delete(&mut g.conn()?, &c, id, rule)
+                    .await?
+                    .ok_or_else(DataError::missing_record)?
+            };
+            self.state
+                .lock()
+                .await
+                .files
+                .push(Files::Record(c.name.clone(), id.to_string()));
+            let json = Value::Object(record.to_json(&c)).to_string();
+            self.queue_after(&c, Event::AfterDelete, json.clone(), Some(json), depth)
+                .await
         }
         .await;
-        let Some(record) = self.after(self.release(savepoint, deleted).await)? else {
-            return Err(DataError::missing_record());
-        };
-        self.state
-            .lock()
-            .await
-            .files
-            .push(Files::Record(c.name.clone(), id.to_string()));
-        let json = Value::Object(record.to_json(&c)).to_string();
-        self.queue_after(&c, Event::AfterDelete, json.clone(), Some(json), depth)
-            .await?;
-        Ok(())
+        self.after(self.release(savepoint, deleted).await)
     }
 
     /// Queues the `event` hooks of `c` to run after the commit.
@@ -473,43 +495,71 @@ impl Transaction {
         Ok(())
     }
 
-    /// Takes a savepoint when `wanted` (a write with before-hooks); its name.
-    async fn savepoint(&self, wanted: bool) -> DataResult<Option<String>> {
+    /// Takes a savepoint when `wanted`: for a write with before-hooks, and
+    /// for any write a hook makes (on PostgreSQL a failed statement would
+    /// otherwise abort the whole transaction, even when the hook catches
+    /// the error).
+    async fn savepoint(&self, wanted: bool) -> DataResult<Option<Savepoint>> {
         if !wanted {
             return Ok(None);
         }
         let mut g = self.lock().await;
         g.0.savepoints += 1;
-        let name = format!("pbs_hook_{}", g.0.savepoints);
+        let savepoint = Savepoint {
+            name: format!("pbs_hook_{}", g.0.savepoints),
+            queued: (
+                g.0.after_commit.len(),
+                g.0.files.len(),
+                g.0.after_hooks.len(),
+            ),
+        };
         g.conn()?
-            .execute(&format!("SAVEPOINT {name}"), Vec::new())
+            .execute(&format!("SAVEPOINT {}", savepoint.name), Vec::new())
             .await
             .map_err(|e| DataError::db("take a savepoint", e))?;
-        Ok(Some(name))
+        Ok(Some(savepoint))
     }
 
     /// Releases the savepoint after a success, rolls back to it after a
-    /// failure (what the hooks wrote goes with the refused write).
-    async fn release<T>(&self, savepoint: Option<String>, result: DataResult<T>) -> DataResult<T> {
-        let Some(name) = savepoint else {
+    /// failure: what the hooks wrote goes with the refused write, and so do
+    /// the after-commit work, file deletions and after-hooks they queued.
+    async fn release<T>(
+        &self,
+        savepoint: Option<Savepoint>,
+        result: DataResult<T>,
+    ) -> DataResult<T> {
+        let Some(sp) = savepoint else {
             return result;
         };
         let sql = match &result {
-            Ok(_) => format!("RELEASE SAVEPOINT {name}"),
-            Err(_) => format!("ROLLBACK TO SAVEPOINT {name}"),
+            Ok(_) => format!("RELEASE SAVEPOINT {}", sp.name),
+            Err(_) => format!("ROLLBACK TO SAVEPOINT {}", sp.name),
         };
         let mut g = self.lock().await;
-        let conn = match g.conn() {
+        if result.is_err() {
+            let (commit, files, hooks) = sp.queued;
+            g.0.after_commit.truncate(commit);
+            g.0.files.truncate(files);
+            g.0.after_hooks.truncate(hooks);
+        }
+        let mut conn = match g.conn() {
             Ok(c) => c,
-            // Done meanwhile (a hook committed it?): nothing to undo here.
+            // Done meanwhile: nothing to undo here.
             Err(_) => return result,
         };
-        let mut conn = conn;
         if let Err(e) = conn.execute(&sql, Vec::new()).await {
             return Err(DataError::db("end a savepoint", e));
         }
         result
     }
+}
+
+/// A savepoint, and how long the transaction's queues were when it was
+/// taken.
+struct Savepoint {
+    name: String,
+    /// after_commit, files, after_hooks.
+    queued: (usize, usize, usize),
 }
 
 #[cfg(test)]

@@ -172,18 +172,19 @@ impl KvView<'_> {
 type Target = (Db, Arc<conns::Conns>, Arc<str>);
 
 impl KvView<'_> {
-    /// Inside a before-hook on SQLite, the write's transaction holds the
-    /// database's only write lock until the hook returns: a read-modify-write
-    /// on another connection would wait for it, so it is refused at once.
+    /// Inside a before-hook, `incr`, `set-if-absent` and `compare-and-swap`
+    /// are refused: they read and write on a connection of their own, so
+    /// they would neither commit nor roll back with the write, and could
+    /// wait for locks its transaction holds (SQLite's only write lock, a
+    /// PostgreSQL row the hook just `set`).
     fn refused_in_hook(&self, op: &str) -> Result<(), Error> {
-        match (self.scope, self.services) {
-            (Some(_), Some(s)) if matches!(s.db, Db::Sqlite(_)) => Err(Error::Invalid(format!(
-                "pb.kv {op} cannot run inside a before-hook on SQLite (the write's transaction \
-                 holds the database's write lock until the hook returns); use set/delete, which \
-                 join that transaction, or do it in an after-hook"
-            ))),
-            _ => Ok(()),
+        if self.scope.is_none() {
+            return Ok(());
         }
+        Err(Error::Invalid(format!(
+            "pb.kv {op} cannot run inside a before-hook (it would run outside the write's \
+             transaction); use set/delete, which join that transaction, or do it in an after-hook"
+        )))
     }
 }
 

@@ -88,7 +88,10 @@ pub async fn handle(
                 match read_json(req, MAX_SCHEMA_BYTES).await {
                     Ok(Value::Object(patch)) => {
                         let force = force || patch.get("force") == Some(&Value::Bool(true));
-                        reply(store.catalog.update(&store.db, &name, &patch, force).await.map(|c| c.to_json()))
+                        let updated = store.catalog.update(&store.db, &name, &patch, force).await;
+                        // A rename moved its record hooks along.
+                        store.hooks.changed();
+                        reply(updated.map(|c| c.to_json()))
                     }
                     Ok(_) => error(400, "the body must be a JSON object"),
                     Err(resp) => resp,
@@ -158,7 +161,9 @@ async fn import(store: &Store, req: Request<Incoming>) -> http::Response<Body> {
             Err(e) => return data_error(prefix_error(e, i)),
         }
     }
-    match store.catalog.import(&store.db, defs, force).await {
+    let imported = store.catalog.import(&store.db, defs, force).await;
+    store.hooks.changed();
+    match imported {
         Ok(list) => json(
             200,
             &json!({"collections": list.iter().map(|c| c.to_json()).collect::<Vec<_>>()}),
