@@ -138,6 +138,28 @@ fn id_of(i: usize) -> String {
     format!("v{i:014}")
 }
 
+/// A multi-row INSERT of `rows` bench records: `mark(n)` is the `n`th
+/// placeholder of the dialect, `cast` follows the vector's.
+fn batch_insert(rows: usize, mark: impl Fn(usize) -> String, cast: &str) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|j| {
+            let b = j * 5;
+            format!(
+                "({}, {}, {}, {}, {}{cast})",
+                mark(b + 1),
+                mark(b + 2),
+                mark(b + 3),
+                mark(b + 4),
+                mark(b + 5)
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO c_bench (id, created, updated, category, embedding) VALUES {}",
+        values.join(", ")
+    )
+}
+
 /// The SQLite load: multi-row INSERTs in one transaction, vectors as f32
 /// LE BLOBs.
 async fn bulk_load_sqlite(pool: &sqlx::SqlitePool, data: &Data) {
@@ -145,22 +167,7 @@ async fn bulk_load_sqlite(pool: &sqlx::SqlitePool, data: &Data) {
     let now = "2025-01-01 00:00:00.000Z";
     let mut tx = pool.begin().await.expect("begin");
     for (chunk_no, chunk) in data.vectors.chunks(ROWS).enumerate() {
-        let mut sql =
-            String::from("INSERT INTO c_bench (id, created, updated, category, embedding) VALUES ");
-        for j in 0..chunk.len() {
-            let b = j * 5;
-            if j > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(?{}, ?{}, ?{}, ?{}, ?{})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5
-            ));
-        }
+        let sql = batch_insert(chunk.len(), |n| format!("?{n}"), "");
         let mut q = sqlx::query(&sql);
         for (j, v) in chunk.iter().enumerate() {
             let i = chunk_no * ROWS + j;
@@ -451,22 +458,7 @@ async fn bulk_load_pg(pool: &sqlx::PgPool, data: &Data) {
     let now = "2025-01-01 00:00:00.000Z";
     let mut tx = pool.begin().await.expect("begin");
     for (chunk_no, chunk) in data.vectors.chunks(ROWS).enumerate() {
-        let mut sql =
-            String::from("INSERT INTO c_bench (id, created, updated, category, embedding) VALUES ");
-        for j in 0..chunk.len() {
-            let b = j * 5;
-            if j > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${}::vector)",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5
-            ));
-        }
+        let sql = batch_insert(chunk.len(), |n| format!("${n}"), "::vector");
         let mut q = sqlx::query(&sql);
         for (j, v) in chunk.iter().enumerate() {
             let i = chunk_no * ROWS + j;

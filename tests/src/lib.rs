@@ -221,6 +221,42 @@ impl TestHost {
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or_default())
     }
+
+    /// POSTs `request` to function `name`, which answers 200 with JSON
+    /// (the test functions answer `{ok}` or `{error}`): that JSON.
+    pub async fn call_fn(&self, name: &str, request: serde_json::Value) -> serde_json::Value {
+        let resp = self
+            .client
+            .post(self.function_url(name))
+            .json(&request)
+            .send()
+            .await
+            .expect("function request");
+        assert_eq!(resp.status(), 200, "{name}: {request}");
+        resp.json().await.expect("JSON answer")
+    }
+
+    /// [`Self::call_fn`] that must succeed: its `ok`.
+    pub async fn call_ok(&self, name: &str, request: serde_json::Value) -> serde_json::Value {
+        let out = self.call_fn(name, request.clone()).await;
+        assert!(out.get("error").is_none(), "{request} failed: {out}");
+        out["ok"].clone()
+    }
+
+    /// [`Self::call_fn`] that must fail with a `PbError` of code `code`:
+    /// the error (`{name, code, message, …}`).
+    pub async fn call_fails(
+        &self,
+        name: &str,
+        request: serde_json::Value,
+        code: &str,
+    ) -> serde_json::Value {
+        let out = self.call_fn(name, request.clone()).await;
+        let error = &out["error"];
+        assert_eq!(error["name"], "PbError", "{request}: {out}");
+        assert_eq!(error["code"], code, "{request}: {out}");
+        error.clone()
+    }
 }
 
 /// Asserts a host error reply: the status, PocketBase's error shape, and a

@@ -101,15 +101,7 @@ async fn kv(host: &TestHost, key: &str) -> Value {
 }
 
 async fn function(host: &TestHost, body: Value) -> Value {
-    let resp = host
-        .client
-        .post(host.function_url("hooks"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.json().await.unwrap()
+    host.call_fn("hooks", body).await
 }
 
 const POSTS: &str = "/api/collections/posts/records";

@@ -694,15 +694,7 @@ pub(crate) async fn deploy_js(host: &TestHost, name: &str, file: &str) -> String
 }
 
 async fn js_call(host: &TestHost, function: &str, body: Value) -> Value {
-    let resp = host
-        .client
-        .post(host.function_url(function))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    resp.json().await.unwrap()
+    host.call_fn(function, body).await
 }
 
 async fn js_enqueue(host: &TestHost, function: &str, body: Value) -> String {

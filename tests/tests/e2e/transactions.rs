@@ -29,15 +29,7 @@ async fn setup(backend: Backend) -> TestHost {
 }
 
 async fn post(host: &TestHost, body: Value) -> Value {
-    let resp = host
-        .client
-        .post(host.function_url("bank"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "{body}");
-    resp.json().await.unwrap()
+    host.call_fn("bank", body).await
 }
 
 async fn get(host: &TestHost, query: &str) -> Value {

@@ -21,31 +21,13 @@ impl<'a> Records<'a> {
         Records { host }
     }
 
-    async fn call(&self, request: Value) -> Value {
-        let resp = self
-            .host
-            .client
-            .post(self.host.function_url("records"))
-            .json(&request)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200, "{request}");
-        resp.json().await.unwrap()
-    }
-
     async fn ok(&self, request: Value) -> Value {
-        let out = self.call(request.clone()).await;
-        assert!(out.get("error").is_none(), "{request} failed: {out}");
-        out["ok"].clone()
+        self.host.call_ok("records", request).await
     }
 
     /// A call that must reject with `PbError` code `code`: its message.
     async fn fails(&self, request: Value, code: &str) -> String {
-        let out = self.call(request.clone()).await;
-        let error = &out["error"];
-        assert_eq!(error["name"], "PbError", "{request}: {out}");
-        assert_eq!(error["code"], code, "{request}: {out}");
+        let error = &self.host.call_fails("records", request.clone(), code).await;
         // As the pocketbase SDK's errors: the records API's status.
         let status = match code {
             "not-found" => 404,
@@ -53,7 +35,7 @@ impl<'a> Records<'a> {
             _ => 0,
         };
         if status != 0 {
-            assert_eq!(error["status"], status, "{request}: {out}");
+            assert_eq!(error["status"], status, "{request}: {error}");
         }
         error["message"].as_str().unwrap().to_string()
     }

@@ -135,6 +135,20 @@ impl Files {
         Ok(())
     }
 
+    /// The object of a file (its name checked first).
+    async fn get(
+        &self,
+        collection: &str,
+        record_id: &str,
+        filename: &str,
+    ) -> Result<object_store::GetResult, FileError> {
+        let key = name::key(collection, record_id, filename)?;
+        self.store
+            .get_opts(&key, GetOptions::default())
+            .await
+            .map_err(|e| not_found(e, filename))
+    }
+
     /// A file's bytes; larger than the limit is `quota` (a file stored by
     /// other means, or before the limit was lowered).
     pub async fn read(
@@ -143,12 +157,7 @@ impl Files {
         record_id: &str,
         filename: &str,
     ) -> Result<Bytes, FileError> {
-        let key = name::key(collection, record_id, filename)?;
-        let got = self
-            .store
-            .get_opts(&key, GetOptions::default())
-            .await
-            .map_err(|e| not_found(e, filename))?;
+        let got = self.get(collection, record_id, filename).await?;
         self.too_large(got.meta.size)?;
         got.bytes().await.map_err(|e| not_found(e, filename))
     }
@@ -242,12 +251,7 @@ impl Files {
         record_id: &str,
         filename: &str,
     ) -> Result<FileStream, FileError> {
-        let key = name::key(collection, record_id, filename)?;
-        let got = self
-            .store
-            .get_opts(&key, GetOptions::default())
-            .await
-            .map_err(|e| not_found(e, filename))?;
+        let got = self.get(collection, record_id, filename).await?;
         let meta = FileMeta::of(filename.to_string(), &got.meta);
         let body = match got.payload {
             // object_store reads local files 8 KiB per blocking task; serve
