@@ -16,6 +16,11 @@ fn main() {
         println!("cargo:rerun-if-changed={}", guest.join(watched).display());
     }
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
+    // Shared with the engine (the status of each pb:data error case).
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest_dir.join("src/caps/data/status.rs").display()
+    );
     println!("cargo:rerun-if-env-changed=WASI_SDK");
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

@@ -1,29 +1,14 @@
 //! Builds the test components in `tests/guests/` for `wasm32-wasip2` and
-//! exposes each as an env var `GUEST_<NAME>` holding the `.wasm` path. A
-//! component without a use in the tests is a build error (see `GUESTS`).
+//! writes `$OUT_DIR/guests.rs`: one constant per component (every folder of
+//! `tests/guests/` with a `Cargo.toml`) holding its `.wasm` path, documented
+//! by the component's `description`. A component no test uses is a build
+//! error: every component needs a test.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Every test component; `src/lib.rs` has one constant per entry.
-const GUESTS: &[&str] = &[
-    "hello",
-    "echo",
-    "trap",
-    "infinite_loop",
-    "memory_hog",
-    "pb_imports",
-    "bad_import",
-    "job_worker",
-    "bad_job_worker",
-    "stall_after_headers",
-    "fetch_proxy",
-    "jobs_tester",
-    "hook_guard",
-];
-
 /// Builds the workspace at `dir` for wasm32-wasip2 in release mode.
-fn build_wasm(dir: &std::path::Path, target_dir: &std::path::Path) {
+fn build_wasm(dir: &Path, target_dir: &Path) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .arg("build")
@@ -52,36 +37,85 @@ fn build_wasm(dir: &std::path::Path, target_dir: &std::path::Path) {
     );
 }
 
+/// The test components: (name, description), by name.
+fn guests(dir: &Path) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = std::fs::read_dir(dir)
+        .expect("read tests/guests")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let manifest = std::fs::read_to_string(e.path().join("Cargo.toml")).ok()?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let description = manifest
+                .lines()
+                .find_map(|l| l.strip_prefix("description = "))
+                .map(|d| d.trim().trim_matches('"').replace("\\\"", "\""))
+                .unwrap_or_else(|| panic!("tests/guests/{name}/Cargo.toml has no description"));
+            Some((name, description))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The text of every test, benchmark and helper of this crate.
+fn test_sources(root: &Path) -> String {
+    let mut text = String::new();
+    let mut dirs = vec![root.join("tests"), root.join("benches"), root.join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                text.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+    }
+    text
+}
+
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    let guests = manifest_dir.join("guests");
+    let guests_dir = manifest_dir.join("guests");
     let root = manifest_dir.parent().unwrap().to_path_buf();
     // Outside OUT_DIR on purpose: shared by debug and release test builds.
     let target_dir = root.join("target").join("guests");
 
-    println!("cargo:rerun-if-changed={}", guests.display());
+    println!("cargo:rerun-if-changed={}", guests_dir.display());
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
+    for watched in ["tests", "benches", "src"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            manifest_dir.join(watched).display()
+        );
+    }
 
     let examples = root.join("examples");
     println!("cargo:rerun-if-changed={}", examples.display());
-    build_wasm(&guests, &target_dir);
+    build_wasm(&guests_dir, &target_dir);
     // The example the README deploys is tested too.
     let examples_target = root.join("target").join("examples");
     build_wasm(&examples, &examples_target);
     let example = examples_target.join("wasm32-wasip2/release/hello.wasm");
     println!("cargo:rustc-env=EXAMPLE_HELLO={}", example.display());
 
-    let lib = std::fs::read_to_string(manifest_dir.join("src/lib.rs")).unwrap();
-    for name in GUESTS {
+    let sources = test_sources(&manifest_dir);
+    let mut consts = String::new();
+    for (name, description) in guests(&guests_dir) {
         let wasm = target_dir
             .join("wasm32-wasip2/release")
             .join(format!("{name}.wasm"));
         assert!(wasm.exists(), "{} was not built", wasm.display());
-        let var = format!("GUEST_{}", name.to_uppercase());
+        let constant = name.to_uppercase();
         assert!(
-            lib.contains(&format!("env!(\"{var}\")")),
-            "test component `{name}` has no constant in tests/src/lib.rs: every component needs a test"
+            sources.contains(&format!("guests::{constant}")),
+            "test component `{name}` is used by no test (`guests::{constant}`): every component needs a test"
         );
-        println!("cargo:rustc-env={var}={}", wasm.display());
+        consts.push_str(&format!(
+            "/// {description}\npub const {constant}: &str = {:?};\n",
+            wasm.display().to_string()
+        ));
     }
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("guests.rs");
+    std::fs::write(out, consts).expect("write guests.rs");
 }

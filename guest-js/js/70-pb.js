@@ -113,17 +113,6 @@
   // ---------------------------------------------------------------------
   // Records
 
-  /** The HTTP status the records REST API gives each `pb:data` error case. */
-  const ERROR_STATUS = {
-    "not-found": 404,
-    "invalid": 400,
-    "denied": 403,
-    "conflict": 400,
-    "quota": 400,
-    "unavailable": 503,
-    "internal": 500,
-  };
-
   /**
    * The record methods of one collection, outside a transaction (ops "data.*")
    * or inside one (ops "tx.*", with the transaction handle first).
@@ -139,14 +128,9 @@
       this.#head = transaction === null ? [] : [transaction];
     }
 
+    /** A record operation; its `PbError` carries `status` as the records API would answer (set by the bridge). */
     #call(op, ...args) {
-      try {
-        return call(this.#prefix + op, [...this.#head, this.#name, ...args]);
-      } catch (err) {
-        // Like the pocketbase SDK's ClientResponseError: `status` as the records API would answer.
-        if (err?.name === "PbError" && err.status === undefined) err.status = ERROR_STATUS[err.code] ?? 500;
-        throw err;
-      }
+      return call(this.#prefix + op, [...this.#head, this.#name, ...args]);
     }
 
     async getOne(id, { fields } = {}) {

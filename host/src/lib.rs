@@ -2,7 +2,13 @@
 //! capabilities (records, vector search, KV, files, jobs, secrets, tracing).
 //!
 //! The binary is `pbs`; this library is what it is made of, so tests and
-//! benchmarks can start a host in-process:
+//! benchmarks can start a host in-process.
+//!
+//! Layers point one way; each module may use those after it in this list,
+//! never those before (`host/tests/layering.rs` checks the lower ones; the
+//! README's "Architecture" says where a new piece goes):
+//! `cli` → `server` → `admin` → `triggers` → `engine`, `deploy` → `caps` →
+//! `store` → `common`.
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
@@ -12,8 +18,10 @@
 //! # Ok(()) }
 //! ```
 
+pub mod admin;
 pub mod caps;
 pub mod cli;
+pub mod common;
 pub mod config;
 pub mod deploy;
 pub mod engine;

@@ -20,21 +20,10 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// An admin request that must succeed.
 async fn admin(host: &TestHost, method: reqwest::Method, path: &str, body: Value) {
-    let resp = host
-        .client
-        .request(method, host.url(path))
-        .bearer_auth(&host.token)
-        .json(&body)
-        .send()
-        .await
-        .expect("admin request");
-    let status = resp.status();
-    assert!(
-        status.is_success(),
-        "{path}: {}",
-        resp.text().await.unwrap()
-    );
+    let (status, out) = host.admin(method, path, Some(body)).await;
+    assert!((200..300).contains(&status), "{path}: {status} {out}");
 }
 
 fn hook(event: &str, func: &str) -> Value {

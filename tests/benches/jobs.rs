@@ -74,22 +74,19 @@ async fn host(backend: Backend, workers: usize) -> TestHost {
 }
 
 async fn completed(db: &Db) -> i64 {
-    pbs::on_pool!(db, pool => {
-        sqlx::query_scalar("SELECT COUNT(*) FROM pbs_jobs WHERE state = 'completed'")
-            .fetch_one(pool)
-            .await
-            .expect("count")
-    })
+    db.query("SELECT COUNT(*) FROM pbs_jobs WHERE state = 'completed'")
+        .scalar()
+        .await
+        .expect("count")
 }
 
 async fn kv_value(db: &Db, key: &str) -> Option<String> {
-    let v: Option<Vec<u8>> = pbs::on_pool!(db, pool => {
-        sqlx::query_scalar("SELECT value FROM pbs_kv WHERE namespace = 'fn:bench' AND key = $1")
-            .bind(key)
-            .fetch_optional(pool)
-            .await
-            .expect("kv")
-    });
+    let v: Option<Vec<u8>> = db
+        .query("SELECT value FROM pbs_kv WHERE namespace = 'fn:bench' AND key = $1")
+        .bind(key)
+        .optional_scalar()
+        .await
+        .expect("kv");
     v.map(|v| String::from_utf8_lossy(&v).into_owned())
 }
 

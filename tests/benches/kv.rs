@@ -20,8 +20,6 @@
 //! invocation; PostgreSQL KV calls within 2x the raw single-statement round
 //! trip measured in the same run.
 
-use pbs::on_pool;
-use pbs::store::Db;
 use pbs_tests::{js, test_limits, Backend, TestHost};
 use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -97,51 +95,69 @@ const GET_SQL: &str = "SELECT value FROM pbs_kv WHERE namespace = $1 AND key = $
                        AND (expires_ms IS NULL OR expires_ms > $3)";
 
 /// Microseconds per sequential execution of `sql` (binding the get's
-/// parameters unless it is `SELECT 1`) on a fresh pool of `url`'s backend.
+/// parameters unless it is `SELECT 1`) on a fresh sqlx pool of `url`'s
+/// backend, opened here as the host opens its own (the statement's cost
+/// through sqlx itself, under the host's store layer).
 async fn raw_round_trip(url: &str, sql: &'static str, access: Access, n: u64) -> f64 {
-    let db = Db::open(url).await.expect("open the database");
     let get = sql != "SELECT 1";
-    macro_rules! query {
-        () => {{
-            let mut q = sqlx::query(sql);
-            if get {
-                q = q.bind("fn:kv").bind("bench").bind(pbs::store::now_ms());
+    macro_rules! measure {
+        ($pool:expr) => {{
+            let pool = $pool;
+            macro_rules! query {
+                () => {{
+                    let mut q = sqlx::query(sql);
+                    if get {
+                        q = q.bind("fn:kv").bind("bench").bind(pbs::store::now_ms());
+                    }
+                    q
+                }};
             }
-            q
-        }};
-    }
-    let us = on_pool!(&db, pool => {
-        let mut owned = pool.acquire().await.expect("connection").detach();
-        // A warm-up round, then the best of three.
-        let mut best = Duration::MAX;
-        for round in 0..4 {
-            let count = if round == 0 { n / 10 } else { n };
-            let started = Instant::now();
-            for _ in 0..count {
-                match access {
-                    Access::Pool => {
-                        query!().fetch_optional(pool).await.expect("raw query");
-                    }
-                    Access::IdleNoPing => {
-                        let mut conn = match pool.try_acquire() {
-                            Some(c) => c,
-                            None => pool.acquire().await.expect("connection"),
-                        };
-                        query!().fetch_optional(&mut *conn).await.expect("raw query");
-                    }
-                    Access::Owned => {
-                        query!().fetch_optional(&mut owned).await.expect("raw query");
+            let mut owned = pool.acquire().await.expect("connection").detach();
+            // A warm-up round, then the best of three.
+            let mut best = Duration::MAX;
+            for round in 0..4 {
+                let count = if round == 0 { n / 10 } else { n };
+                let started = Instant::now();
+                for _ in 0..count {
+                    match access {
+                        Access::Pool => {
+                            query!().fetch_optional(&pool).await.expect("raw query");
+                        }
+                        Access::IdleNoPing => {
+                            let mut conn = match pool.try_acquire() {
+                                Some(c) => c,
+                                None => pool.acquire().await.expect("connection"),
+                            };
+                            query!()
+                                .fetch_optional(&mut *conn)
+                                .await
+                                .expect("raw query");
+                        }
+                        Access::Owned => {
+                            query!()
+                                .fetch_optional(&mut owned)
+                                .await
+                                .expect("raw query");
+                        }
                     }
                 }
+                if round > 0 {
+                    best = best.min(started.elapsed());
+                }
             }
-            if round > 0 {
-                best = best.min(started.elapsed());
-            }
-        }
-        best.as_secs_f64() * 1e6 / n as f64
-    });
-    db.close().await;
-    us
+            pool.close().await;
+            best.as_secs_f64() * 1e6 / n as f64
+        }};
+    }
+    if url.starts_with("postgres") {
+        measure!(sqlx::PgPool::connect(url).await.expect("connect"))
+    } else {
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(url.strip_prefix("sqlite://").unwrap_or(url))
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Normal);
+        measure!(sqlx::SqlitePool::connect_with(options).await.expect("open"))
+    }
 }
 
 async fn bench(backend: Backend, n: u64, secs: u64, rows: &mut Vec<Row>) {

@@ -31,9 +31,9 @@
 //! SQLite exact p50 < 50 ms.
 
 use pbs::caps::data::rules::Access;
-use pbs::caps::data::store as data_store;
 use pbs::caps::data::vector::Query;
-use pbs::store::Db;
+use pbs::caps::data::Store;
+use pbs::store::{Arg, Db};
 use pbs_tests::{js, test_limits, Backend, TestHost};
 use serde_json::{json, Value};
 use std::collections::HashSet;
@@ -160,15 +160,18 @@ fn batch_insert(rows: usize, mark: impl Fn(usize) -> String, cast: &str) -> Stri
     )
 }
 
-/// The SQLite load: multi-row INSERTs in one transaction, vectors as f32
-/// LE BLOBs.
-async fn bulk_load_sqlite(pool: &sqlx::SqlitePool, data: &Data) {
+/// The load: multi-row INSERTs in one transaction, vectors bound as the
+/// store binds them (a BLOB on SQLite, `real[]` cast to `vector` on
+/// PostgreSQL).
+async fn bulk_load(db: &Db, data: &Data) {
     const ROWS: usize = 500;
     let now = "2025-01-01 00:00:00.000Z";
-    let mut tx = pool.begin().await.expect("begin");
+    let d = db.dialect();
+    let mut tx = db.begin().await.expect("begin");
+    let mut conn = tx.conn();
     for (chunk_no, chunk) in data.vectors.chunks(ROWS).enumerate() {
-        let sql = batch_insert(chunk.len(), |n| format!("?{n}"), "");
-        let mut q = sqlx::query(&sql);
+        let sql = batch_insert(chunk.len(), |n| d.ph(n), d.pick("", "::vector"));
+        let mut q = conn.query(&sql);
         for (j, v) in chunk.iter().enumerate() {
             let i = chunk_no * ROWS + j;
             q = q
@@ -176,9 +179,9 @@ async fn bulk_load_sqlite(pool: &sqlx::SqlitePool, data: &Data) {
                 .bind(now)
                 .bind(now)
                 .bind(data.categories[i] as f64)
-                .bind(v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>());
+                .bind_arg(Arg::Vector(Some(v.clone())));
         }
-        q.execute(&mut *tx).await.expect("insert a batch");
+        q.execute().await.expect("insert a batch");
     }
     tx.commit().await.expect("commit");
 }
@@ -240,41 +243,38 @@ async fn bench(backend: Backend, data: &Data, queries: usize, creates: u64) {
     let db = Db::open(&host.db).await.expect("open the database");
     let started = Instant::now();
     if backend == Backend::Postgres {
-        if let Db::Postgres(pool) = &db {
-            sqlx::query(&format!("DROP INDEX \"{index}\""))
-                .execute(pool)
-                .await
-                .expect("drop the index for the load");
-        }
+        db.query(&format!("DROP INDEX \"{index}\""))
+            .execute()
+            .await
+            .expect("drop the index for the load");
     }
-    match &db {
-        Db::Postgres(pool) => bulk_load_pg(pool, data).await,
-        Db::Sqlite(pool) => bulk_load_sqlite(pool, data).await,
-    }
+    bulk_load(&db, data).await;
     let loaded = started.elapsed();
     println!(
         "{name:<9} loaded {} vectors in {:.1} s",
         data.vectors.len(),
         loaded.as_secs_f64()
     );
-    if let Db::Postgres(pool) = &db {
+    if backend == Backend::Postgres {
         let started = Instant::now();
-        let mut conn = pool.acquire().await.expect("connection");
-        sqlx::query("SET maintenance_work_mem = '2GB'")
-            .execute(&mut *conn)
+        let mut held = db.acquire().await.expect("connection");
+        let mut conn = held.conn();
+        conn.query("SET maintenance_work_mem = '2GB'")
+            .execute()
             .await
             .expect("set maintenance_work_mem");
-        let _ = sqlx::query("SET max_parallel_maintenance_workers = 2")
-            .execute(&mut *conn)
+        let _ = conn
+            .query("SET max_parallel_maintenance_workers = 2")
+            .execute()
             .await;
-        sqlx::query(&format!(
-            "CREATE INDEX \"{index}\" ON c_bench USING hnsw (embedding vector_cosine_ops)"
-        ))
-        .execute(&mut *conn)
-        .await
-        .expect("build the HNSW index");
-        sqlx::query("ANALYZE c_bench")
-            .execute(&mut *conn)
+        let create =
+            format!("CREATE INDEX \"{index}\" ON c_bench USING hnsw (embedding vector_cosine_ops)");
+        conn.query(&create)
+            .execute()
+            .await
+            .expect("build the HNSW index");
+        conn.query("ANALYZE c_bench")
+            .execute()
             .await
             .expect("analyze");
         println!(
@@ -293,7 +293,7 @@ async fn bench(backend: Backend, data: &Data, queries: usize, creates: u64) {
         .services()
         .expect("services")
         .clone();
-    let store = data_store::of(&services);
+    let store = services.data.clone();
     let mut rng = Rng(7);
     let mut latencies = Vec::with_capacity(queries);
     let mut recall_hits = 0usize;
@@ -410,7 +410,7 @@ async fn database_on(server: &str) -> String {
 
 /// `VECTOR_BENCH_EXPLAIN=1`: the plan of one search on PostgreSQL, as the
 /// store runs it (`VECTOR_BENCH_EF` overrides `hnsw.ef_search`).
-async fn explain(host: &TestHost, store: &data_store::Store, data: &Data, rng: &mut Rng) {
+async fn explain(host: &TestHost, store: &Store, data: &Data, rng: &mut Rng) {
     let (_, c) = store.collection("bench").await.expect("collection");
     let q = data.query(rng);
     let query = Query {
@@ -429,49 +429,27 @@ async fn explain(host: &TestHost, store: &data_store::Store, data: &Data, rng: &
     let ef = std::env::var("VECTOR_BENCH_EF")
         .unwrap_or_else(|_| pbs::caps::data::vector::ef_search(10).to_string());
     let db = Db::open(&host.db).await.expect("open");
-    if let Db::Postgres(pool) = &db {
-        let mut tx = pool.begin().await.expect("begin");
-        sqlx::query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)")
-            .bind(ef)
-            .execute(&mut *tx)
-            .await
-            .expect("settings");
+    if db.dialect() == pbs::store::Dialect::Postgres {
+        let mut tx = db.begin().await.expect("begin");
+        let mut conn = tx.conn();
+        conn.query(
+            "SELECT set_config('hnsw.ef_search', $1, true), \
+             set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+        )
+        .bind(ef)
+        .execute()
+        .await
+        .expect("settings");
         let explain = format!("EXPLAIN (ANALYZE, BUFFERS) {sql}");
         for _ in 0..3 {
-            let rows = pbs::caps::data::store::bind_pg(sqlx::query(&explain), args.clone())
-                .fetch_all(&mut *tx)
-                .await
-                .expect("explain");
+            let rows = conn.fetch(&explain, args.clone()).await.expect("explain");
             println!("--");
             for r in rows {
-                use sqlx::Row;
-                println!("{}", r.get::<String, _>(0));
+                println!("{}", r.get::<String>(0).expect("a plan line"));
             }
         }
     }
     db.close().await;
-}
-
-/// The PostgreSQL load: vectors bound as `real[]` and cast.
-async fn bulk_load_pg(pool: &sqlx::PgPool, data: &Data) {
-    const ROWS: usize = 500;
-    let now = "2025-01-01 00:00:00.000Z";
-    let mut tx = pool.begin().await.expect("begin");
-    for (chunk_no, chunk) in data.vectors.chunks(ROWS).enumerate() {
-        let sql = batch_insert(chunk.len(), |n| format!("${n}"), "::vector");
-        let mut q = sqlx::query(&sql);
-        for (j, v) in chunk.iter().enumerate() {
-            let i = chunk_no * ROWS + j;
-            q = q
-                .bind(id_of(i))
-                .bind(now)
-                .bind(now)
-                .bind(data.categories[i] as f64)
-                .bind(v.clone());
-        }
-        q.execute(&mut *tx).await.expect("insert a batch");
-    }
-    tx.commit().await.expect("commit");
 }
 
 #[tokio::main(flavor = "multi_thread")]

@@ -12,36 +12,10 @@ use pbs::server::Server;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The test components (built by `build.rs` from `tests/guests/`).
+/// The test components (built by `build.rs` from `tests/guests/`: one
+/// constant per component, its `.wasm` path).
 pub mod guests {
-    /// Answers `Hello, world!` (a plain `wasi:http/proxy` component).
-    pub const HELLO: &str = env!("GUEST_HELLO");
-    /// Streams the body back; reports method, path and headers.
-    pub const ECHO: &str = env!("GUEST_ECHO");
-    /// Traps on every request.
-    pub const TRAP: &str = env!("GUEST_TRAP");
-    /// Loops forever.
-    pub const INFINITE_LOOP: &str = env!("GUEST_INFINITE_LOOP");
-    /// Grows memory until stopped.
-    pub const MEMORY_HOG: &str = env!("GUEST_MEMORY_HOG");
-    /// Calls every pb:* import and reports the outcomes.
-    pub const PB_IMPORTS: &str = env!("GUEST_PB_IMPORTS");
-    /// Imports an interface no host provides.
-    pub const BAD_IMPORT: &str = env!("GUEST_BAD_IMPORT");
-    /// Exports `pb:serverless/job-handler` (a queue worker).
-    pub const JOB_WORKER: &str = env!("GUEST_JOB_WORKER");
-    /// Exports `pb:serverless/job-handler` with the wrong types.
-    pub const BAD_JOB_WORKER: &str = env!("GUEST_BAD_JOB_WORKER");
-    /// Sends headers and one chunk, then spins.
-    pub const STALL_AFTER_HEADERS: &str = env!("GUEST_STALL_AFTER_HEADERS");
-    /// Fetches `?url=` through `wasi:http/outgoing-handler` (the SSRF suite).
-    pub const FETCH_PROXY: &str = env!("GUEST_FETCH_PROXY");
-    /// Enqueues jobs over HTTP, runs them (record, fail, sleep, …) and cron
-    /// ticks, and records what ran in its pb:kv namespace (jobs.rs, cron.rs).
-    pub const JOBS_TESTER: &str = env!("GUEST_JOBS_TESTER");
-    /// Exports `pb:serverless/hook-handler` in Rust: `stamp` (replace or
-    /// reject) and `no_deletes` (hooks.rs).
-    pub const HOOK_GUARD: &str = env!("GUEST_HOOK_GUARD");
+    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
     /// The example function of `examples/hello` (the README's tutorial).
     pub const EXAMPLE_HELLO: &str = env!("EXAMPLE_HELLO");
@@ -190,6 +164,22 @@ impl TestHost {
         body
     }
 
+    /// Builds `tests/js/src/<file>` with the real pipeline and deploys it as
+    /// `name` (with `query`, e.g. `?allowed_hosts=…`), asserting success;
+    /// returns its version.
+    pub async fn deploy_js_with(&self, name: &str, file: &str, query: &str) -> String {
+        let resp = self.deploy_with(name, js::build(file).await, query).await;
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.expect("json");
+        assert_eq!(status, 201, "deploy {file} as {name}: {body}");
+        body["version"].as_str().expect("a version").to_string()
+    }
+
+    /// [`Self::deploy_js_with`] without a query.
+    pub async fn deploy_js(&self, name: &str, file: &str) -> String {
+        self.deploy_js_with(name, file, "").await
+    }
+
     /// `GET /api/pb_serverless/<name>`.
     pub async fn get(&self, name: &str) -> reqwest::Response {
         self.client
@@ -210,16 +200,32 @@ impl TestHost {
         TestHost::start_on(dir, db, test_limits()).await
     }
 
-    pub async fn admin_get(&self, path: &str) -> (u16, serde_json::Value) {
-        let resp = self
-            .client
-            .get(self.url(&format!("/api/pb_serverless/_admin/{path}")))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .expect("admin request");
+    /// A request to the admin API with the admin token: `path` under
+    /// `/api/pb_serverless/_admin/` (or, starting with `/`, any path such as
+    /// `/api/collections`), `body` sent as JSON. The status and the JSON
+    /// answer (null when it is not JSON).
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let url = match path.strip_prefix('/') {
+            Some(_) => self.url(path),
+            None => self.url(&format!("/api/pb_serverless/_admin/{path}")),
+        };
+        let mut req = self.client.request(method, url).bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.expect("admin request");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or_default())
+    }
+
+    /// `GET` through [`Self::admin`].
+    pub async fn admin_get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.admin(reqwest::Method::GET, path, None).await
     }
 
     /// POSTs `request` to function `name`, which answers 200 with JSON

@@ -73,12 +73,28 @@ coded!(storage::Error { NotFound => "not-found", Invalid => "invalid", Denied =>
 coded!(queue::Error { Invalid => "invalid", NotFound => "not-found", Denied => "denied", Quota => "quota", Unavailable => "unavailable", Internal => "internal" });
 coded!(secrets::Error { Invalid => "invalid", Denied => "denied", Unavailable => "unavailable", Internal => "internal" });
 
+/// The HTTP status of each `pb:data` error case: the host's own table,
+/// compiled in here too so that the two cannot disagree.
+mod data_status {
+    include!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../host/src/caps/data/status.rs"
+    ));
+}
+
+/// Throws a `PbError` with the case's `code`, the `op`, and for a record
+/// operation (`data.*`, `tx.*`) the `status` the records REST API gives it
+/// (as the PocketBase SDK's errors carry).
 fn throw_coded(ctx: &Ctx<'_>, op: &str, e: impl Coded) -> javy::quickjs::Error {
     let (code, message) = e.coded();
     let thrown = Exception::from_message(ctx.clone(), &message).and_then(|ex| {
         ex.as_object().set("name", "PbError")?;
         ex.as_object().set("code", code)?;
         ex.as_object().set("op", op)?;
+        if op.starts_with("data.") || op.starts_with("tx.") {
+            ex.as_object()
+                .set("status", data_status::error_status(code))?;
+        }
         Ok(ex)
     });
     match thrown {

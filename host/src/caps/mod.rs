@@ -1,9 +1,21 @@
 //! Host capabilities, one folder each. This file is the one place that wires
 //! them (and WASI, and wasi:http) into the Linker: to find where a guest call
-//! such as `pb:kv/store.bucket.set` lands, open `caps/kv/`.
+//! such as `pb:kv/store.bucket.set` lands, open `caps/kv/` (its `mod.rs` is
+//! the WIT face, `sql.rs` its SQL for both backends).
+//!
+//! Every capability has the same shape: a per-call *view* of the invocation
+//! (`KvView`, `DataView` …) on which the generated `Host` traits are
+//! implemented, its `add_to_linker` with the projection from
+//! [`Invocation`], its per-host state in [`services::Services`], and its
+//! failures mapped to the WIT `error` or a trap by [`error`]. A capability
+//! uses the database through [`crate::store`] and may use another
+//! capability's public items (those at the root of its folder), never its
+//! submodules, and never `triggers`, `deploy`, `server`, `admin` or `cli`
+//! (the layering test in `tests/layering.rs` checks it).
 
 pub mod bindings;
 pub mod data;
+pub mod error;
 pub mod files;
 pub mod http_out;
 pub mod jobs;

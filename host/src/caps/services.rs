@@ -1,10 +1,13 @@
-//! What capabilities need from the host beyond one invocation: the database,
-//! the data folder, and pb:secrets' environment and master key. Set once the
-//! host has opened its database; absent in `pbs serve COMPONENT`
-//! (single-component mode) and at build time, where the storage-backed
-//! capabilities answer `unavailable`.
+//! What capabilities need from the host beyond one invocation: the
+//! database, the data folder, pb:secrets' environment and master key, and
+//! each capability's per-host state (caches, its own connections, queues).
+//! Made once the host has opened its database and handed to every
+//! invocation (an `Arc`); absent in `pbs serve COMPONENT` (single-component
+//! mode) and at build time, where the storage-backed capabilities answer
+//! `unavailable` ([`crate::caps::error::unavailable`]).
 
-use crate::caps::secrets::crypto::MasterKey;
+use crate::caps::secrets::MasterKey;
+use crate::caps::{data, files, jobs, kv};
 use crate::store::Db;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,15 +20,33 @@ pub struct Services {
     pub environment: Arc<str>,
     /// The master key of pb:secrets.
     pub secrets_key: Arc<MasterKey>,
-    /// pb:jobs: the wake-up of this host's workers and the queue's caches.
-    pub jobs: Arc<crate::caps::jobs::JobsHub>,
     /// pb:files: the host's file store (a folder or S3).
-    pub files: Arc<crate::caps::files::Files>,
+    pub files: Arc<files::Files>,
+    /// pb:data: the collections, record hooks, connections and transactions.
+    pub data: Arc<data::Store>,
+    /// pb:kv: its connections and SQLite readers.
+    pub kv: kv::KvStore,
+    /// pb:jobs: the wake-up of this host's workers and the queue's caches.
+    pub jobs: Arc<jobs::JobsHub>,
 }
 
-/// The message of the `unavailable` error when there is no database.
-pub fn no_database(package: &str) -> String {
-    format!(
-        "{package} needs the full host (`pbs serve` with a data folder), not single-component mode"
-    )
+impl Services {
+    pub fn new(
+        db: Db,
+        data_dir: PathBuf,
+        environment: Arc<str>,
+        secrets_key: Arc<MasterKey>,
+        files: Arc<files::Files>,
+    ) -> Services {
+        Services {
+            data: Arc::new(data::Store::new(db.clone(), files.clone())),
+            kv: kv::KvStore::default(),
+            jobs: Default::default(),
+            db,
+            data_dir,
+            environment,
+            secrets_key,
+            files,
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! admin API; rotate the master key offline; make a new key.
 
 use super::admin_host::AdminHost;
-use crate::caps::secrets::crypto::{self, KeySource, MasterKey, KEY_ENV, KEY_FILE};
+use crate::caps::secrets::crypto::{KeySource, MasterKey, KEY_ENV, KEY_FILE};
 use crate::caps::secrets::store;
 use crate::store::Db;
 use anyhow::Context;
@@ -298,7 +298,7 @@ async fn rotate_key(args: RotateArgs) -> anyhow::Result<()> {
                 "{} exists: an earlier rotation was interrupted. If the secrets decrypt with it (the host logs key ids at start), move it over {KEY_FILE}; otherwise delete it. Then run this again.",
                 staged.display()
             );
-            crypto::write_private(&staged, &new_text)?;
+            crate::common::write_private(&staged, &new_text)?;
             Some((staged, path.clone()))
         }
         KeySource::Env => None,

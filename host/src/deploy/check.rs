@@ -1,6 +1,6 @@
 //! What a component must be to deploy, and the errors that say why not.
 
-use super::js::sourcemap::{
+use crate::common::sourcemap::{
     extract as extract_section, SourceMapper, EXPORTS_SECTION, SECTION as SOURCE_MAP_SECTION,
 };
 use crate::engine::{Invocation, Runtime};

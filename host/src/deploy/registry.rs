@@ -6,14 +6,12 @@
 //! running hold the old `Arc` and finish on the old version.
 
 use super::check::{check_component, content_hash, inspect, Checked, DeployError, Trigger};
-use super::js::sourcemap::SourceMapper;
 use crate::caps::http_out::OutboundPolicy;
+use crate::common::sourcemap::SourceMapper;
 use crate::engine::{Invocation, Runtime};
-use crate::on_pool;
 use crate::store::{now_ms, Db};
 use anyhow::Context;
 use serde::Serialize;
-use sqlx::Row;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, RwLock};
@@ -216,51 +214,50 @@ impl Registry {
     ) -> anyhow::Result<()> {
         let now = now_ms();
         let exports = serde_json::to_string(&version.exports)?;
-        on_pool!(&self.db, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO pbs_versions (hash, component, size, exports, created_ms, source_map) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (hash) DO NOTHING",
-            )
-            .bind(&version.hash)
-            .bind(bytes)
-            .bind(bytes.len() as i64)
-            .bind(&exports)
-            .bind(now)
-            .bind(version.source_map.as_ref().map(|m| m.raw()))
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO pbs_artifacts (version, engine, artifact, sha256) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (version, engine) DO NOTHING",
-            )
-            .bind(&version.hash)
-            .bind(&self.engine_key)
-            .bind(artifact)
-            .bind(content_hash(artifact))
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO pbs_functions (name, version, triggers, updated_ms, allowed_hosts) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE \
-                 SET version = excluded.version, triggers = excluded.triggers, \
-                 updated_ms = excluded.updated_ms, allowed_hosts = excluded.allowed_hosts",
-            )
+        let mut tx = self.db.begin().await?;
+        let mut conn = tx.conn();
+        conn.query(
+            "INSERT INTO pbs_versions (hash, component, size, exports, created_ms, source_map) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(&version.hash)
+        .bind(bytes)
+        .bind(bytes.len() as i64)
+        .bind(&exports)
+        .bind(now)
+        .bind(version.source_map.as_ref().map(|m| m.raw()))
+        .execute()
+        .await?;
+        conn.query(
+            "INSERT INTO pbs_artifacts (version, engine, artifact, sha256) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (version, engine) DO NOTHING",
+        )
+        .bind(&version.hash)
+        .bind(&self.engine_key)
+        .bind(artifact)
+        .bind(content_hash(artifact))
+        .execute()
+        .await?;
+        conn.query(
+            "INSERT INTO pbs_functions (name, version, triggers, updated_ms, allowed_hosts) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE \
+             SET version = excluded.version, triggers = excluded.triggers, \
+             updated_ms = excluded.updated_ms, allowed_hosts = excluded.allowed_hosts",
+        )
+        .bind(name)
+        .bind(&version.hash)
+        .bind(triggers)
+        .bind(now)
+        .bind(allowed_hosts)
+        .execute()
+        .await?;
+        conn.query("INSERT INTO pbs_deployments (name, version, created_ms) VALUES ($1, $2, $3)")
             .bind(name)
             .bind(&version.hash)
-            .bind(triggers)
             .bind(now)
-            .bind(allowed_hosts)
-            .execute(&mut *tx)
+            .execute()
             .await?;
-            sqlx::query("INSERT INTO pbs_deployments (name, version, created_ms) VALUES ($1, $2, $3)")
-                .bind(name)
-                .bind(&version.hash)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        });
+        tx.commit().await?;
         Ok(())
     }
 
@@ -276,14 +273,11 @@ impl Registry {
     /// the database may have deployed) and loads what changed.
     pub async fn refresh(&self) -> anyhow::Result<()> {
         let _switch = self.switch.lock().await;
-        let rows: Vec<(String, String, String)> = on_pool!(&self.db, pool => {
-            sqlx::query("SELECT name, version, allowed_hosts FROM pbs_functions")
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(|r| Ok((r.try_get("name")?, r.try_get("version")?, r.try_get("allowed_hosts")?)))
-                .collect::<Result<_, sqlx::Error>>()?
-        });
+        let rows: Vec<(String, String, String)> = self
+            .db
+            .query("SELECT name, version, allowed_hosts FROM pbs_functions")
+            .fetch_all_as()
+            .await?;
         let mut next = HashMap::new();
         for (name, hash, hosts) in rows {
             let hosts = split_list(&hosts);
@@ -338,12 +332,12 @@ impl Registry {
     /// Any stored version by its hash, current or not (a job runs on the
     /// version that enqueued it); none when the version is not stored.
     pub async fn load(&self, hash: &str) -> anyhow::Result<Option<Arc<Version>>> {
-        let stored: Option<i32> = on_pool!(&self.db, pool => {
-            sqlx::query_scalar("SELECT 1 FROM pbs_versions WHERE hash = $1")
-                .bind(hash)
-                .fetch_optional(pool)
-                .await?
-        });
+        let stored = self
+            .db
+            .query("SELECT 1 FROM pbs_versions WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional()
+            .await?;
         match stored {
             Some(_) => Ok(Some(self.load_version(hash).await?)),
             None => Ok(None),
@@ -354,13 +348,13 @@ impl Registry {
         if let Some(v) = self.versions.lock().ok().and_then(|m| m.get(hash).cloned()) {
             return Ok(v);
         }
-        let artifact: Option<(Vec<u8>, Option<String>)> = on_pool!(&self.db, pool => {
-            sqlx::query_as("SELECT artifact, sha256 FROM pbs_artifacts WHERE version = $1 AND engine = $2")
-                .bind(hash)
-                .bind(&self.engine_key)
-                .fetch_optional(pool)
-                .await?
-        });
+        let artifact: Option<(Vec<u8>, Option<String>)> = self
+            .db
+            .query("SELECT artifact, sha256 FROM pbs_artifacts WHERE version = $1 AND engine = $2")
+            .bind(hash)
+            .bind(&self.engine_key)
+            .fetch_optional_as()
+            .await?;
         let artifact = artifact.and_then(|(bytes, sha)| {
             let intact = sha.as_deref() == Some(content_hash(&bytes).as_str());
             if !intact {
@@ -388,12 +382,12 @@ impl Registry {
         let component = match compiled {
             Some(c) => c,
             None => {
-                let bytes: Vec<u8> = on_pool!(&self.db, pool => {
-                    sqlx::query_scalar("SELECT component FROM pbs_versions WHERE hash = $1")
-                        .bind(hash)
-                        .fetch_one(pool)
-                        .await?
-                });
+                let bytes: Vec<u8> = self
+                    .db
+                    .query("SELECT component FROM pbs_versions WHERE hash = $1")
+                    .bind(hash)
+                    .scalar()
+                    .await?;
                 anyhow::ensure!(
                     content_hash(&bytes) == hash,
                     "stored component does not match its hash"
@@ -403,31 +397,30 @@ impl Registry {
                     tokio::task::spawn_blocking(move || Component::new(runtime.engine(), &bytes))
                         .await??;
                 let artifact = component.serialize()?;
-                on_pool!(&self.db, pool => {
-                    sqlx::query(
-                        "INSERT INTO pbs_artifacts (version, engine, artifact, sha256) VALUES ($1, $2, $3, $4) \
-                         ON CONFLICT (version, engine) DO UPDATE \
+                self.db
+                    .query(
+                        "INSERT INTO pbs_artifacts (version, engine, artifact, sha256) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (version, engine) DO UPDATE \
                          SET artifact = excluded.artifact, sha256 = excluded.sha256",
                     )
                     .bind(hash)
                     .bind(&self.engine_key)
                     .bind(&artifact)
                     .bind(content_hash(&artifact))
-                    .execute(pool)
+                    .execute()
                     .await?;
-                });
                 component
             }
         };
         let mut checked = check_component(&self.runtime, component, hash.to_string(), &[])
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let source_map: Option<Vec<u8>> = on_pool!(&self.db, pool => {
-            sqlx::query_scalar("SELECT source_map FROM pbs_versions WHERE hash = $1")
-                .bind(hash)
-                .fetch_optional(pool)
-                .await?
-                .flatten()
-        });
+        let source_map: Option<Vec<u8>> = self
+            .db
+            .query("SELECT source_map FROM pbs_versions WHERE hash = $1")
+            .bind(hash)
+            .optional_scalar::<Option<Vec<u8>>>()
+            .await?
+            .flatten();
         checked.source_map = source_map.map(|m| Arc::new(SourceMapper::new(m)));
         Ok(self.remember(checked))
     }
@@ -436,51 +429,76 @@ impl Registry {
     pub async fn list(&self) -> anyhow::Result<Vec<FunctionInfo>> {
         let sql = "SELECT f.name, f.version, f.triggers, f.updated_ms, f.allowed_hosts, v.size, v.exports \
                    FROM pbs_functions f JOIN pbs_versions v ON v.hash = f.version ORDER BY f.name";
-        let rows = on_pool!(&self.db, pool => {
-            sqlx::query(sql).fetch_all(pool).await?.into_iter().map(|r| {
+        let rows = self.db.query(sql).fetch_all().await?;
+        let list = rows
+            .iter()
+            .map(|r| {
                 Ok(FunctionInfo {
-                    name: r.try_get("name")?,
-                    version: r.try_get("version")?,
-                    triggers: split_list(&r.try_get::<String, _>("triggers")?),
-                    exports: serde_json::from_str(&r.try_get::<String, _>("exports")?).unwrap_or_default(),
-                    allowed_hosts: split_list(&r.try_get::<String, _>("allowed_hosts")?),
-                    size: r.try_get("size")?,
-                    updated_ms: r.try_get("updated_ms")?,
+                    name: r.get("name")?,
+                    version: r.get("version")?,
+                    triggers: split_list(&r.get::<String>("triggers")?),
+                    exports: serde_json::from_str(&r.get::<String>("exports")?).unwrap_or_default(),
+                    allowed_hosts: split_list(&r.get::<String>("allowed_hosts")?),
+                    size: r.get("size")?,
+                    updated_ms: r.get("updated_ms")?,
                 })
-            }).collect::<Result<Vec<_>, sqlx::Error>>()?
-        });
-        Ok(rows)
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(list)
     }
 
     /// The deploy history of `name`, newest first: (version, created_ms).
     pub async fn history(&self, name: &str) -> anyhow::Result<Vec<(String, i64)>> {
-        let rows = on_pool!(&self.db, pool => {
-            sqlx::query("SELECT version, created_ms FROM pbs_deployments WHERE name = $1 ORDER BY id DESC LIMIT 100")
-                .bind(name)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(|r| Ok((r.try_get("version")?, r.try_get("created_ms")?)))
-                .collect::<Result<Vec<_>, sqlx::Error>>()?
-        });
-        Ok(rows)
+        Ok(self
+            .db
+            .query(
+                "SELECT version, created_ms FROM pbs_deployments WHERE name = $1 \
+                 ORDER BY id DESC LIMIT 100",
+            )
+            .bind(name)
+            .fetch_all_as()
+            .await?)
     }
 
     /// Stops serving `name`; its versions stay stored. False if unknown.
     pub async fn remove(&self, name: &str) -> anyhow::Result<bool> {
         let _switch = self.switch.lock().await;
-        let n = on_pool!(&self.db, pool => {
-            sqlx::query("DELETE FROM pbs_functions WHERE name = $1")
-                .bind(name)
-                .execute(pool)
-                .await
-                .context("delete function")?
-                .rows_affected()
-        });
+        let n = self
+            .db
+            .query("DELETE FROM pbs_functions WHERE name = $1")
+            .bind(name)
+            .execute()
+            .await
+            .context("delete function")?;
         if let Ok(mut live) = self.live.write() {
             live.remove(name);
         }
         Ok(n > 0)
+    }
+}
+
+impl Registry {
+    /// The version function `name` serves now, as stored (another host may
+    /// have deployed it since this one last refreshed).
+    pub async fn current_version(&self, name: &str) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .db
+            .query("SELECT version FROM pbs_functions WHERE name = $1")
+            .bind(name)
+            .optional_scalar()
+            .await?)
+    }
+
+    /// The exports a stored version declares (for a JS function: its
+    /// bundle's export names); none when it is not stored.
+    pub async fn version_exports(&self, hash: &str) -> anyhow::Result<Option<Vec<String>>> {
+        let text: Option<String> = self
+            .db
+            .query("SELECT exports FROM pbs_versions WHERE hash = $1")
+            .bind(hash)
+            .optional_scalar()
+            .await?;
+        Ok(text.map(|t| serde_json::from_str(&t).unwrap_or_default()))
     }
 }
 

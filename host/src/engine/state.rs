@@ -3,7 +3,7 @@
 
 use super::limits::{Deadline, InstanceLimiter, MemoryBudget, MAX_TABLE_ELEMENTS};
 use crate::caps::http_out::OutboundPolicy;
-use crate::caps::secrets::placeholder::SecretAccess;
+use crate::caps::secrets::SecretAccess;
 use crate::caps::secrets::SecretsCtx;
 use crate::caps::services::Services;
 use crate::caps::trace::output::GuestOutput;

@@ -1,16 +1,44 @@
-//! Connection pools and migrations for the two backends: SQLite (the
-//! zero-set-up default, `pb_data/data.db`, WAL) and PostgreSQL (`--db
-//! postgres://…`, several hosts may share it).
+//! The database layer: one handle ([`Db`]), one executor ([`Conn`]), one
+//! [`Dialect`], for the two backends — SQLite (the zero-set-up default,
+//! `pb_data/data.db`, WAL) and PostgreSQL (`--db postgres://…`, several
+//! hosts may share it) — and their migrations (`migrations/`).
 //!
-//! Queries that read the same in both dialects are written once with `$N`
-//! placeholders (sqlx's SQLite driver binds `$N` by number) and run through
-//! [`on_pool!`]; anything dialect-specific lives next to its capability.
+//! | file | what |
+//! |---|---|
+//! | [`sql`] | [`Conn`], [`Query`], [`Row`], [`Arg`], [`Connection`], [`Tx`]: how a statement runs on either backend |
+//! | [`dialect`] | [`Dialect`] and [`Dialect::pick`]: the one way to write what differs between the dialects |
+//! | [`leases`] | [`Leases`]: connections a capability keeps for its hot path |
+//!
+//! A statement that reads the same in both dialects is written once with
+//! `$N` placeholders (sqlx's SQLite driver binds `$N` by number):
+//!
+//! ```no_run
+//! # async fn f(db: &pbs::store::Db) -> sqlx::Result<()> {
+//! let n: i64 = db
+//!     .query("SELECT COUNT(*) FROM pbs_kv WHERE namespace = $1")
+//!     .bind("shared")
+//!     .scalar()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Capabilities get the database from the host's `Services` (passed in,
+//! never looked up); the tables they own are theirs to query, and nobody
+//! else's.
+
+pub mod dialect;
+pub mod leases;
+pub mod sql;
+
+pub use dialect::Dialect;
+pub use leases::{Lease, Leases};
+pub use sql::{unique_violation, Arg, Conn, Connection, Query, Row, Tx};
 
 use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::SqliteSynchronous;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -19,30 +47,23 @@ pub const MAX_CONNECTIONS: u32 = 16;
 /// How long a SQLite writer waits for the lock before giving up.
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A database handle: one pool of either backend.
+/// The database: a pool of connections to either backend. Cheap to clone.
 #[derive(Clone, Debug)]
-pub enum Db {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
+pub struct Db {
+    pool: Pool,
 }
 
-/// Runs `$body` with `$pool` bound to the backend's pool (and, inside
-/// transactions, works the same with `$pool` being a transaction).
-#[macro_export]
-macro_rules! on_pool {
-    ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            $crate::store::Db::Sqlite($pool) => $body,
-            $crate::store::Db::Postgres($pool) => $body,
-        }
-    };
+#[derive(Clone, Debug)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
 }
 
 impl Db {
     /// Opens `url` (`postgres://…`, `sqlite://…`, or a file path) and
     /// brings its schema up to date.
     pub async fn open(url: &str) -> anyhow::Result<Db> {
-        let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url).context("parse the PostgreSQL URL")?;
             let pool = PgPoolOptions::new()
                 .max_connections(MAX_CONNECTIONS)
@@ -50,32 +71,63 @@ impl Db {
                 .connect_with(options)
                 .await
                 .context("connect to PostgreSQL")?;
-            Db::Postgres(pool)
+            Pool::Postgres(pool)
         } else {
             let path = url.strip_prefix("sqlite://").unwrap_or(url);
-            Db::Sqlite(open_sqlite(Path::new(path)).await?)
+            Pool::Sqlite(open_sqlite(Path::new(path)).await?)
         };
+        let db = Db { pool };
         db.migrate().await?;
         Ok(db)
     }
 
+    pub fn dialect(&self) -> Dialect {
+        match self.pool {
+            Pool::Sqlite(_) => Dialect::Sqlite,
+            Pool::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// `sqlite` or `postgres`.
     pub fn backend(&self) -> &'static str {
-        match self {
-            Db::Sqlite(_) => "sqlite",
-            Db::Postgres(_) => "postgres",
+        self.dialect().name()
+    }
+
+    /// The file of a SQLite database (none for PostgreSQL or an in-memory
+    /// SQLite), for readers that open it themselves.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        let Pool::Sqlite(pool) = &self.pool else {
+            return None;
+        };
+        let path = pool.connect_options().get_filename().to_path_buf();
+        let name = path.to_string_lossy();
+        if name.is_empty() || name == ":memory:" || name.starts_with("file::memory:") {
+            return None;
+        }
+        Some(path)
+    }
+
+    /// The PostgreSQL pool, for what only PostgreSQL has (`LISTEN`).
+    pub fn postgres(&self) -> Option<&PgPool> {
+        match &self.pool {
+            Pool::Postgres(p) => Some(p),
+            Pool::Sqlite(_) => None,
         }
     }
 
     async fn migrate(&self) -> anyhow::Result<()> {
-        match self {
-            Db::Sqlite(p) => sqlx::migrate!("src/store/migrations/sqlite").run(p).await,
-            Db::Postgres(p) => sqlx::migrate!("src/store/migrations/postgres").run(p).await,
+        match &self.pool {
+            Pool::Sqlite(p) => sqlx::migrate!("src/store/migrations/sqlite").run(p).await,
+            Pool::Postgres(p) => sqlx::migrate!("src/store/migrations/postgres").run(p).await,
         }
         .context("migrate the database")
     }
 
     pub async fn close(&self) {
-        on_pool!(self, p => p.close().await)
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
     }
 }
 

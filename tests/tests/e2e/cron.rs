@@ -3,7 +3,7 @@
 //! hosts sharing one PostgreSQL, a missed run fired once at start-up, and a
 //! JS named export as the handler.
 
-use crate::jobs::{deploy_js, host_on, js_kv, start, test_jobs, Tester};
+use crate::jobs::{host_on, js_kv, start, test_jobs, Tester};
 use pbs_tests::{guests, on_both_backends, Backend, TestHost};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -25,12 +25,11 @@ async fn put_cron(host: &TestHost, schedules: Value) -> (u16, Value) {
 /// Fired ticks of every schedule: scheduled time → state.
 async fn ticks(db_url: &str) -> BTreeMap<i64, String> {
     let db = pbs::store::Db::open(db_url).await.unwrap();
-    let rows: Vec<(i64, String)> = pbs::on_pool!(&db, pool => {
-        sqlx::query_as("SELECT scheduled_ms, state FROM pbs_cron_ticks")
-            .fetch_all(pool)
-            .await
-            .unwrap()
-    });
+    let rows: Vec<(i64, String)> = db
+        .query("SELECT scheduled_ms, state FROM pbs_cron_ticks")
+        .fetch_all_as()
+        .await
+        .unwrap();
     db.close().await;
     rows.into_iter().collect()
 }
@@ -234,7 +233,7 @@ async fn two_hosts_on_one_postgresql_fire_each_tick_once() {
 /// A JS function's named export is a cron handler.
 async fn a_js_export_runs_on_each_tick(backend: Backend) {
     let host = start(backend, test_jobs()).await;
-    deploy_js(&host, "app", "jobs.ts").await;
+    host.deploy_js("app", "jobs.ts").await;
     let (status, body) = put_cron(
         &host,
         json!([{"function": "app", "func": "nope", "cron": "* * * * * *"}]),

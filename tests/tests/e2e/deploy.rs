@@ -146,12 +146,11 @@ async fn bad_input_is_refused_and_nothing_is_stored(backend: Backend) {
 
 async fn stored_versions(host: &TestHost) -> i64 {
     let db = pbs::store::Db::open(&host.db).await.unwrap();
-    let n = pbs::on_pool!(&db, pool => {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM pbs_versions")
-            .fetch_one(pool)
-            .await
-            .unwrap()
-    });
+    let n: i64 = db
+        .query("SELECT COUNT(*) FROM pbs_versions")
+        .scalar()
+        .await
+        .unwrap();
     db.close().await;
     n
 }

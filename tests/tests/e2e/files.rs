@@ -492,26 +492,16 @@ async fn deleting_a_record_deletes_its_files(h: &FilesHost) {
             .await;
     }
     let services = h.services();
-    let n = pbs::caps::files::delete_record_files(services, "posts", "r1")
-        .await
-        .unwrap();
+    let n = services.files.delete_record("posts", "r1").await.unwrap();
     assert_eq!(n, 2);
     assert_eq!(h.list("posts", "r1").await, []);
     assert_eq!(h.list("posts", "r2").await.len(), 1);
     // Nothing left to delete: fine.
-    let n = pbs::caps::files::delete_record_files(services, "posts", "r1")
-        .await
-        .unwrap();
+    let n = services.files.delete_record("posts", "r1").await.unwrap();
     assert_eq!(n, 0);
     // A bad name never reaches the store.
-    assert!(
-        pbs::caps::files::delete_record_files(services, "posts", "..")
-            .await
-            .is_err()
-    );
-    let n = pbs::caps::files::delete_collection_files(services, "posts")
-        .await
-        .unwrap();
+    assert!(services.files.delete_record("posts", "..").await.is_err());
+    let n = services.files.delete_collection("posts").await.unwrap();
     assert_eq!(n, 1);
     assert_eq!(h.stored().await, ["posts2/r1/a", "users/r1/a"]);
 }

@@ -7,7 +7,6 @@
 //! each other's collections stop at the depth limit with a clear error; a
 //! hook that never returns is stopped and the write refused.
 
-use crate::jobs::deploy_js;
 use crate::records::{admin, call, create_collection};
 use pbs_tests::{guests, on_both_backends, test_limits, Backend, TestHost};
 use reqwest::Method;
@@ -42,7 +41,7 @@ async fn setup_on(host: &TestHost) {
     ] {
         create_collection(host, def).await;
     }
-    deploy_js(host, "hooks", "hooks.ts").await;
+    host.deploy_js("hooks", "hooks.ts").await;
     let bound = admin(
         host,
         Method::PUT,

@@ -170,37 +170,10 @@ pub(crate) async fn wait_state(host: &TestHost, id: &str, state: &str, within: D
     }
 }
 
-async fn admin_post(host: &TestHost, path: &str) -> (u16, Value) {
-    let resp = host
-        .client
-        .post(host.url(&format!("/api/pb_serverless/_admin/{path}")))
-        .bearer_auth(&host.token)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or_default())
-}
-
-async fn admin_put(host: &TestHost, path: &str, body: Value) -> (u16, Value) {
-    let resp = host
-        .client
-        .put(host.url(&format!("/api/pb_serverless/_admin/{path}")))
-        .bearer_auth(&host.token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or_default())
-}
-
 /// Runs `sql` (with one text parameter) on the host's database.
 async fn execute(host: &TestHost, sql: &str, param: &str) {
     let db = pbs::store::Db::open(&host.db).await.unwrap();
-    pbs::on_pool!(&db, pool => {
-        sqlx::query(sql).bind(param).execute(pool).await.unwrap();
-    });
+    db.query(sql).bind(param).execute().await.unwrap();
     db.close().await;
 }
 
@@ -320,7 +293,9 @@ async fn a_dedupe_key_returns_the_first_job(backend: Backend) {
     }))
     .await;
     assert!(ids.iter().all(|id| id == &ids[0]), "{ids:?}");
-    let (status, _) = admin_post(&host, &format!("jobs/{first}/cancel")).await;
+    let (status, _) = host
+        .admin(reqwest::Method::POST, &format!("jobs/{first}/cancel"), None)
+        .await;
     assert_eq!(status, 200);
     let third = t.enqueue(json!({"op": "record"}), &later).await;
     assert_ne!(first, third);
@@ -442,7 +417,7 @@ async fn an_expired_lease_is_claimed_again(backend: Backend) {
 async fn a_job_runs_on_the_version_that_enqueued_it(backend: Backend) {
     let host = start(backend, test_jobs()).await;
     let v2_bytes = js::build("jobs_v2.ts").await;
-    let v1 = deploy_js(&host, "pdf", "jobs.ts").await;
+    let v1 = host.deploy_js("pdf", "jobs.ts").await;
     let id = js_enqueue(
         &host,
         "pdf",
@@ -526,34 +501,66 @@ async fn admin_lists_cancels_and_retries(backend: Backend) {
     let waiting = t
         .enqueue(json!({"op": "record"}), &[("delay", "600000")])
         .await;
-    let (status, j) = admin_post(&host, &format!("jobs/{waiting}/cancel")).await;
+    let (status, j) = host
+        .admin(
+            reqwest::Method::POST,
+            &format!("jobs/{waiting}/cancel"),
+            None,
+        )
+        .await;
     assert_eq!(
         (status, j["state"].as_str()),
         (200, Some("cancelled")),
         "{j}"
     );
-    let (status, body) = admin_post(&host, &format!("jobs/{waiting}/cancel")).await;
+    let (status, body) = host
+        .admin(
+            reqwest::Method::POST,
+            &format!("jobs/{waiting}/cancel"),
+            None,
+        )
+        .await;
     assert_eq!(status, 409, "{body}");
     assert!(
         body["message"].as_str().unwrap().contains("cancelled"),
         "{body}"
     );
     // Retry runs it now, with fresh attempts.
-    let (status, j) = admin_post(&host, &format!("jobs/{waiting}/retry")).await;
+    let (status, j) = host
+        .admin(
+            reqwest::Method::POST,
+            &format!("jobs/{waiting}/retry"),
+            None,
+        )
+        .await;
     assert_eq!((status, j["state"].as_str()), (200, Some("queued")), "{j}");
     wait_state(&host, &waiting, "completed", Duration::from_secs(10)).await;
     assert_eq!(t.runs(&waiting).await, 1);
-    let (status, _) = admin_post(&host, &format!("jobs/{waiting}/retry")).await;
+    let (status, _) = host
+        .admin(
+            reqwest::Method::POST,
+            &format!("jobs/{waiting}/retry"),
+            None,
+        )
+        .await;
     assert_eq!(status, 409);
 
     let dead = t.enqueue(json!({"op": "fail"}), &[("attempts", "1")]).await;
     wait_state(&host, &dead, "dead", Duration::from_secs(10)).await;
-    let (status, _) = admin_post(&host, &format!("jobs/{dead}/retry")).await;
+    let (status, _) = host
+        .admin(reqwest::Method::POST, &format!("jobs/{dead}/retry"), None)
+        .await;
     assert_eq!(status, 200);
     let j = wait_state(&host, &dead, "dead", Duration::from_secs(10)).await;
     assert_eq!(j["attempts"], 1, "{j}");
 
-    let (status, _) = admin_post(&host, "jobs/0190a0a0-0000-7000-8000-000000000000/retry").await;
+    let (status, _) = host
+        .admin(
+            reqwest::Method::POST,
+            "jobs/0190a0a0-0000-7000-8000-000000000000/retry",
+            None,
+        )
+        .await;
     assert_eq!(status, 404);
     let (status, list) = host.admin_get("jobs?state=dead").await;
     assert_eq!(status, 200);
@@ -587,7 +594,7 @@ async fn admin_lists_cancels_and_retries(backend: Backend) {
 /// function can run is refused at enqueue.
 async fn bindings_route_jobs_to_another_function(backend: Backend) {
     let host = start(backend, test_jobs()).await;
-    deploy_js(&host, "pdf", "jobs.ts").await;
+    host.deploy_js("pdf", "jobs.ts").await;
     let worker = Tester::deploy(&host, "worker").await;
     let out = js_call(
         &host,
@@ -604,19 +611,21 @@ async fn bindings_route_jobs_to_another_function(backend: Backend) {
         "{out}"
     );
 
-    let (status, body) = admin_put(
-        &host,
-        "jobs/bindings",
-        json!({"bindings": {"resize": "nobody"}}),
-    )
-    .await;
+    let (status, body) = host
+        .admin(
+            reqwest::Method::PUT,
+            "jobs/bindings",
+            Some(json!({"bindings": {"resize": "nobody"}})),
+        )
+        .await;
     assert_eq!(status, 400, "{body}");
-    let (status, body) = admin_put(
-        &host,
-        "jobs/bindings",
-        json!({"bindings": {"resize": "worker"}}),
-    )
-    .await;
+    let (status, body) = host
+        .admin(
+            reqwest::Method::PUT,
+            "jobs/bindings",
+            Some(json!({"bindings": {"resize": "worker"}})),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     let (_, body) = host.admin_get("jobs/bindings").await;
     assert_eq!(body, json!({"bindings": {"resize": "worker"}}));
@@ -637,7 +646,7 @@ async fn bindings_route_jobs_to_another_function(backend: Backend) {
     let out = js_get(&host, "pdf", &format!("status={id}")).await;
     assert_eq!(out["status"]["state"], "completed", "{out}");
     assert_eq!(out["status"]["maxAttempts"], 5, "{out}");
-    deploy_js(&host, "other", "jobs.ts").await;
+    host.deploy_js("other", "jobs.ts").await;
     let out = js_get(&host, "other", &format!("status={id}")).await;
     assert_eq!(out["status"], Value::Null, "{out}");
 }
@@ -646,7 +655,7 @@ async fn bindings_route_jobs_to_another_function(backend: Backend) {
 /// `process_pdf` runs it, retried after a thrown error.
 async fn js_enqueue_and_named_export_consumer(backend: Backend) {
     let host = start(backend, test_jobs()).await;
-    deploy_js(&host, "pdf", "jobs.ts").await;
+    host.deploy_js("pdf", "jobs.ts").await;
     let id = js_enqueue(
         &host,
         "pdf",
@@ -683,15 +692,6 @@ on_both_backends!(
     js_enqueue_and_named_export_consumer,
     the_host_survives_sigkill_without_losing_jobs,
 );
-
-/// Deploys `tests/js/src/<file>` as `name`; returns its version.
-pub(crate) async fn deploy_js(host: &TestHost, name: &str, file: &str) -> String {
-    let resp = host.deploy(name, js::build(file).await).await;
-    let status = resp.status();
-    let body: Value = resp.json().await.unwrap();
-    assert_eq!(status, 201, "deploy {file}: {body}");
-    body["version"].as_str().unwrap().to_string()
-}
 
 async fn js_call(host: &TestHost, function: &str, body: Value) -> Value {
     host.call_fn(function, body).await
@@ -800,18 +800,24 @@ fn spawn_host(dir: &std::path::Path, db: &str) -> (Child, String) {
 
 /// Counts of the crash test's jobs by state, and the runs its kv recorded.
 async fn crash_counts(db: &pbs::store::Db) -> (i64, i64, Vec<i64>) {
-    pbs::on_pool!(db, pool => {
-        let completed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pbs_jobs WHERE state = 'completed'")
-            .fetch_one(pool).await.unwrap();
-        let running: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pbs_jobs WHERE state = 'running'")
-            .fetch_one(pool).await.unwrap();
-        let runs: Vec<Vec<u8>> = sqlx::query_scalar(
-            "SELECT value FROM pbs_kv WHERE namespace = 'fn:crash' AND key LIKE 'done:%'",
-        )
-        .fetch_all(pool).await.unwrap();
-        let runs = runs.iter().map(|v| std::str::from_utf8(v).unwrap().parse().unwrap()).collect();
-        (completed, running, runs)
-    })
+    let count = |state: &'static str| async move {
+        db.query("SELECT COUNT(*) FROM pbs_jobs WHERE state = $1")
+            .bind(state)
+            .scalar::<i64>()
+            .await
+            .unwrap()
+    };
+    let (completed, running) = (count("completed").await, count("running").await);
+    let runs: Vec<Vec<u8>> = db
+        .query("SELECT value FROM pbs_kv WHERE namespace = 'fn:crash' AND key LIKE 'done:%'")
+        .scalars()
+        .await
+        .unwrap();
+    let runs = runs
+        .iter()
+        .map(|v| std::str::from_utf8(v).unwrap().parse().unwrap())
+        .collect();
+    (completed, running, runs)
 }
 
 /// 2,000 jobs; `pbs serve` is SIGKILLed in the middle and restarted: every
@@ -849,9 +855,10 @@ async fn the_host_survives_sigkill_without_losing_jobs(backend: Backend) {
         assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
     }
     let db = pbs::store::Db::open(&db_url).await.unwrap();
-    pbs::on_pool!(&db, pool => {
-        sqlx::query("UPDATE pbs_jobs SET run_at = 0").execute(pool).await.unwrap();
-    });
+    db.query("UPDATE pbs_jobs SET run_at = 0")
+        .execute()
+        .await
+        .unwrap();
     let started = Instant::now();
     loop {
         let (completed, _, _) = crash_counts(&db).await;
@@ -953,15 +960,16 @@ async fn hosts_sharing_postgresql_share_the_queue() {
     let pg = pbs::store::Db::open(&db).await.unwrap();
     let started = Instant::now();
     let runs: Vec<Vec<u8>> = loop {
-        let (completed, runs): (i64, Vec<Vec<u8>>) = pbs::on_pool!(&pg, pool => {
-            let completed = sqlx::query_scalar("SELECT COUNT(*) FROM pbs_jobs WHERE state = 'completed'")
-                .fetch_one(pool).await.unwrap();
-            let runs = sqlx::query_scalar(
-                "SELECT value FROM pbs_kv WHERE namespace = 'fn:shared' AND key LIKE 'done:%'",
-            )
-            .fetch_all(pool).await.unwrap();
-            (completed, runs)
-        });
+        let completed: i64 = pg
+            .query("SELECT COUNT(*) FROM pbs_jobs WHERE state = 'completed'")
+            .scalar()
+            .await
+            .unwrap();
+        let runs: Vec<Vec<u8>> = pg
+            .query("SELECT value FROM pbs_kv WHERE namespace = 'fn:shared' AND key LIKE 'done:%'")
+            .scalars()
+            .await
+            .unwrap();
         if completed == 201 {
             break runs;
         }

@@ -17,18 +17,11 @@ async fn get_json(host: &TestHost, path: &str) -> Value {
     resp.json().await.unwrap()
 }
 
-async fn deploy_js(host: &TestHost, name: &str, file: &str) {
-    let resp = host.deploy(name, js::build(file).await).await;
-    let status = resp.status();
-    let body: Value = resp.json().await.unwrap();
-    assert_eq!(status, 201, "deploy {file}: {body}");
-}
-
 /// Deploy, restart (the version comes back from the database with its
 /// source map), and serve — on both backends.
 async fn js_function_deploys_and_survives_a_restart(backend: Backend) {
     let host = TestHost::start(backend).await;
-    deploy_js(&host, "hello", "hello.ts").await;
+    host.deploy_js("hello", "hello.ts").await;
     let resp = host.get("hello").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.text().await.unwrap(), "hello from js\n");
@@ -42,7 +35,7 @@ pbs_tests::on_both_backends!(js_function_deploys_and_survives_a_restart);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handlers_by_method_with_web_apis() {
     let host = TestHost::start(Backend::Sqlite).await;
-    deploy_js(&host, "web", "web_apis.ts").await;
+    host.deploy_js("web", "web_apis.ts").await;
     let info = get_json(&host, "/api/pb_serverless/web/info?a=1&b=two").await;
     assert_eq!(info["method"], "GET");
     assert_eq!(info["path"], "/api/pb_serverless/web/info");
@@ -74,7 +67,7 @@ async fn handlers_by_method_with_web_apis() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_uncaught_error_is_a_500_with_json() {
     let host = TestHost::start(Backend::Sqlite).await;
-    deploy_js(&host, "web", "web_apis.ts").await;
+    host.deploy_js("web", "web_apis.ts").await;
     let resp = host
         .client
         .get(host.url("/api/pb_serverless/web/throw"))
@@ -183,7 +176,7 @@ async fn build_errors_name_the_typescript_position() {
 async fn promise_all_of_three_slow_fetches_overlaps() {
     let slow = slow_server(Duration::from_millis(600)).await;
     let host = TestHost::start_allowing(Backend::Sqlite, &[&slow]).await;
-    deploy_js(&host, "web", "web_apis.ts").await;
+    host.deploy_js("web", "web_apis.ts").await;
     let started = Instant::now();
     let body = get_json(
         &host,
@@ -232,7 +225,7 @@ async fn slow_server(delay: Duration) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_readable_stream_response_passes_through_chunk_by_chunk() {
     let host = TestHost::start(Backend::Sqlite).await;
-    deploy_js(&host, "web", "web_apis.ts").await;
+    host.deploy_js("web", "web_apis.ts").await;
     let resp = host
         .client
         .get(host.url("/api/pb_serverless/web/stream?n=3&delay=400"))
@@ -260,7 +253,7 @@ async fn a_readable_stream_response_passes_through_chunk_by_chunk() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_state_leaks_between_invocations_and_randomness_differs() {
     let host = TestHost::start(Backend::Sqlite).await;
-    deploy_js(&host, "fresh", "fresh_state.ts").await;
+    host.deploy_js("fresh", "fresh_state.ts").await;
     let a = get_json(&host, "/api/pb_serverless/fresh").await;
     let b = get_json(&host, "/api/pb_serverless/fresh").await;
     assert_eq!(
@@ -280,7 +273,7 @@ async fn no_state_leaks_between_invocations_and_randomness_differs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pb_global_reaches_the_host_capabilities() {
     let host = TestHost::start(Backend::Sqlite).await;
-    deploy_js(&host, "faces", "pb_faces.ts").await;
+    host.deploy_js("faces", "pb_faces.ts").await;
     let out = get_json(&host, "/api/pb_serverless/faces").await;
     assert_eq!(out["kv.get"]["ok"], json!({"stage": "step_2"}), "{out}");
     // Not set: null (tests/tests/e2e/secrets.rs covers the rest).
@@ -315,7 +308,7 @@ async fn ask(host: &TestHost, route: &str, fake: &FakeOpenAi, prompt: &str) -> r
 async fn ai_sdk_generate_text() {
     let fake = FakeOpenAi::start(false).await;
     let host = TestHost::start_allowing(Backend::Sqlite, &[&fake.authority]).await;
-    deploy_js(&host, "ai", "ai_sdk.ts").await;
+    host.deploy_js("ai", "ai_sdk.ts").await;
     let resp = ask(&host, "generate", &fake, "Say hello").await;
     let status = resp.status();
     let body: Value = resp.json().await.unwrap();
@@ -334,7 +327,7 @@ async fn ai_sdk_generate_text() {
 async fn ai_sdk_stream_text_reaches_the_client_before_the_model_finishes() {
     let fake = FakeOpenAi::start(true).await;
     let host = TestHost::start_allowing(Backend::Sqlite, &[&fake.authority]).await;
-    deploy_js(&host, "ai", "ai_sdk.ts").await;
+    host.deploy_js("ai", "ai_sdk.ts").await;
     let resp = ask(&host, "stream", &fake, "Say hello").await;
     assert_eq!(resp.status(), 200);
     let mut body = resp.bytes_stream();
@@ -358,7 +351,7 @@ async fn ai_sdk_stream_text_reaches_the_client_before_the_model_finishes() {
 async fn ai_sdk_tool_call_with_zod_validated_input() {
     let fake = FakeOpenAi::start(false).await;
     let host = TestHost::start_allowing(Backend::Sqlite, &[&fake.authority]).await;
-    deploy_js(&host, "ai", "ai_sdk.ts").await;
+    host.deploy_js("ai", "ai_sdk.ts").await;
     let body: Value = ask(&host, "tool", &fake, "Weather in Paris?")
         .await
         .json()
@@ -397,7 +390,7 @@ async fn ai_sdk_tool_call_with_zod_validated_input() {
 async fn openai_sdk_streamed_chat_completion() {
     let fake = FakeOpenAi::start(false).await;
     let host = TestHost::start_allowing(Backend::Sqlite, &[&fake.authority]).await;
-    deploy_js(&host, "oai", "openai_sdk.ts").await;
+    host.deploy_js("oai", "openai_sdk.ts").await;
     let resp = host
         .client
         .post(host.function_url("oai"))
@@ -420,7 +413,7 @@ async fn openai_sdk_streamed_chat_completion() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_js_cannot_hurt_the_host() {
     let host = TestHost::start(Backend::Sqlite).await;
-    deploy_js(&host, "hostile", "hostile.ts").await;
+    host.deploy_js("hostile", "hostile.ts").await;
     let get = |route: &str| {
         host.client
             .get(host.url(&format!("/api/pb_serverless/hostile/{route}")))

@@ -63,13 +63,12 @@ impl<'a> Kv<'a> {
 /// database.
 async fn stored_rows(host: &TestHost, key: &str) -> i64 {
     let db = pbs::store::Db::open(&host.db).await.unwrap();
-    let n = pbs::on_pool!(&db, pool => {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM pbs_kv WHERE key = $1")
-            .bind(key)
-            .fetch_one(pool)
-            .await
-            .unwrap()
-    });
+    let n: i64 = db
+        .query("SELECT COUNT(*) FROM pbs_kv WHERE key = $1")
+        .bind(key)
+        .scalar()
+        .await
+        .unwrap();
     db.close().await;
     n
 }
@@ -420,7 +419,7 @@ async fn concurrent_incr_counts_exactly(backend: Backend) {
 }
 
 /// More concurrent callers than pb:kv keeps connections of its own
-/// (`conns::MAX_OWN`): the rest borrow from the pool, and nothing is lost.
+/// (`store::leases::MAX_OWN`): the rest borrow from the pool, and nothing is lost.
 async fn more_callers_than_own_connections(backend: Backend) {
     let limits = pbs::config::Limits {
         headers_timeout: Duration::from_secs(60),
@@ -428,7 +427,7 @@ async fn more_callers_than_own_connections(backend: Backend) {
     };
     let host = TestHost::start_with(backend, limits).await;
     let kv = Kv::deploy(&host, "kv").await;
-    let callers = 3 * pbs::caps::kv::conns::MAX_OWN;
+    let callers = 3 * pbs::store::leases::MAX_OWN;
     let runs = (0..callers).map(|_| kv.route("incr?key=hits&n=50"));
     futures::future::join_all(runs).await;
     assert_eq!(kv.get("hits").await, json!(50 * callers));

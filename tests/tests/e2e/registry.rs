@@ -77,31 +77,28 @@ async fn a_damaged_artifact_is_recompiled(backend: Backend) {
     // Flip one byte in the middle: the blob still looks like an artifact,
     // so only the hash tells it is damaged.
     let store = pbs::store::Db::open(&host.db).await.unwrap();
-    let mut damaged: Vec<u8> = pbs::on_pool!(&store, pool => {
-        sqlx::query_scalar("SELECT artifact FROM pbs_artifacts")
-            .fetch_one(pool)
-            .await
-            .unwrap()
-    });
+    let mut damaged: Vec<u8> = store
+        .query("SELECT artifact FROM pbs_artifacts")
+        .scalar()
+        .await
+        .unwrap();
     let middle = damaged.len() / 2;
     damaged[middle] ^= 0xFF;
-    pbs::on_pool!(&store, pool => {
-        sqlx::query("UPDATE pbs_artifacts SET artifact = $1")
-            .bind(&damaged)
-            .execute(pool)
-            .await
-            .unwrap();
-    });
+    store
+        .query("UPDATE pbs_artifacts SET artifact = $1")
+        .bind(&damaged)
+        .execute()
+        .await
+        .unwrap();
 
     let host = host.restart().await;
     let resp = host.get("hello").await;
     assert_eq!(resp.text().await.unwrap(), "Hello, world!\n");
-    let repaired: Vec<Vec<u8>> = pbs::on_pool!(&store, pool => {
-        sqlx::query_scalar("SELECT artifact FROM pbs_artifacts")
-            .fetch_all(pool)
-            .await
-            .unwrap()
-    });
+    let repaired: Vec<Vec<u8>> = store
+        .query("SELECT artifact FROM pbs_artifacts")
+        .scalars()
+        .await
+        .unwrap();
     assert!(
         repaired.iter().all(|a| a != &damaged),
         "the damaged artifact was kept"

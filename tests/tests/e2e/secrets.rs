@@ -64,38 +64,10 @@ fn stop(host: TestHost) -> (tempfile::TempDir, String) {
     (dir, db)
 }
 
-async fn admin(
-    host: &TestHost,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = host
-        .client
-        .request(
-            method,
-            host.url(&format!("/api/pb_serverless/_admin/{path}")),
-        )
-        .bearer_auth(&host.token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
 async fn set(host: &TestHost, path: &str, body: Value) -> Value {
-    let (status, out) = admin(host, reqwest::Method::PUT, path, Some(body)).await;
+    let (status, out) = host.admin(reqwest::Method::PUT, path, Some(body)).await;
     assert_eq!(status, 200, "{out}");
     out
-}
-
-async fn deploy_js(host: &TestHost, query: &str) {
-    let resp = host
-        .deploy_with("sec", js::build("secrets.ts").await, query)
-        .await;
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
 }
 
 /// `GET /api/pb_serverless/sec/<route>` → its JSON.
@@ -127,7 +99,7 @@ fn assert_undecryptable(out: &Value, name: &str) {
 /// Set, read from JS, list masked, update, remove — through the admin API.
 async fn set_get_list_and_remove(backend: Backend) {
     let host = TestHost::start(backend).await;
-    deploy_js(&host, "").await;
+    host.deploy_js_with("sec", "secrets.ts", "").await;
     assert_eq!(
         js_get(&host, "OPENAI_API_KEY").await,
         json!({"value": null})
@@ -189,50 +161,54 @@ async fn set_get_list_and_remove(backend: Backend) {
     assert_eq!(out["hosts"], json!([]));
 
     // Remove.
-    let (status, _) = admin(&host, reqwest::Method::DELETE, "secrets/SHORT", None).await;
+    let (status, _) = host
+        .admin(reqwest::Method::DELETE, "secrets/SHORT", None)
+        .await;
     assert_eq!(status, 204);
     assert_eq!(js_get(&host, "SHORT").await, json!({"value": null}));
-    let (status, out) = admin(&host, reqwest::Method::DELETE, "secrets/SHORT", None).await;
+    let (status, out) = host
+        .admin(reqwest::Method::DELETE, "secrets/SHORT", None)
+        .await;
     assert_eq!(status, 404, "{out}");
     assert_eq!(host.admin_get("secrets/SHORT").await.0, 404);
 
     // Bad input: clear errors, nothing stored, values never echoed.
-    let (status, out) = admin(
-        &host,
-        reqwest::Method::PUT,
-        "secrets/bad%20name",
-        Some(json!({"value": "x"})),
-    )
-    .await;
+    let (status, out) = host
+        .admin(
+            reqwest::Method::PUT,
+            "secrets/bad%20name",
+            Some(json!({"value": "x"})),
+        )
+        .await;
     assert_eq!(status, 400, "{out}");
     assert!(out["message"]
         .as_str()
         .unwrap()
         .contains("invalid secret name"));
-    let (status, out) = admin(
-        &host,
-        reqwest::Method::PUT,
-        "secrets/X",
-        Some(json!({"value": 12345678})),
-    )
-    .await;
+    let (status, out) = host
+        .admin(
+            reqwest::Method::PUT,
+            "secrets/X",
+            Some(json!({"value": 12345678})),
+        )
+        .await;
     assert_eq!(status, 400);
     assert!(!out.to_string().contains("12345678"), "{out}");
-    let (status, _) = admin(
-        &host,
-        reqwest::Method::PUT,
-        "secrets/X",
-        Some(json!({"value": "x", "hosts": ["*.openai.com"]})),
-    )
-    .await;
+    let (status, _) = host
+        .admin(
+            reqwest::Method::PUT,
+            "secrets/X",
+            Some(json!({"value": "x", "hosts": ["*.openai.com"]})),
+        )
+        .await;
     assert_eq!(status, 400);
-    let (status, _) = admin(
-        &host,
-        reqwest::Method::PUT,
-        "secrets/X",
-        Some(json!({"value": "x".repeat(64 * 1024 + 1)})),
-    )
-    .await;
+    let (status, _) = host
+        .admin(
+            reqwest::Method::PUT,
+            "secrets/X",
+            Some(json!({"value": "x".repeat(64 * 1024 + 1)})),
+        )
+        .await;
     assert_eq!(status, 413);
     assert_eq!(host.admin_get("secrets?env=Prod").await.0, 400);
     assert_eq!(js_get(&host, "X").await, json!({"value": null}));
@@ -263,7 +239,7 @@ async fn environments_are_isolated(backend: Backend) {
         },
     )
     .await;
-    deploy_js(&prod, "").await;
+    prod.deploy_js_with("sec", "secrets.ts", "").await;
 
     set(&prod, "secrets/API_KEY", json!({"value": "prod-value"})).await;
     set(
@@ -312,7 +288,9 @@ async fn environments_are_isolated(backend: Backend) {
     assert_eq!(names(&listed), ["API_KEY", "DEV_ONLY"]);
 
     // Removing in one environment leaves the other alone.
-    let (status, _) = admin(&dev, reqwest::Method::DELETE, "secrets/API_KEY", None).await;
+    let (status, _) = dev
+        .admin(reqwest::Method::DELETE, "secrets/API_KEY", None)
+        .await;
     assert_eq!(status, 204);
     assert_eq!(
         js_get(&prod, "API_KEY").await,
@@ -320,16 +298,14 @@ async fn environments_are_isolated(backend: Backend) {
     );
     // A prod ciphertext copied into dev does not decrypt there.
     let db = pbs::store::Db::open(&prod.db).await.unwrap();
-    pbs::on_pool!(&db, pool => {
-        sqlx::query(
-            "INSERT INTO pbs_secrets (environment, name, sealed, key_id, hosts, updated_ms) \
-             SELECT 'dev', name, sealed, key_id, hosts, updated_ms FROM pbs_secrets \
-             WHERE environment = 'prod' AND name = 'API_KEY'",
-        )
-        .execute(pool)
-        .await
-        .unwrap();
-    });
+    db.query(
+        "INSERT INTO pbs_secrets (environment, name, sealed, key_id, hosts, updated_ms) \
+         SELECT 'dev', name, sealed, key_id, hosts, updated_ms FROM pbs_secrets \
+         WHERE environment = 'prod' AND name = 'API_KEY'",
+    )
+    .execute()
+    .await
+    .unwrap();
     db.close().await;
     assert_undecryptable(&js_get(&dev, "API_KEY").await, "API_KEY");
 }
@@ -337,27 +313,24 @@ async fn environments_are_isolated(backend: Backend) {
 /// The stored ciphertext of `name` (environment prod).
 async fn sealed_of(url: &str, name: &str) -> Vec<u8> {
     let db = pbs::store::Db::open(url).await.unwrap();
-    let sealed: Vec<u8> = pbs::on_pool!(&db, pool => {
-        sqlx::query_scalar("SELECT sealed FROM pbs_secrets WHERE environment = 'prod' AND name = $1")
-            .bind(name)
-            .fetch_one(pool)
-            .await
-            .unwrap()
-    });
+    let sealed: Vec<u8> = db
+        .query("SELECT sealed FROM pbs_secrets WHERE environment = 'prod' AND name = $1")
+        .bind(name)
+        .scalar()
+        .await
+        .unwrap();
     db.close().await;
     sealed
 }
 
 async fn write_sealed(url: &str, name: &str, sealed: &[u8]) {
     let db = pbs::store::Db::open(url).await.unwrap();
-    pbs::on_pool!(&db, pool => {
-        sqlx::query("UPDATE pbs_secrets SET sealed = $1 WHERE environment = 'prod' AND name = $2")
-            .bind(sealed)
-            .bind(name)
-            .execute(pool)
-            .await
-            .unwrap();
-    });
+    db.query("UPDATE pbs_secrets SET sealed = $1 WHERE environment = 'prod' AND name = $2")
+        .bind(sealed)
+        .bind(name)
+        .execute()
+        .await
+        .unwrap();
     db.close().await;
 }
 
@@ -365,7 +338,7 @@ async fn write_sealed(url: &str, name: &str, sealed: &[u8]) {
 /// data), and so does a tampered one: a clear error, never garbage.
 async fn swapped_or_tampered_ciphertexts_do_not_decrypt(backend: Backend) {
     let host = TestHost::start(backend).await;
-    deploy_js(&host, "").await;
+    host.deploy_js_with("sec", "secrets.ts", "").await;
     set(&host, "secrets/A", json!({"value": "value-of-a"})).await;
     set(&host, "secrets/B", json!({"value": "value-of-b"})).await;
     set(&host, "secrets/C", json!({"value": "value-of-c"})).await;
@@ -416,7 +389,7 @@ async fn the_key_file_and_a_wrong_key(backend: Backend) {
     assert_eq!(mode & 0o777, 0o600);
     let text = std::fs::read_to_string(&file).unwrap();
     let key = MasterKey::from_base64(&text, KeySource::Env).unwrap();
-    deploy_js(&host, "").await;
+    host.deploy_js_with("sec", "secrets.ts", "").await;
     set(&host, "secrets/API_KEY", json!({"value": "the-value"})).await;
 
     // Restarted with the key file: the same key.
@@ -496,7 +469,7 @@ fn text(out: &std::process::Output) -> String {
 /// with a new key; the values read back, and the old key no longer works.
 async fn rotating_the_key_re_encrypts_everything(backend: Backend) {
     let host = TestHost::start(backend).await;
-    deploy_js(&host, "").await;
+    host.deploy_js_with("sec", "secrets.ts", "").await;
     set(
         &host,
         "secrets/A",
@@ -837,7 +810,8 @@ async fn echo_server() -> (String, Arc<Mutex<Vec<String>>>, Arc<AtomicUsize>) {
 async fn placeholders_are_filled_only_for_bound_hosts(backend: Backend) {
     let (addr, seen, connections) = echo_server().await;
     let host = TestHost::start(backend).await;
-    deploy_js(&host, &format!("?allowed_hosts={addr}")).await;
+    host.deploy_js_with("sec", "secrets.ts", &format!("?allowed_hosts={addr}"))
+        .await;
     set(
         &host,
         "secrets/API_KEY",
@@ -907,13 +881,13 @@ async fn placeholders_are_filled_only_for_bound_hosts(backend: Backend) {
 
     // Bound without touching the value (PATCH, what `pbs deploy` sends from
     // the manifest's `secrets`): OTHER now goes to this host.
-    let (status, out) = admin(
-        &host,
-        reqwest::Method::PATCH,
-        "secrets/OTHER",
-        Some(json!({"hosts": [addr]})),
-    )
-    .await;
+    let (status, out) = host
+        .admin(
+            reqwest::Method::PATCH,
+            "secrets/OTHER",
+            Some(json!({"hosts": [addr]})),
+        )
+        .await;
     assert_eq!(status, 200, "{out}");
     assert_eq!(out["hosts"], json!([addr]));
     let out = call(&host, &format!("fetch?name=OTHER&url={url}")).await;
@@ -923,13 +897,13 @@ async fn placeholders_are_filled_only_for_bound_hosts(backend: Backend) {
         ("NOT_SET", json!([addr]), 404),
         ("OTHER", json!(["*.example.com"]), 400),
     ] {
-        let (s, out) = admin(
-            &host,
-            reqwest::Method::PATCH,
-            &format!("secrets/{name}"),
-            Some(json!({ "hosts": hosts })),
-        )
-        .await;
+        let (s, out) = host
+            .admin(
+                reqwest::Method::PATCH,
+                &format!("secrets/{name}"),
+                Some(json!({ "hosts": hosts })),
+            )
+            .await;
         assert_eq!(s, status, "{name}: {out}");
     }
 }

@@ -4,7 +4,7 @@
 //! fetch, or a guest stopped by the host's timeout — and two transactions
 //! on SQLite serialise instead of failing with "database is locked".
 
-use crate::jobs::{deploy_js, start, test_jobs, wait_state};
+use crate::jobs::{start, test_jobs, wait_state};
 use crate::records::{admin, create_collection};
 use pbs_tests::{on_both_backends, Backend, TestHost};
 use reqwest::Method;
@@ -24,7 +24,7 @@ async fn setup(backend: Backend) -> TestHost {
         }),
     )
     .await;
-    deploy_js(&host, "bank", "tx.ts").await;
+    host.deploy_js("bank", "tx.ts").await;
     host
 }
 

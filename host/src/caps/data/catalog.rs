@@ -8,11 +8,10 @@
 //! again when it is older than [`REFRESH`] or a name is not in it.
 
 use super::error::{clip, DataError, DataResult};
-use super::filter::{self, Dialect};
+use super::filter;
 use super::migrate::{self, CheckKind};
 use super::schema::{self, schema_error, Collection, Definition, FieldType, RULE_KEYS};
-use super::store::{dialect, Arg, Conn, Rows};
-use crate::store::{now_ms, Db};
+use crate::store::{now_ms, Arg, Conn, Db, Dialect};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -101,10 +100,11 @@ impl Catalog {
             }
         }
         let at = Instant::now();
-        let rows = crate::on_pool!(db, pool => {
-            let mut conn = pool.acquire().await.map_err(|e| DataError::db("read the catalogue", e))?;
-            load(&mut Conn::from(&mut *conn)).await?
-        });
+        let mut conn = db
+            .acquire()
+            .await
+            .map_err(|e| DataError::db("read the catalogue", e))?;
+        let rows = load(&mut conn.conn()).await?;
         let mut snap = Snapshot::default();
         for c in rows {
             let c = Arc::new(c);
@@ -117,95 +117,48 @@ impl Catalog {
     }
 }
 
-impl<'a> From<&'a mut sqlx::SqliteConnection> for Conn<'a> {
-    fn from(c: &'a mut sqlx::SqliteConnection) -> Self {
-        Conn::Sqlite(c)
-    }
-}
-
-impl<'a> From<&'a mut sqlx::PgConnection> for Conn<'a> {
-    fn from(c: &'a mut sqlx::PgConnection) -> Self {
-        Conn::Postgres(c)
-    }
-}
-
 /// Every collection in the catalogue.
 async fn load(conn: &mut Conn<'_>) -> DataResult<Vec<Collection>> {
-    use sqlx::Row;
     let rows = conn
         .fetch(SELECT_ROWS, Vec::new())
         .await
         .map_err(|e| DataError::db("read the catalogue", e))?;
     let mut out = Vec::new();
-    macro_rules! each {
-        ($rows:expr) => {
-            for r in $rows {
-                let text = |i: usize| r.try_get::<String, _>(i).unwrap_or_default();
-                let rule = |i: usize| r.try_get::<Option<String>, _>(i).unwrap_or(None);
-                let name = text(1);
-                let fields = serde_json::from_str::<Vec<Value>>(&text(2))
-                    .map_err(|e| e.to_string())
-                    .and_then(|list| schema::parse_fields(&list).map_err(|e| e.message()));
-                let fields = match fields {
-                    Ok(f) => f,
-                    Err(e) => {
-                        tracing::error!(target: "pb.data", "collection {name:?} has unreadable fields in the catalogue: {e}");
-                        continue;
-                    }
-                };
-                out.push(Collection {
-                    id: text(0),
-                    name,
-                    fields,
-                    rules: schema::Rules {
-                        list: rule(3),
-                        view: rule(4),
-                        create: rule(5),
-                        update: rule(6),
-                        delete: rule(7),
-                    },
-                    created: text(8),
-                    updated: text(9),
-                });
+    for r in rows {
+        let text = |i: usize| r.get::<String>(i).unwrap_or_default();
+        let rule = |i: usize| r.get::<Option<String>>(i).unwrap_or(None);
+        let name = text(1);
+        let fields = serde_json::from_str::<Vec<Value>>(&text(2))
+            .map_err(|e| e.to_string())
+            .and_then(|list| schema::parse_fields(&list).map_err(|e| e.message()));
+        let fields = match fields {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::error!(target: "pb.data", "collection {name:?} has unreadable fields in the catalogue: {e}");
+                continue;
             }
         };
-    }
-    match rows {
-        Rows::Sqlite(rows) => each!(rows),
-        Rows::Postgres(rows) => each!(rows),
+        out.push(Collection {
+            id: text(0),
+            name,
+            fields,
+            rules: schema::Rules {
+                list: rule(3),
+                view: rule(4),
+                create: rule(5),
+                update: rule(6),
+                delete: rule(7),
+            },
+            created: text(8),
+            updated: text(9),
+        });
     }
     Ok(out)
 }
 
-/// Runs `$body` (using `$conn: Conn`) in a transaction on `$db`'s pool.
-macro_rules! admin_tx {
-    ($db:expr, |$conn:ident| $body:expr) => {{
-        let db_err = |e| DataError::db("a schema change", e);
-        match $db {
-            Db::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
-                let result = {
-                    let mut $conn = Conn::Sqlite(&mut *tx);
-                    $body.await
-                };
-                match result {
-                    Ok(v) => tx.commit().await.map(|_| v).map_err(db_err),
-                    Err(e) => Err(e),
-                }
-            }
-            Db::Postgres(pool) => {
-                let mut tx = pool.begin().await.map_err(db_err)?;
-                let result = {
-                    let mut $conn = Conn::Postgres(&mut *tx);
-                    $body.await
-                };
-                match result {
-                    Ok(v) => tx.commit().await.map(|_| v).map_err(db_err),
-                    Err(e) => Err(e),
-                }
-            }
-        }
-    }};
+/// The failure of a schema change's `BEGIN` or `COMMIT`.
+fn tx_failed(e: sqlx::Error) -> DataError {
+    DataError::db("a schema change", e)
 }
 
 /// A schema change that failed in the database: logged; the client learns
@@ -226,12 +179,15 @@ fn ddl_error(what: &str, e: sqlx::Error) -> DataError {
 impl Catalog {
     /// Creates a collection (`POST /api/collections`).
     pub async fn create(&self, db: &Db, def: Definition) -> DataResult<Collection> {
-        let d = dialect(db);
-        let result = admin_tx!(db, |conn| async {
+        let d = db.dialect();
+        let mut tx = db.begin().await.map_err(tx_failed)?;
+        let mut conn = tx.conn();
+        let result = async {
             let mut state = load(&mut conn).await?;
-            let c = apply(&mut conn, d, &mut state, None, def, false, &HashMap::new()).await?;
-            Ok::<_, DataError>(c)
-        });
+            apply(&mut conn, d, &mut state, None, def, false, &HashMap::new()).await
+        }
+        .await;
+        let result = tx.finish(result, tx_failed).await;
         self.invalidate();
         result
     }
@@ -245,8 +201,10 @@ impl Catalog {
         patch: &Map<String, Value>,
         force: bool,
     ) -> DataResult<Collection> {
-        let d = dialect(db);
-        let result = admin_tx!(db, |conn| async {
+        let d = db.dialect();
+        let mut tx = db.begin().await.map_err(tx_failed)?;
+        let mut conn = tx.conn();
+        let result = async {
             let mut state = load(&mut conn).await?;
             let old = find(&state, name)
                 .ok_or_else(|| DataError::missing_collection(name))?
@@ -278,14 +236,18 @@ impl Catalog {
                 &HashMap::new(),
             )
             .await
-        });
+        }
+        .await;
+        let result = tx.finish(result, tx_failed).await;
         self.invalidate();
         result
     }
 
     /// Deletes a collection and its records.
     pub async fn delete(&self, db: &Db, name: &str) -> DataResult<Collection> {
-        let result = admin_tx!(db, |conn| async {
+        let mut tx = db.begin().await.map_err(tx_failed)?;
+        let mut conn = tx.conn();
+        let result = async {
             let state = load(&mut conn).await?;
             let c = find(&state, name)
                 .ok_or_else(|| DataError::missing_collection(name))?
@@ -309,14 +271,16 @@ impl Catalog {
             conn.execute(
                 &format!(
                     "DELETE FROM pbs_collections WHERE id = {}",
-                    super::store::ph(conn.dialect(), 1)
+                    conn.dialect().ph(1)
                 ),
                 vec![Arg::Text(c.id.clone())],
             )
             .await
             .map_err(|e| DataError::db("delete a catalogue row", e))?;
-            Ok(c)
-        });
+            Ok::<_, DataError>(c)
+        }
+        .await;
+        let result = tx.finish(result, tx_failed).await;
         self.invalidate();
         result
     }
@@ -331,8 +295,10 @@ impl Catalog {
         defs: Vec<Definition>,
         force: bool,
     ) -> DataResult<Vec<Collection>> {
-        let d = dialect(db);
-        let result = admin_tx!(db, |conn| async {
+        let d = db.dialect();
+        let mut tx = db.begin().await.map_err(tx_failed)?;
+        let mut conn = tx.conn();
+        let result = async {
             let mut state = load(&mut conn).await?;
             // Ids for the new collections first, so relations can name them.
             let mut planned = Vec::new();
@@ -370,8 +336,10 @@ impl Catalog {
             for (existing, def) in planned {
                 out.push(apply(&mut conn, d, &mut state, existing, def, force, &pending).await?);
             }
-            Ok(out)
-        });
+            Ok::<_, DataError>(out)
+        }
+        .await;
+        let result = tx.finish(result, tx_failed).await;
         self.invalidate();
         result
     }
@@ -522,8 +490,8 @@ async fn apply(
         // Record hooks are bound by name: they follow a rename.
         let sql = format!(
             "UPDATE pbs_hooks SET collection = {} WHERE collection = {}",
-            super::store::ph(d, 1),
-            super::store::ph(d, 2)
+            d.ph(1),
+            d.ph(2)
         );
         conn.execute(
             &sql,
@@ -532,7 +500,7 @@ async fn apply(
         .await
         .map_err(|e| DataError::db("rename the collection's record hooks", e))?;
     }
-    let p = |n| super::store::ph(d, n);
+    let p = |n| d.ph(n);
     let args = vec![
         Arg::Text(new.id.clone()),
         Arg::Text(new.name.clone()),

@@ -102,17 +102,21 @@ impl DataError {
         DataError::Internal
     }
 
-    /// The HTTP status of the REST reply.
-    pub fn status(&self) -> u16 {
+    /// The case of `pb:data`'s WIT `error` this is.
+    pub fn case(&self) -> &'static str {
         match self {
-            DataError::NotFound(_) => 404,
-            DataError::Invalid { .. }
-            | DataError::Conflict { .. }
-            | DataError::BadFilter { .. } => 400,
-            DataError::Denied(_) => 403,
-            DataError::Quota(_) => 400,
-            DataError::HookFailed(_) | DataError::Internal => 500,
+            DataError::NotFound(_) => "not-found",
+            DataError::Invalid { .. } | DataError::BadFilter { .. } => "invalid",
+            DataError::Conflict { .. } => "conflict",
+            DataError::Denied(_) => "denied",
+            DataError::Quota(_) => "quota",
+            DataError::HookFailed(_) | DataError::Internal => "internal",
         }
+    }
+
+    /// The HTTP status of the REST reply: its case's ([`super::status`]).
+    pub fn status(&self) -> u16 {
+        super::status::error_status(self.case())
     }
 
     /// The whole message, field errors included (for `pb:data` and logs).

@@ -14,9 +14,8 @@
 
 use super::error::{DataError, DataResult};
 use super::tx::Transaction;
-use crate::store::Db;
+use crate::store::{Db, Dialect};
 use serde_json::{Map, Value};
-use sqlx::Row;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -277,21 +276,10 @@ fn check_depth(b: &Binding, depth: u32) -> DataResult<()> {
 
 /// Every binding, in order.
 pub async fn load(db: &Db) -> sqlx::Result<Vec<Binding>> {
-    const SQL: &str = "SELECT collection, event, function, func FROM pbs_hooks ORDER BY position";
-    let rows: Vec<(String, String, String, String)> = match db {
-        Db::Sqlite(p) => sqlx::query(SQL)
-            .fetch_all(p)
-            .await?
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-            .collect(),
-        Db::Postgres(p) => sqlx::query(SQL)
-            .fetch_all(p)
-            .await?
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-            .collect(),
-    };
+    let rows: Vec<(String, String, String, String)> = db
+        .query("SELECT collection, event, function, func FROM pbs_hooks ORDER BY position")
+        .fetch_all_as()
+        .await?;
     Ok(rows
         .into_iter()
         .filter_map(|(collection, event, function, func)| {
@@ -307,45 +295,31 @@ pub async fn load(db: &Db) -> sqlx::Result<Vec<Binding>> {
 
 /// Replaces every binding with `bindings`, in one transaction.
 pub async fn replace(db: &Db, bindings: &[Binding], now_ms: i64) -> sqlx::Result<()> {
-    macro_rules! run {
-        ($pool:expr, $lock:literal, $insert:literal) => {{
-            let mut tx = $pool.begin().await?;
-            // Two replacements at once take turns (on SQLite the DELETE
-            // takes the write lock).
-            if !$lock.is_empty() {
-                sqlx::query($lock).execute(&mut *tx).await?;
-            }
-            sqlx::query("DELETE FROM pbs_hooks")
-                .execute(&mut *tx)
-                .await?;
-            for (i, b) in bindings.iter().enumerate() {
-                sqlx::query($insert)
-                    .bind(i as i64)
-                    .bind(&b.collection)
-                    .bind(b.event.name())
-                    .bind(&b.function)
-                    .bind(&b.func)
-                    .bind(now_ms)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await
-        }};
+    let mut tx = db.begin().await?;
+    let mut conn = tx.conn();
+    // Two replacements at once take turns (on SQLite the transaction holds
+    // the write lock from its start).
+    if db.dialect() == Dialect::Postgres {
+        conn.query("LOCK TABLE pbs_hooks IN EXCLUSIVE MODE")
+            .execute()
+            .await?;
     }
-    match db {
-        Db::Sqlite(p) => run!(
-            p,
-            "",
+    conn.query("DELETE FROM pbs_hooks").execute().await?;
+    for (i, b) in bindings.iter().enumerate() {
+        conn.query(
             "INSERT INTO pbs_hooks (position, collection, event, function, func, updated_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-        ),
-        Db::Postgres(p) => run!(
-            p,
-            "LOCK TABLE pbs_hooks IN EXCLUSIVE MODE",
-            "INSERT INTO pbs_hooks (position, collection, event, function, func, updated_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6)"
-        ),
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(i as i64)
+        .bind(&b.collection)
+        .bind(b.event.name())
+        .bind(&b.function)
+        .bind(&b.func)
+        .bind(now_ms)
+        .execute()
+        .await?;
     }
+    tx.commit().await
 }
 
 #[cfg(test)]

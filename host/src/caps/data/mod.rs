@@ -15,7 +15,8 @@
 //! | [`vector`] | nearest-neighbour search: pgvector HNSW, exact scan on SQLite |
 //! | [`values`] | JSON ↔ column values, PocketBase's conversions and field checks |
 //! | [`filter`] | PocketBase's filter language → parameterized SQL |
-//! | [`store`] | one host's store (database, connections, catalogue), shared SQL plumbing |
+//! | [`store`] | one host's store (database, connections, catalogue, hooks), held by `Services` |
+//! | [`status`] | the HTTP status of each error case (shared with the JS engine) |
 //!
 //! Functions act with full rights (rules do not apply). `begin` opens a
 //! [`tx::Transaction`], which pb:kv's `set-in`/`delete-in` and pb:jobs'
@@ -33,6 +34,7 @@ pub mod ops;
 pub mod read;
 pub mod rules;
 pub mod schema;
+pub mod status;
 pub mod store;
 pub mod tx;
 pub mod values;
@@ -43,7 +45,8 @@ use crate::caps::bindings::data::records::{self, Host, HostTransaction};
 use crate::caps::bindings::data::types::{
     self, Error, ListOptions, ListResult, ScoredRecord, VectorQuery,
 };
-use crate::caps::services::{self, Services};
+use crate::caps::error::{self as failure, Answer};
+use crate::caps::services::Services;
 use crate::engine::Invocation;
 use error::DataError;
 use hooks::Origin;
@@ -52,6 +55,7 @@ use serde_json::{Map, Value};
 use std::sync::Arc;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
+pub use store::Store;
 pub use tx::Transaction;
 
 /// Per-call view of an invocation for `pb:data`.
@@ -81,19 +85,20 @@ pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
     records::add_to_linker::<_, HasDataView>(linker, view)
 }
 
-type Answer<T> = wasmtime::Result<Result<T, Error>>;
-
-impl From<DataError> for Error {
-    fn from(e: DataError) -> Error {
-        let message = e.message();
-        match e {
-            DataError::NotFound(_) => Error::NotFound(message),
-            DataError::Invalid { .. } | DataError::BadFilter { .. } => Error::Invalid(message),
-            DataError::Conflict { .. } => Error::Conflict(message),
-            DataError::Denied(_) => Error::Denied(message),
-            DataError::Quota(_) => Error::Quota(message),
-            DataError::HookFailed(_) | DataError::Internal => Error::Internal(message),
-        }
+/// The WIT error of a failed `op` (its details, for an internal error,
+/// were logged where it happened).
+fn wit_error(e: DataError, op: &str) -> Error {
+    let message = match &e {
+        DataError::Internal => failure::internal_message("pb:data", op),
+        other => other.message(),
+    };
+    match e.case() {
+        "not-found" => Error::NotFound(message),
+        "invalid" => Error::Invalid(message),
+        "conflict" => Error::Conflict(message),
+        "denied" => Error::Denied(message),
+        "quota" => Error::Quota(message),
+        _ => Error::Internal(message),
     }
 }
 
@@ -118,19 +123,19 @@ fn parse_object(text: &str, what: &str) -> Result<Map<String, Value>, Error> {
 macro_rules! op {
     ($self:ident, $name:literal, |$store:ident| $body:expr) => {{
         let Some(services) = $self.services else {
-            return Ok(Err(Error::Unavailable(services::no_database("pb:data"))));
+            return Ok(Err(failure::unavailable("pb:data")));
         };
-        let $store = store::of(services);
+        let $store = &services.data;
         let span = tracing::debug_span!(concat!("pb.data.", $name), function = %$self.function);
         let result = tracing::Instrument::instrument(async { $body.await }, span).await;
-        Ok(result.map_err(Error::from))
+        Ok(result.map_err(|e| wit_error(e, $name)))
     }};
 }
 
 impl types::Host for DataView<'_> {}
 
 impl Host for DataView<'_> {
-    async fn get_one(&mut self, collection: String, id: String) -> Answer<String> {
+    async fn get_one(&mut self, collection: String, id: String) -> Answer<String, Error> {
         op!(self, "get-one", |s| async {
             let (c, r) = s
                 .get_one(&collection, &id, Access::Full, self.origin)
@@ -139,34 +144,20 @@ impl Host for DataView<'_> {
         })
     }
 
-    async fn get_list(&mut self, collection: String, o: ListOptions) -> Answer<ListResult> {
-        let q = read::ListQuery {
-            page: o.page,
-            per_page: o.per_page,
-            sort: o.sort,
-            filter: o.filter.filter(|f| !f.trim().is_empty()),
-            skip_total: o.skip_total,
-        };
+    async fn get_list(&mut self, collection: String, o: ListOptions) -> Answer<ListResult, Error> {
+        let q = list_query(&o);
         let fields = o.fields;
         op!(self, "get-list", |s| async {
             let (c, page) = s.list(&collection, &q, Access::Full, self.origin).await?;
-            Ok::<_, DataError>(ListResult {
-                page: page.page,
-                per_page: page.per_page,
-                total_items: page.total_items,
-                total_pages: page.total_pages,
-                items: page
-                    .items
-                    .iter()
-                    .map(|r| {
-                        Value::Object(read::project(r.to_json(&c), fields.as_deref())).to_string()
-                    })
-                    .collect(),
-            })
+            Ok::<_, DataError>(list_result(&c, page, fields.as_deref()))
         })
     }
 
-    async fn get_first_list_item(&mut self, collection: String, filter: String) -> Answer<String> {
+    async fn get_first_list_item(
+        &mut self,
+        collection: String,
+        filter: String,
+    ) -> Answer<String, Error> {
         op!(self, "get-first-list-item", |s| async {
             let (c, r) = s
                 .first(&collection, &filter, Access::Full, self.origin)
@@ -175,7 +166,7 @@ impl Host for DataView<'_> {
         })
     }
 
-    async fn create(&mut self, collection: String, record: String) -> Answer<String> {
+    async fn create(&mut self, collection: String, record: String) -> Answer<String, Error> {
         let input = match parse_object(&record, "record") {
             Ok(o) => o,
             Err(e) => return Ok(Err(e)),
@@ -188,7 +179,12 @@ impl Host for DataView<'_> {
         })
     }
 
-    async fn update(&mut self, collection: String, id: String, patch: String) -> Answer<String> {
+    async fn update(
+        &mut self,
+        collection: String,
+        id: String,
+        patch: String,
+    ) -> Answer<String, Error> {
         let patch = match parse_object(&patch, "patch") {
             Ok(o) => o,
             Err(e) => return Ok(Err(e)),
@@ -201,7 +197,7 @@ impl Host for DataView<'_> {
         })
     }
 
-    async fn delete(&mut self, collection: String, id: String) -> Answer<()> {
+    async fn delete(&mut self, collection: String, id: String) -> Answer<(), Error> {
         op!(self, "delete", |s| s.delete(
             &collection,
             &id,
@@ -214,7 +210,7 @@ impl Host for DataView<'_> {
         &mut self,
         collection: String,
         q: VectorQuery,
-    ) -> Answer<Vec<ScoredRecord>> {
+    ) -> Answer<Vec<ScoredRecord>, Error> {
         op!(self, "vector-search", |s| async {
             let query = vector::Query {
                 field: &q.field,
@@ -237,9 +233,9 @@ impl Host for DataView<'_> {
         })
     }
 
-    async fn begin(&mut self) -> Answer<Resource<Transaction>> {
+    async fn begin(&mut self) -> Answer<Resource<Transaction>, Error> {
         let Some(services) = self.services else {
-            return Ok(Err(Error::Unavailable(services::no_database("pb:data"))));
+            return Ok(Err(failure::unavailable("pb:data")));
         };
         if self.origin.scope.is_some() {
             return Ok(Err(Error::Invalid(
@@ -250,10 +246,10 @@ impl Host for DataView<'_> {
         }
         let span = tracing::debug_span!("pb.data.begin", function = %self.function);
         let begun =
-            tracing::Instrument::instrument(Transaction::begin(store::of(services)), span).await;
+            tracing::Instrument::instrument(Transaction::begin(services.data.clone()), span).await;
         match begun {
             Ok(tx) => Ok(Ok(self.table.push(tx)?)),
-            Err(e) => Ok(Err(e.into())),
+            Err(e) => Ok(Err(wit_error(e, "begin"))),
         }
     }
 }
@@ -265,8 +261,24 @@ macro_rules! tx_op {
         let span = tracing::debug_span!(concat!("pb.data.tx.", $name), function = %$self.function);
         let $tx: &Transaction = $self.table.get(&$t)?;
         let result = tracing::Instrument::instrument(async { $body.await }, span).await;
-        Ok(result.map_err(Error::from))
+        Ok(result.map_err(|e| wit_error(e, concat!("tx.", $name))))
     }};
+}
+
+/// A page as `get-list` answers it, each record with only `fields` (all
+/// when none).
+fn list_result(c: &schema::Collection, page: ops::Page, fields: Option<&str>) -> ListResult {
+    ListResult {
+        page: page.page,
+        per_page: page.per_page,
+        total_items: page.total_items,
+        total_pages: page.total_pages,
+        items: page
+            .items
+            .iter()
+            .map(|r| Value::Object(read::project(r.to_json(c), fields)).to_string())
+            .collect(),
+    }
 }
 
 fn list_query(o: &ListOptions) -> read::ListQuery {
@@ -280,7 +292,12 @@ fn list_query(o: &ListOptions) -> read::ListQuery {
 }
 
 impl HostTransaction for DataView<'_> {
-    async fn get_one(&mut self, t: Resource<Transaction>, c: String, id: String) -> Answer<String> {
+    async fn get_one(
+        &mut self,
+        t: Resource<Transaction>,
+        c: String,
+        id: String,
+    ) -> Answer<String, Error> {
         tx_op!(self, t, "get-one", |tx| async {
             let (c, r) = tx.get_one(&c, &id, Access::Full).await?;
             Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
@@ -291,24 +308,12 @@ impl HostTransaction for DataView<'_> {
         t: Resource<Transaction>,
         c: String,
         o: ListOptions,
-    ) -> Answer<ListResult> {
+    ) -> Answer<ListResult, Error> {
         let q = list_query(&o);
         let fields = o.fields;
         tx_op!(self, t, "get-list", |tx| async {
             let (c, page) = tx.list(&c, &q, Access::Full).await?;
-            Ok::<_, DataError>(ListResult {
-                page: page.page,
-                per_page: page.per_page,
-                total_items: page.total_items,
-                total_pages: page.total_pages,
-                items: page
-                    .items
-                    .iter()
-                    .map(|r| {
-                        Value::Object(read::project(r.to_json(&c), fields.as_deref())).to_string()
-                    })
-                    .collect(),
-            })
+            Ok::<_, DataError>(list_result(&c, page, fields.as_deref()))
         })
     }
     async fn get_first_list_item(
@@ -316,13 +321,18 @@ impl HostTransaction for DataView<'_> {
         t: Resource<Transaction>,
         c: String,
         f: String,
-    ) -> Answer<String> {
+    ) -> Answer<String, Error> {
         tx_op!(self, t, "get-first-list-item", |tx| async {
             let (c, r) = tx.first(&c, &f, Access::Full).await?;
             Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
         })
     }
-    async fn create(&mut self, t: Resource<Transaction>, c: String, r: String) -> Answer<String> {
+    async fn create(
+        &mut self,
+        t: Resource<Transaction>,
+        c: String,
+        r: String,
+    ) -> Answer<String, Error> {
         let input = match parse_object(&r, "record") {
             Ok(o) => o,
             Err(e) => return Ok(Err(e)),
@@ -340,7 +350,7 @@ impl HostTransaction for DataView<'_> {
         c: String,
         id: String,
         p: String,
-    ) -> Answer<String> {
+    ) -> Answer<String, Error> {
         let patch = match parse_object(&p, "patch") {
             Ok(o) => o,
             Err(e) => return Ok(Err(e)),
@@ -352,7 +362,12 @@ impl HostTransaction for DataView<'_> {
             Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
         })
     }
-    async fn delete(&mut self, t: Resource<Transaction>, c: String, id: String) -> Answer<()> {
+    async fn delete(
+        &mut self,
+        t: Resource<Transaction>,
+        c: String,
+        id: String,
+    ) -> Answer<(), Error> {
         tx_op!(self, t, "delete", |tx| tx.delete(
             &c,
             &id,
@@ -365,7 +380,7 @@ impl HostTransaction for DataView<'_> {
         t: Resource<Transaction>,
         c: String,
         q: VectorQuery,
-    ) -> Answer<Vec<ScoredRecord>> {
+    ) -> Answer<Vec<ScoredRecord>, Error> {
         tx_op!(self, t, "vector-search", |tx| async {
             let query = vector::Query {
                 field: &q.field,
@@ -385,10 +400,10 @@ impl HostTransaction for DataView<'_> {
             )
         })
     }
-    async fn commit(&mut self, t: Resource<Transaction>) -> Answer<()> {
+    async fn commit(&mut self, t: Resource<Transaction>) -> Answer<(), Error> {
         tx_op!(self, t, "commit", |tx| tx.commit())
     }
-    async fn rollback(&mut self, t: Resource<Transaction>) -> Answer<()> {
+    async fn rollback(&mut self, t: Resource<Transaction>) -> Answer<(), Error> {
         tx_op!(self, t, "rollback", |tx| tx.rollback())
     }
     async fn drop(&mut self, t: Resource<Transaction>) -> wasmtime::Result<()> {

@@ -15,11 +15,12 @@ use super::ids;
 use super::read::{self, ListQuery};
 use super::rules::{condition, Access, Op};
 use super::schema::Collection;
-use super::store::{in_tx, with_conn, Store};
+use super::store::{finished, tx_failed, Store};
 use super::tx::Transaction;
 use super::values::Record;
 use super::vector;
 use super::write;
+use crate::store::Dialect;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -84,7 +85,9 @@ impl Store {
         if !ids::valid_id(id) {
             return Err(DataError::missing_record());
         }
-        let found = with_conn!(self, |conn| read::get(&mut conn, &c, id, rule));
+        let mut lease = self.lease().await?;
+        let found = read::get(&mut lease.conn(), &c, id, rule).await;
+        finished(&mut lease, &found);
         match self.after(found)? {
             Some(r) => Ok((c, r)),
             None => Err(DataError::missing_record()),
@@ -103,7 +106,9 @@ impl Store {
         }
         let (_, c) = self.collection(collection).await?;
         let rule = condition(&c, Op::List, access)?;
-        let listed = with_conn!(self, |conn| read::list(&mut conn, &c, q, rule));
+        let mut lease = self.lease().await?;
+        let listed = read::list(&mut lease.conn(), &c, q, rule).await;
+        finished(&mut lease, &listed);
         Ok((c, Page::new(q, self.after(listed)?)))
     }
 
@@ -158,9 +163,11 @@ impl Store {
                 created
             };
         }
-        let created = in_tx!(self, |conn| write::create_with_rule(
-            &mut conn, &snap, &c, input, rule
-        ));
+        let mut lease = self.lease().await?;
+        let mut tx = lease.conn().begin().await.map_err(tx_failed)?;
+        let created = write::create_with_rule(&mut tx.conn(), &snap, &c, input, rule).await;
+        let created = tx.finish(created, tx_failed).await;
+        finished(&mut lease, &created);
         Ok((c, self.after(created)?))
     }
 
@@ -186,9 +193,11 @@ impl Store {
                 updated
             };
         }
-        let updated = in_tx!(self, |conn| write::update_with_before(
-            &mut conn, &snap, &c, id, patch, rule
-        ));
+        let mut lease = self.lease().await?;
+        let mut tx = lease.conn().begin().await.map_err(tx_failed)?;
+        let updated = write::update_with_before(&mut tx.conn(), &snap, &c, id, patch, rule).await;
+        let updated = tx.finish(updated, tx_failed).await;
+        finished(&mut lease, &updated);
         match self.after(updated)? {
             Some(u) => {
                 // Committed: files no longer named by a file field go.
@@ -222,7 +231,11 @@ impl Store {
                 deleted
             };
         }
-        let deleted = in_tx!(self, |conn| write::delete(&mut conn, &c, id, rule));
+        let mut lease = self.lease().await?;
+        let mut tx = lease.conn().begin().await.map_err(tx_failed)?;
+        let deleted = write::delete(&mut tx.conn(), &c, id, rule).await;
+        let deleted = tx.finish(deleted, tx_failed).await;
+        finished(&mut lease, &deleted);
         match self.after(deleted)? {
             Some(_record) => {
                 // Committed: now its files (pb:files) go too.
@@ -248,15 +261,17 @@ impl Store {
         let (_, c) = self.collection(collection).await?;
         let rule = condition(&c, Op::List, access)?;
         vector::check(&c, q)?;
+        let mut lease = self.lease().await?;
         let found = match self.dialect() {
             // The HNSW settings are transaction-local.
-            super::filter::Dialect::Postgres => {
-                in_tx!(self, |conn| vector::search(&mut conn, &c, q, rule))
+            Dialect::Postgres => {
+                let mut tx = lease.conn().begin().await.map_err(tx_failed)?;
+                let found = vector::search(&mut tx.conn(), &c, q, rule).await;
+                tx.finish(found, tx_failed).await
             }
-            super::filter::Dialect::Sqlite => {
-                with_conn!(self, |conn| vector::search(&mut conn, &c, q, rule))
-            }
+            Dialect::Sqlite => vector::search(&mut lease.conn(), &c, q, rule).await,
         };
+        finished(&mut lease, &found);
         Ok((c, self.after(found)?))
     }
 }

@@ -2,10 +2,10 @@
 //! both backends, and rows back into [`Record`]s.
 
 use super::error::{clip, DataError, DataResult};
-use super::filter::{self, Dialect};
+use super::filter;
 use super::schema::{quote, Collection, FieldType, Storage};
-use super::store::{ph, Arg, Conn, Rows};
-use super::values::{vector_from_bytes, Cell, Record};
+use super::values::{Cell, Record};
+use crate::store::{Arg, Conn, Dialect, Row};
 use serde_json::{Map, Value};
 
 /// Records per page when none is asked for.
@@ -66,7 +66,7 @@ impl Where {
 
     /// The next placeholder.
     pub fn next(&self) -> String {
-        ph(self.d, self.args.len() + 1)
+        self.d.ph(self.args.len() + 1)
     }
 
     /// Adds `sql`, whose one placeholder is [`Where::next`], and its argument.
@@ -130,63 +130,28 @@ pub fn columns_of(c: &Collection, d: Dialect, qualifier: &str) -> String {
 }
 
 /// Rows selected with [`columns`] (and perhaps more after them).
-pub fn decode(rows: Rows, c: &Collection) -> DataResult<Vec<Record>> {
-    use sqlx::Row;
+pub fn decode(rows: Vec<Row>, c: &Collection) -> DataResult<Vec<Record>> {
     let bad = |e: sqlx::Error| DataError::db("read a record", e);
-    let mut out = Vec::new();
-    match rows {
-        Rows::Sqlite(rows) => {
-            for r in rows {
-                let mut cells = Vec::with_capacity(c.fields.len());
-                for (i, f) in c.fields.iter().enumerate() {
-                    let i = i + 3;
-                    cells.push(match f.ty.storage() {
-                        Storage::Text => Cell::Text(r.try_get(i).map_err(bad)?),
-                        Storage::List => {
-                            Cell::list_from_text(&r.try_get::<String, _>(i).map_err(bad)?)
-                        }
-                        Storage::Number => Cell::Number(r.try_get_unchecked(i).map_err(bad)?),
-                        Storage::Bool => Cell::Bool(r.try_get_unchecked(i).map_err(bad)?),
-                        Storage::Json => Cell::Json(r.try_get(i).map_err(bad)?),
-                        Storage::Vector(_) => Cell::Vector(
-                            r.try_get::<Option<Vec<u8>>, _>(i)
-                                .map_err(bad)?
-                                .map(|b| vector_from_bytes(&b)),
-                        ),
-                    });
-                }
-                out.push(Record {
-                    id: r.try_get(0).map_err(bad)?,
-                    created: r.try_get(1).map_err(bad)?,
-                    updated: r.try_get(2).map_err(bad)?,
-                    cells,
-                });
-            }
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let mut cells = Vec::with_capacity(c.fields.len());
+        for (i, f) in c.fields.iter().enumerate() {
+            let i = i + 3;
+            cells.push(match f.ty.storage() {
+                Storage::Text => Cell::Text(r.get(i).map_err(bad)?),
+                Storage::List => Cell::list_from_text(&r.get::<String>(i).map_err(bad)?),
+                Storage::Number => Cell::Number(r.get_lenient(i).map_err(bad)?),
+                Storage::Bool => Cell::Bool(r.get_lenient(i).map_err(bad)?),
+                Storage::Json => Cell::Json(r.get(i).map_err(bad)?),
+                Storage::Vector(_) => Cell::Vector(r.vector(i).map_err(bad)?),
+            });
         }
-        Rows::Postgres(rows) => {
-            for r in rows {
-                let mut cells = Vec::with_capacity(c.fields.len());
-                for (i, f) in c.fields.iter().enumerate() {
-                    let i = i + 3;
-                    cells.push(match f.ty.storage() {
-                        Storage::Text => Cell::Text(r.try_get(i).map_err(bad)?),
-                        Storage::List => {
-                            Cell::list_from_text(&r.try_get::<String, _>(i).map_err(bad)?)
-                        }
-                        Storage::Number => Cell::Number(r.try_get(i).map_err(bad)?),
-                        Storage::Bool => Cell::Bool(r.try_get(i).map_err(bad)?),
-                        Storage::Json => Cell::Json(r.try_get(i).map_err(bad)?),
-                        Storage::Vector(_) => Cell::Vector(r.try_get(i).map_err(bad)?),
-                    });
-                }
-                out.push(Record {
-                    id: r.try_get(0).map_err(bad)?,
-                    created: r.try_get(1).map_err(bad)?,
-                    updated: r.try_get(2).map_err(bad)?,
-                    cells,
-                });
-            }
-        }
+        out.push(Record {
+            id: r.get(0).map_err(bad)?,
+            created: r.get(1).map_err(bad)?,
+            updated: r.get(2).map_err(bad)?,
+            cells,
+        });
     }
     Ok(out)
 }

@@ -30,24 +30,18 @@ use super::ops::Page;
 use super::read::{self, ListQuery};
 use super::rules::{condition, Access, Op};
 use super::schema::Collection;
-use super::store::{Conn, Store};
+use super::store::Store;
 use super::values::Record;
 use super::{vector, write};
-use crate::store::Db;
+use crate::store::{Conn, Tx};
 use serde_json::{Map, Value};
-use sqlx::{Postgres, Sqlite};
 use std::borrow::Cow;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 
 /// Run after a commit (e.g. wake this host's job workers).
 type AfterCommit = Box<dyn FnOnce() + Send + Sync>;
-
-enum Inner {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
-    Postgres(sqlx::Transaction<'static, Postgres>),
-}
 
 /// pb:files' files to delete once the transaction has committed: a deleted
 /// record's (collection, record), or one file no longer named by its record.
@@ -58,7 +52,7 @@ enum Files {
 
 struct State {
     /// None once committed or rolled back.
-    inner: Option<Inner>,
+    inner: Option<Tx<'static>>,
     after_commit: Vec<AfterCommit>,
     files: Vec<Files>,
     /// After-hooks of the writes made in this transaction, in order.
@@ -83,8 +77,7 @@ impl Guard<'_> {
     /// The transaction's connection; `invalid` once it is done.
     pub fn conn(&mut self) -> DataResult<Conn<'_>> {
         match self.0.inner.as_mut() {
-            Some(Inner::Sqlite(tx)) => Ok(Conn::Sqlite(&mut *tx)),
-            Some(Inner::Postgres(tx)) => Ok(Conn::Postgres(&mut *tx)),
+            Some(tx) => Ok(tx.conn()),
             None => Err(done()),
         }
     }
@@ -104,22 +97,6 @@ pub const MAX_OPEN: usize = crate::store::MAX_CONNECTIONS as usize / 2;
 /// How long `begin` waits for one of the [`MAX_OPEN`] slots.
 const SLOT_WAIT: Duration = Duration::from_secs(10);
 
-/// The transaction slots of the host whose store is `store`.
-fn slots(store: &Arc<Store>) -> Arc<Semaphore> {
-    static TABLE: Mutex<Vec<(Weak<Store>, Arc<Semaphore>)>> = Mutex::new(Vec::new());
-    let mut table = TABLE.lock().unwrap_or_else(|e| e.into_inner());
-    table.retain(|(owner, _)| owner.strong_count() > 0);
-    if let Some((_, s)) = table
-        .iter()
-        .find(|(owner, _)| std::ptr::eq(owner.as_ptr(), Arc::as_ptr(store)))
-    {
-        return s.clone();
-    }
-    let s = Arc::new(Semaphore::new(MAX_OPEN));
-    table.push((Arc::downgrade(store), s.clone()));
-    s
-}
-
 fn done() -> DataError {
     DataError::invalid("the transaction has already been committed or rolled back")
 }
@@ -127,23 +104,22 @@ fn done() -> DataError {
 impl Transaction {
     /// Begins a transaction on a connection of the store's pool.
     pub async fn begin(store: Arc<Store>) -> DataResult<Transaction> {
-        let slot = match tokio::time::timeout(SLOT_WAIT, slots(&store).acquire_owned()).await {
-            Ok(Ok(permit)) => permit,
-            _ => {
-                return Err(DataError::Quota(format!(
-                    "more than {MAX_OPEN} transactions are open on this host (pb:data \
+        let slot =
+            match tokio::time::timeout(SLOT_WAIT, store.tx_slots.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => permit,
+                _ => {
+                    return Err(DataError::Quota(format!(
+                        "more than {MAX_OPEN} transactions are open on this host (pb:data \
                      transactions, and writes that run record hooks); try again shortly, and \
                      commit or roll back the transactions you began"
-                )))
-            }
-        };
-        let db_err = |e| DataError::db("begin a transaction", e);
-        let inner = match &store.db {
-            Db::Sqlite(pool) => {
-                Inner::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?)
-            }
-            Db::Postgres(pool) => Inner::Postgres(pool.begin().await.map_err(db_err)?),
-        };
+                    )))
+                }
+            };
+        let inner = store
+            .db
+            .begin()
+            .await
+            .map_err(|e| DataError::db("begin a transaction", e))?;
         let state = State {
             inner: Some(inner),
             after_commit: Vec::new(),
@@ -185,10 +161,7 @@ impl Transaction {
             let mut state = self.state.lock().await;
             let inner = state.inner.take().ok_or_else(done)?;
             let _slot = state.slot.take();
-            match inner {
-                Inner::Sqlite(tx) => tx.commit().await.map_err(db_err)?,
-                Inner::Postgres(tx) => tx.commit().await.map_err(db_err)?,
-            }
+            inner.commit().await.map_err(db_err)?;
             (
                 std::mem::take(&mut state.after_commit),
                 std::mem::take(&mut state.files),
@@ -229,10 +202,7 @@ impl Transaction {
         let db_err = |e| DataError::db("roll back a transaction", e);
         let inner = state.inner.take().ok_or_else(done)?;
         let _slot = state.slot.take();
-        match inner {
-            Inner::Sqlite(tx) => tx.rollback().await.map_err(db_err),
-            Inner::Postgres(tx) => tx.rollback().await.map_err(db_err),
-        }
+        inner.rollback().await.map_err(db_err)
     }
 
     async fn collection(&self, name: &str) -> DataResult<(Arc<Snapshot>, Arc<Collection>)> {
@@ -565,25 +535,20 @@ struct Savepoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caps::files::Files;
+    use crate::store::Db;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     async fn store(dir: &tempfile::TempDir) -> Arc<Store> {
         let db = Db::open(&dir.path().join("data.db").to_string_lossy())
             .await
             .unwrap();
-        if let Db::Sqlite(pool) = &db {
-            sqlx::query("CREATE TABLE t (x INTEGER)")
-                .execute(pool)
-                .await
-                .unwrap();
-        }
-        Arc::new(Store {
-            db,
-            conns: Default::default(),
-            catalog: Default::default(),
-            hooks: Default::default(),
-            services: std::sync::Weak::new(),
-        })
+        db.query("CREATE TABLE t (x INTEGER)")
+            .execute()
+            .await
+            .unwrap();
+        let files = Files::open(&Default::default(), dir.path()).unwrap();
+        Arc::new(Store::new(db, Arc::new(files)))
     }
 
     async fn insert(tx: &Transaction) {
@@ -597,11 +562,10 @@ mod tests {
     }
 
     async fn rows(store: &Store) -> i64 {
-        let Db::Sqlite(pool) = &store.db else {
-            unreachable!()
-        };
-        sqlx::query_scalar("SELECT COUNT(*) FROM t")
-            .fetch_one(pool)
+        store
+            .db
+            .query("SELECT COUNT(*) FROM t")
+            .scalar()
             .await
             .unwrap()
     }
@@ -674,6 +638,6 @@ mod tests {
                 _ => drop(tx),
             }
         }
-        assert_eq!(slots(&store).available_permits(), MAX_OPEN);
+        assert_eq!(store.tx_slots.available_permits(), MAX_OPEN);
     }
 }

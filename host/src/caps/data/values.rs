@@ -91,16 +91,8 @@ pub fn number(n: f64) -> Value {
     }
 }
 
-/// `v` as f32 little-endian bytes (SQLite's storage of a vector).
-pub fn vector_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-pub fn vector_from_bytes(b: &[u8]) -> Vec<f32> {
-    b.chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
-}
+/// How SQLite stores a vector (f32 little-endian), shared with the store layer.
+pub use crate::store::sql::{vector_bytes, vector_from_bytes};
 
 /// A stored record.
 #[derive(Clone, Debug)]

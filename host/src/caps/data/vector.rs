@@ -15,11 +15,10 @@
 //!   rows ever leave SQLite.
 
 use super::error::{clip, DataError, DataResult};
-use super::filter::Dialect;
 use super::read::{columns_of, decode, Where};
 use super::schema::{quote, Collection, FieldType};
-use super::store::{Arg, Conn, Rows};
 use super::values::Record;
+use crate::store::{Arg, Conn, Dialect};
 
 /// Most results of one search.
 pub const MAX_TOP: u32 = 1000;
@@ -157,61 +156,32 @@ pub async fn search(
 ) -> DataResult<Vec<(Record, f64)>> {
     let d = conn.dialect();
     let (sql, args) = statement(c, q, rule, d)?;
-    let rows = match conn {
-        Conn::Sqlite(sc) => {
-            let first = super::store::bind_sqlite(sqlx::query(&sql), args.clone())
-                .fetch_all(&mut **sc)
-                .await;
-            let rows = match first {
-                Err(sqlx::Error::Database(e)) if e.message().contains(FUNCTION) => {
-                    // A connection that has not met the function yet.
-                    register(sc).await?;
-                    super::store::bind_sqlite(sqlx::query(&sql), args)
-                        .fetch_all(&mut **sc)
-                        .await
-                }
-                other => other,
-            };
-            Rows::Sqlite(rows.map_err(|e| DataError::db("vector search", e))?)
+    if d == Dialect::Postgres {
+        conn.query(
+            "SELECT set_config('hnsw.ef_search', $1, true), \
+             set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+        )
+        .bind(ef_search(q.top).to_string())
+        .execute()
+        .await
+        .map_err(|e| DataError::db("set up a vector search", e))?;
+    }
+    let rows = match conn.fetch(&sql, args.clone()).await {
+        Err(sqlx::Error::Database(e)) if e.message().contains(FUNCTION) => {
+            // A SQLite connection that has not met the function yet.
+            if let Some(sc) = conn.as_sqlite() {
+                register(sc).await?;
+            }
+            conn.fetch(&sql, args).await
         }
-        Conn::Postgres(pc) => {
-            sqlx::query("SELECT set_config('hnsw.ef_search', $1, true), set_config('hnsw.iterative_scan', 'relaxed_order', true)")
-                .bind(ef_search(q.top).to_string())
-                .execute(&mut **pc)
-                .await
-                .map_err(|e| DataError::db("set up a vector search", e))?;
-            Rows::Postgres(
-                super::store::bind_pg(sqlx::query(&sql), args)
-                    .fetch_all(&mut **pc)
-                    .await
-                    .map_err(|e| DataError::db("vector search", e))?,
-            )
-        }
-    };
-    let scores: Vec<f64> = {
-        use sqlx::Row;
-        let i = c.fields.len() + 3;
-        match &rows {
-            Rows::Sqlite(rows) => rows
-                .iter()
-                .map(|r| {
-                    r.try_get::<Option<f64>, _>(i)
-                        .ok()
-                        .flatten()
-                        .unwrap_or(f64::NAN)
-                })
-                .collect(),
-            Rows::Postgres(rows) => rows
-                .iter()
-                .map(|r| {
-                    r.try_get::<Option<f64>, _>(i)
-                        .ok()
-                        .flatten()
-                        .unwrap_or(f64::NAN)
-                })
-                .collect(),
-        }
-    };
+        other => other,
+    }
+    .map_err(|e| DataError::db("vector search", e))?;
+    let i = c.fields.len() + 3;
+    let scores: Vec<f64> = rows
+        .iter()
+        .map(|r| r.get::<Option<f64>>(i).ok().flatten().unwrap_or(f64::NAN))
+        .collect();
     let records = decode(rows, c)?;
     // A stored zero vector has no score (NULL): left out.
     Ok(records

@@ -9,8 +9,8 @@ use super::ids;
 use super::read;
 use super::read::Where;
 use super::schema::{quote, Collection, FieldType};
-use super::store::{ph, unique_violation, Arg, Conn};
 use super::values::{self, Cell, Record};
+use crate::store::{unique_violation, Arg, Conn};
 use serde_json::{Map, Value};
 
 /// Largest record JSON accepted.
@@ -81,9 +81,9 @@ pub async fn create(
         "INSERT INTO {} ({}) VALUES ({}, {}, {}{}{})",
         quote(&c.table()),
         cols.join(", "),
-        ph(d, 1),
-        ph(d, 2),
-        ph(d, 3),
+        d.ph(1),
+        d.ph(2),
+        d.ph(3),
         if marks.is_empty() { "" } else { ", " },
         marks.join(", ")
     );
@@ -209,7 +209,7 @@ pub async fn update_with_before(
         record.updated = record.created.clone();
     }
     let d = conn.dialect();
-    let mut sets = vec![format!("\"updated\" = {}", ph(d, 2))];
+    let mut sets = vec![format!("\"updated\" = {}", d.ph(2))];
     let mut args = vec![
         Arg::Text(record.id.clone()),
         Arg::Text(record.updated.clone()),
@@ -226,7 +226,7 @@ pub async fn update_with_before(
         "UPDATE {} SET {} WHERE \"id\" = {}",
         quote(&c.table()),
         sets.join(", "),
-        ph(d, 1)
+        d.ph(1)
     );
     conn.execute(&sql, args)
         .await
@@ -252,7 +252,7 @@ pub async fn delete(
     let sql = format!(
         "DELETE FROM {} WHERE \"id\" = {}",
         quote(&c.table()),
-        ph(d, 1)
+        d.ph(1)
     );
     conn.execute(&sql, vec![Arg::Text(id.to_string())])
         .await
@@ -262,12 +262,12 @@ pub async fn delete(
 
 /// The placeholder of a field's value (PostgreSQL vectors are sent as
 /// `real[]` and cast).
-fn value_mark(d: super::filter::Dialect, n: usize, ty: &FieldType) -> String {
+fn value_mark(d: crate::store::Dialect, n: usize, ty: &FieldType) -> String {
     match (ty, d) {
-        (FieldType::Vector { .. }, super::filter::Dialect::Postgres) => {
-            format!("{}::vector", ph(d, n))
+        (FieldType::Vector { .. }, crate::store::Dialect::Postgres) => {
+            format!("{}::vector", d.ph(n))
         }
-        _ => ph(d, n),
+        _ => d.ph(n),
     }
 }
 
@@ -310,7 +310,7 @@ async fn check_relations(
             }
         };
         let d = conn.dialect();
-        let marks: Vec<String> = (1..=ids.len()).map(|n| ph(d, n)).collect();
+        let marks: Vec<String> = (1..=ids.len()).map(|n| d.ph(n)).collect();
         let sql = format!(
             "SELECT COUNT(*) FROM {} WHERE \"id\" IN ({})",
             quote(&table),

@@ -13,8 +13,8 @@
 //!   --max-file-mb`, default [`config::DEFAULT_MAX_FILE_SIZE`]) is `quota`,
 //!   on save and on read.
 //! - **Records**: deleting a record deletes its files
-//!   ([`delete_record_files`], called by pb:data), deleting a collection
-//!   all of its files ([`delete_collection_files`]).
+//!   ([`Files::delete_record`], called by pb:data), deleting a collection
+//!   all of its files ([`Files::delete_collection`]).
 //! - **HTTP**: `GET /api/files/{collection}/{record}/{filename}` serves a
 //!   file (`triggers/http/files.rs`).
 //! - **Access**: any deployed function may use any record's files (functions
@@ -31,7 +31,8 @@ pub mod store;
 mod tests;
 
 use crate::caps::bindings::files::storage::{self, Error, FileInfo, Host};
-use crate::caps::services::{self, Services};
+use crate::caps::error::{self as failure, Answer};
+use crate::caps::services::Services;
 use crate::engine::Invocation;
 pub use config::FilesConfig;
 /// The object store crate, for tests and tools that look at the storage.
@@ -58,37 +59,19 @@ pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
     })
 }
 
-/// Deletes every file of a record (call it once the record's deletion is
-/// committed); the number of files deleted. A failure leaves the files in
-/// place: log it, the record is gone either way.
-pub async fn delete_record_files(
-    services: &Services,
-    collection: &str,
-    record_id: &str,
-) -> Result<usize, FileError> {
-    services.files.delete_record(collection, record_id).await
-}
-
-/// Deletes every file of every record of a collection (call it once the
-/// collection's deletion is committed); the number of files deleted.
-pub async fn delete_collection_files(
-    services: &Services,
-    collection: &str,
-) -> Result<usize, FileError> {
-    services.files.delete_collection(collection).await
-}
-
-type Answer<T> = wasmtime::Result<Result<T, Error>>;
-
 impl FilesView<'_> {
     /// Runs `op` on the host's files inside a `pb.files.<name>` span; a
     /// store failure is logged in full and the guest gets no paths.
-    async fn run<T, F>(&self, op: &'static str, call: impl FnOnce(Arc<Services>) -> F) -> Answer<T>
+    async fn run<T, F>(
+        &self,
+        op: &'static str,
+        call: impl FnOnce(Arc<Services>) -> F,
+    ) -> Answer<T, Error>
     where
         F: std::future::Future<Output = Result<T, FileError>>,
     {
         let Some(services) = self.services else {
-            return Ok(Err(Error::Unavailable(services::no_database("pb:files"))));
+            return Ok(Err(failure::unavailable("pb:files")));
         };
         let function = &**self.function;
         let span = match op {
@@ -102,12 +85,7 @@ impl FilesView<'_> {
             FileError::NotFound(m) => Error::NotFound(m),
             FileError::Invalid(m) => Error::Invalid(m),
             FileError::Quota(m) => Error::Quota(m),
-            FileError::Internal(detail) => {
-                tracing::error!(target: "pb.files", function = %self.function, "pb.files.{op} failed: {detail}");
-                Error::Internal(format!(
-                    "pb:files {op} failed on the host; the host's log has the details"
-                ))
-            }
+            FileError::Internal(detail) => failure::internal("pb:files", op, function, detail),
         }))
     }
 }
@@ -126,7 +104,7 @@ impl Host for FilesView<'_> {
         collection: String,
         record_id: String,
         filename: String,
-    ) -> Answer<Vec<u8>> {
+    ) -> Answer<Vec<u8>, Error> {
         self.run("read", |s| async move {
             let bytes = s.files.read(&collection, &record_id, &filename).await?;
             Ok(Vec::from(bytes))
@@ -140,7 +118,7 @@ impl Host for FilesView<'_> {
         record_id: String,
         filename: String,
         data: Vec<u8>,
-    ) -> Answer<FileInfo> {
+    ) -> Answer<FileInfo, Error> {
         self.run("save", |s| async move {
             let meta = s
                 .files
@@ -156,14 +134,18 @@ impl Host for FilesView<'_> {
         collection: String,
         record_id: String,
         filename: String,
-    ) -> Answer<bool> {
+    ) -> Answer<bool, Error> {
         self.run("delete", |s| async move {
             s.files.delete(&collection, &record_id, &filename).await
         })
         .await
     }
 
-    async fn list(&mut self, collection: String, record_id: String) -> Answer<Vec<FileInfo>> {
+    async fn list(
+        &mut self,
+        collection: String,
+        record_id: String,
+    ) -> Answer<Vec<FileInfo>, Error> {
         self.run("list", |s| async move {
             let files = s.files.list(&collection, &record_id).await?;
             Ok(files.into_iter().map(info).collect())

@@ -14,7 +14,7 @@
 //! (loopback, private, metadata, …) passes only when an address entry names
 //! it — the address itself, or a network lying inside its special block.
 
-use super::address::{self, canonical, Host, Special};
+use crate::common::address::{self, canonical, Host, Special};
 use std::net::IpAddr;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -223,7 +223,7 @@ fn parse_ip(s: &str) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::caps::http_out::address::classify;
+    use crate::common::address::classify;
 
     fn list(entries: &[&str]) -> Allowlist {
         Allowlist::parse(entries).unwrap()

@@ -30,16 +30,15 @@
 //! A request that passed these checks and carries `{{secret:NAME}}`
 //! placeholders in header values has them filled in by the host when the
 //! secret is bound to the request's host, and is refused otherwise
-//! ([`crate::caps::secrets::placeholder`]); its response comes back with
+//! ([`crate::caps::secrets::substitute`]); its response comes back with
 //! the values redacted.
 
-pub mod address;
 pub mod allowlist;
 pub mod dial;
 
-use crate::caps::secrets::placeholder::{self, SecretAccess};
+use crate::caps::secrets::{self, SecretAccess};
+use crate::common::address::{self, BadAuthority, Host, Special};
 use crate::config::OutboundLimits;
-use address::{BadAuthority, Host, Special};
 use allowlist::{Allowlist, NameMatch};
 use dial::{Resolve, SystemResolver, Timeouts};
 use http::uri::Scheme;
@@ -319,7 +318,7 @@ impl WasiHttpHooks for OutboundPolicy {
         let resolver = self.resolver.clone();
         let function = self.function.clone();
         let timeouts = Timeouts::new(&self.limits, options);
-        let secrets = placeholder::has_placeholders(request.headers()).then(|| {
+        let secrets = secrets::has_placeholders(request.headers()).then(|| {
             self.secrets.clone().unwrap_or_else(|| SecretAccess {
                 services: None,
                 redactor: Default::default(),
@@ -330,7 +329,7 @@ impl WasiHttpHooks for OutboundPolicy {
             let substituted = match &secrets {
                 None => Vec::new(),
                 Some(access) => {
-                    placeholder::substitute(access, request.headers_mut(), &plan.host, plan.port)
+                    secrets::substitute(access, request.headers_mut(), &plan.host, plan.port)
                         .await
                         .map_err(|refusal| {
                             tracing::info!(
@@ -359,7 +358,7 @@ impl WasiHttpHooks for OutboundPolicy {
                 refusal.error()
             })?;
             let (response, io) = dial::send(request, addrs, plan.tls, timeouts, deadline).await?;
-            Ok((placeholder::redact_response(response, &substituted), io))
+            Ok((secrets::redact_response(response, &substituted), io))
         })
     }
 }

@@ -2,7 +2,7 @@
 //! the host's database: table `pbs_jobs` (SQL in [`store`]). This file is
 //! the WIT face: validation, which function and version consume a job,
 //! errors. The workers that run jobs are in `crate::triggers::jobs`; the
-//! admin API in [`admin`].
+//! admin API in `crate::admin::jobs`.
 //!
 //! - **Who consumes a job.** The function bound to the job's name
 //!   (`PUT /api/pb_serverless/_admin/jobs/bindings`, the manifest's `jobs`
@@ -22,26 +22,26 @@
 //! - `status(id)` answers for jobs the calling function enqueued or
 //!   consumes; any other id is `none`.
 //! - `enqueue-in` inserts with [`enqueue_in_tx`] on a `pb:data`
-//!   transaction's connection ([`crate::caps::data::tx`]): the job exists
+//!   transaction's connection ([`crate::caps::data::Transaction`]): the job exists
 //!   only if the transaction commits, and this host's workers are woken
 //!   after the commit (PostgreSQL's `NOTIFY` is delivered at commit).
 //!
 //! Not in single-component mode (`pbs serve COMPONENT`): there is no
 //! database, and every call answers `unavailable`.
 
-pub mod admin;
 pub mod store;
 
 use crate::caps::bindings::jobs::queue::{self, EnqueueOptions, Error, Host, JobState, JobStatus};
 use crate::caps::data::Transaction;
-use crate::caps::services::{self, Services};
+use crate::caps::error::{self as failure, Answer};
+use crate::caps::services::Services;
 use crate::engine::Invocation;
-use crate::store::now_ms;
-use crate::store::Db;
+use crate::store::{now_ms, Conn, Db};
+use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use store::{Exec, NewJob};
+use store::NewJob;
 use tokio::sync::{mpsc, oneshot, Notify};
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 
@@ -71,6 +71,24 @@ type Pending = (NewJob, oneshot::Sender<Result<(), ()>>);
 /// Job name → the function that consumes it.
 pub type Bindings = Arc<HashMap<String, String>>;
 
+/// What pb:jobs needs to know of deployed functions. The registry answers
+/// (`crate::triggers::jobs::install` gives it), since a capability may not
+/// import `deploy`.
+pub trait Functions: Send + Sync {
+    /// The version function `name` serves now, as stored (hosts sharing the
+    /// database see each other's deploys).
+    fn current_version<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<Option<String>>>;
+    /// The exports a stored version declares (for a JS function: its
+    /// bundle's export names); none when it is not stored.
+    fn exports<'a>(
+        &'a self,
+        version: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<Option<Vec<String>>>>;
+}
+
 /// What the queue of one host shares between the capability (enqueue) and
 /// the workers: the in-process wake-up and two small caches.
 #[derive(Default)]
@@ -85,6 +103,8 @@ pub struct JobsHub {
     exports: Mutex<HashMap<String, Arc<Vec<String>>>>,
     /// The enqueue batcher, started at the first enqueue.
     inserter: OnceLock<mpsc::UnboundedSender<Pending>>,
+    /// The deployed functions, once the host's registry exists.
+    functions: OnceLock<Arc<dyn Functions>>,
 }
 
 impl JobsHub {
@@ -94,7 +114,7 @@ impl JobsHub {
     /// that arrives alone is inserted at once.
     pub async fn insert(&self, db: &Db, job: NewJob) -> sqlx::Result<String> {
         if job.dedupe_key.is_some() {
-            return store::insert(Exec::Db(db), &job).await.map(|(id, _)| id);
+            return store::insert_alone(db, &job).await.map(|(id, _)| id);
         }
         let inserter = self.inserter.get_or_init(|| {
             let (tx, rx) = mpsc::unbounded_channel();
@@ -130,12 +150,29 @@ impl JobsHub {
         *lock(&self.bindings) = None;
     }
 
+    /// Gives the queue the host's deployed functions (once).
+    pub fn set_functions(&self, functions: Arc<dyn Functions>) {
+        let _ = self.functions.set(functions);
+    }
+
+    fn functions(&self) -> anyhow::Result<&dyn Functions> {
+        match self.functions.get() {
+            Some(f) => Ok(&**f),
+            None => anyhow::bail!("the host's functions are not loaded yet"),
+        }
+    }
+
+    /// The version function `name` serves now.
+    pub async fn current_version(&self, name: &str) -> anyhow::Result<Option<String>> {
+        self.functions()?.current_version(name).await
+    }
+
     /// The exports of a stored version; none when it is not stored.
-    pub async fn exports(&self, db: &Db, version: &str) -> sqlx::Result<Option<Arc<Vec<String>>>> {
+    pub async fn exports(&self, version: &str) -> anyhow::Result<Option<Arc<Vec<String>>>> {
         if let Some(e) = lock(&self.exports).get(version) {
             return Ok(Some(e.clone()));
         }
-        let Some(exports) = store::version_exports(db, version).await? else {
+        let Some(exports) = self.functions()?.exports(version).await? else {
             return Ok(None);
         };
         let exports = Arc::new(exports);
@@ -222,15 +259,14 @@ impl JobsView<'_> {
         name: String,
         payload: String,
         options: EnqueueOptions,
-    ) -> Answer<String> {
+    ) -> Answer<String, Error> {
         let Some(services) = self.services else {
             return Ok(Err(unavailable()));
         };
         let span = tracing::debug_span!("pb.jobs.enqueue-in", function = %self.function);
         let mut guard = tx.lock().await;
         let conn = match guard.conn() {
-            Ok(crate::caps::data::store::Conn::Sqlite(c)) => TxConn::Sqlite(c),
-            Ok(crate::caps::data::store::Conn::Postgres(c)) => TxConn::Postgres(c),
+            Ok(c) => c,
             Err(e) => return Ok(Err(Error::Invalid(e.message()))),
         };
         let call = enqueue_in_tx(
@@ -254,18 +290,13 @@ impl JobsView<'_> {
     }
 }
 
-type Answer<T> = wasmtime::Result<Result<T, Error>>;
-
 fn unavailable() -> Error {
-    Error::Unavailable(services::no_database("pb:jobs"))
+    failure::unavailable("pb:jobs")
 }
 
-/// A database failure: logged in full; the guest gets no SQL.
-fn failed(function: &str, op: &str, e: sqlx::Error) -> Error {
-    tracing::error!(target: "pb.jobs", function, "pb.jobs.{op} failed: {e}");
-    Error::Internal(format!(
-        "pb:jobs {op} failed on the host; the host's log has the details"
-    ))
+/// A host failure: logged in full; the guest gets no SQL.
+fn failed(function: &str, op: &str, e: impl std::fmt::Display) -> Error {
+    failure::internal("pb:jobs", op, function, e)
 }
 
 /// The first characters of a name for an error message.
@@ -362,7 +393,7 @@ pub async fn prepare(
     let function = bindings.get(name).map(String::as_str).unwrap_or(caller);
     let version = match caller_version.filter(|_| function == caller) {
         Some(v) => v.to_string(),
-        None => match store::current_version(db, function).await {
+        None => match hub.current_version(function).await {
             Ok(Some(v)) => v,
             Ok(None) => {
                 return Err(Error::Invalid(format!(
@@ -373,7 +404,7 @@ pub async fn prepare(
             Err(e) => return Err(failed(caller, "enqueue", e)),
         },
     };
-    let exports = match hub.exports(db, &version).await {
+    let exports = match hub.exports(&version).await {
         Ok(Some(e)) => e,
         Ok(None) => {
             return Err(Error::Invalid(format!(
@@ -411,13 +442,6 @@ pub async fn prepare(
     })
 }
 
-/// A connection inside the caller's own transaction, for [`enqueue_in_tx`]
-/// (`&mut *tx` of a `sqlx::Transaction`).
-pub enum TxConn<'a> {
-    Sqlite(&'a mut sqlx::sqlite::SqliteConnection),
-    Postgres(&'a mut sqlx::postgres::PgConnection),
-}
-
 /// `enqueue-in`: enqueues inside the caller's transaction, so the job
 /// exists only if it commits. For the `pb:data` transaction resource: call
 /// it with the transaction's connection and, once the transaction has
@@ -425,7 +449,7 @@ pub enum TxConn<'a> {
 /// (PostgreSQL's `NOTIFY` is sent with the commit on its own).
 pub async fn enqueue_in_tx(
     services: &Services,
-    conn: TxConn<'_>,
+    conn: Conn<'_>,
     caller: &str,
     caller_version: Option<&str>,
     name: &str,
@@ -433,11 +457,7 @@ pub async fn enqueue_in_tx(
     options: &EnqueueOptions,
 ) -> Result<String, Error> {
     let job = prepare(services, caller, caller_version, name, payload, options).await?;
-    let exec = match conn {
-        TxConn::Sqlite(c) => Exec::Sqlite(c),
-        TxConn::Postgres(c) => Exec::Postgres(c),
-    };
-    store::insert(exec, &job)
+    store::insert(conn, &job)
         .await
         .map(|(id, _)| id)
         .map_err(|e| failed(caller, "enqueue-in", e))
@@ -466,7 +486,7 @@ impl Host for JobsView<'_> {
         name: String,
         payload: String,
         options: EnqueueOptions,
-    ) -> Answer<String> {
+    ) -> Answer<String, Error> {
         if let Some(tx) = self.scope.cloned() {
             return self.enqueue_within(tx, name, payload, options).await;
         }
@@ -501,12 +521,12 @@ impl Host for JobsView<'_> {
         name: String,
         payload: String,
         options: EnqueueOptions,
-    ) -> Answer<String> {
+    ) -> Answer<String, Error> {
         let tx = self.table.get(&tx)?.clone();
         self.enqueue_within(tx, name, payload, options).await
     }
 
-    async fn status(&mut self, id: String) -> Answer<Option<JobStatus>> {
+    async fn status(&mut self, id: String) -> Answer<Option<JobStatus>, Error> {
         let Some(services) = self.services else {
             return Ok(Err(unavailable()));
         };

@@ -17,11 +17,8 @@
 //!
 //! Times are ms since the Unix epoch, from the host's clock.
 
-use crate::store::Db;
+use crate::store::{Arg, Conn, Db, Dialect, Query, Row};
 use serde::Serialize;
-use sqlx::postgres::PgConnection;
-use sqlx::sqlite::SqliteConnection;
-use sqlx::Row;
 
 /// The states a job is in.
 pub const QUEUED: &str = "queued";
@@ -37,28 +34,6 @@ pub const STATES: [&str; 6] = [QUEUED, RUNNING, COMPLETED, FAILED, DEAD, CANCELL
 /// The PostgreSQL channel enqueues notify and workers listen on.
 pub const CHANNEL: &str = "pbs_jobs";
 
-/// Where a statement runs: the host's pool, or a connection the caller
-/// holds (inside its own transaction: see [`super::enqueue_in_tx`]).
-pub enum Exec<'a> {
-    Db(&'a Db),
-    Sqlite(&'a mut SqliteConnection),
-    Postgres(&'a mut PgConnection),
-}
-
-impl Exec<'_> {
-    fn reborrow(&mut self) -> Exec<'_> {
-        match self {
-            Exec::Db(db) => Exec::Db(db),
-            Exec::Sqlite(c) => Exec::Sqlite(c),
-            Exec::Postgres(c) => Exec::Postgres(c),
-        }
-    }
-
-    fn is_postgres(&self) -> bool {
-        matches!(self, Exec::Db(Db::Postgres(_)) | Exec::Postgres(_))
-    }
-}
-
 /// One write at a time from this process to a SQLite database's job
 /// tables. SQLite has a single writer; a connection that finds the write
 /// lock taken sleeps in SQLite's busy handler (1, 2, 5, 10 … ms) rather
@@ -69,22 +44,10 @@ static SQLITE_WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 /// The writer's turn on SQLite; nothing on PostgreSQL.
 async fn writer(db: &Db) -> Option<tokio::sync::MutexGuard<'static, ()>> {
-    match db {
-        Db::Sqlite(_) => Some(SQLITE_WRITER.lock().await),
-        Db::Postgres(_) => None,
+    match db.dialect() {
+        Dialect::Sqlite => Some(SQLITE_WRITER.lock().await),
+        Dialect::Postgres => None,
     }
-}
-
-/// Runs `$body` with `$c` bound to the executor of either backend.
-macro_rules! on_exec {
-    ($exec:expr, $c:ident => $body:expr) => {
-        match $exec {
-            Exec::Db(Db::Sqlite($c)) => $body,
-            Exec::Db(Db::Postgres($c)) => $body,
-            Exec::Sqlite($c) => $body,
-            Exec::Postgres($c) => $body,
-        }
-    };
 }
 
 /// A job to insert, validated by the capability.
@@ -152,56 +115,57 @@ const INSERT: &str =
      WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'running', 'failed') DO NOTHING \
      RETURNING id";
 
-/// Inserts `job`; with a dedupe key already held by an unfinished job of
-/// the same function, returns that job's id instead (and inserts nothing).
-/// The second value says whether a new job was inserted.
-pub async fn insert(mut exec: Exec<'_>, job: &NewJob) -> sqlx::Result<(String, bool)> {
-    // (A caller's own transaction holds SQLite's lock already.)
-    let _turn = match &exec {
-        Exec::Db(db) => writer(db).await,
-        _ => None,
-    };
+/// Binds the 11 values of [`INSERT`] (created and updated share one).
+fn bind_job<'e, 'q>(q: Query<'e, 'q>, job: &'q NewJob) -> Query<'e, 'q> {
+    q.bind(&job.id)
+        .bind(&job.function)
+        .bind(&job.version)
+        .bind(&job.name)
+        .bind(&job.payload)
+        .bind(job.max_attempts)
+        .bind(job.priority)
+        .bind(job.run_at)
+        .bind(&job.dedupe_key)
+        .bind(&job.enqueued_by)
+        .bind(job.now)
+}
+
+/// [`insert`] on a connection of the pool, in the writer's turn.
+pub async fn insert_alone(db: &Db, job: &NewJob) -> sqlx::Result<(String, bool)> {
+    let _turn = writer(db).await;
+    let mut conn = db.acquire().await?;
+    insert(conn.conn(), job).await
+}
+
+/// Inserts `job` on `c` (a connection of the pool, or a caller's own
+/// transaction, which holds SQLite's write lock already); with a dedupe key
+/// already held by an unfinished job of the same function, returns that
+/// job's id instead (and inserts nothing). The second value says whether a
+/// new job was inserted.
+pub async fn insert(mut c: Conn<'_>, job: &NewJob) -> sqlx::Result<(String, bool)> {
+    let sql = c.dialect().pick(
+        INSERT.to_string(),
+        format!("WITH ins AS ({INSERT}) SELECT ins.id FROM ins, pg_notify('{CHANNEL}', '') AS n"),
+    );
+    let existing_sql = format!(
+        "SELECT id FROM pbs_jobs WHERE function = $1 AND dedupe_key = $2 AND state IN {UNFINISHED}"
+    );
     // The job holding the key may finish between the insert that conflicts
     // and the look-up: then the insert is tried again.
     for _ in 0..3 {
-        let sql = if exec.is_postgres() {
-            format!(
-                "WITH ins AS ({INSERT}) SELECT ins.id FROM ins, pg_notify('{CHANNEL}', '') AS n"
-            )
-        } else {
-            INSERT.to_string()
-        };
-        let inserted: Option<String> = on_exec!(exec.reborrow(), c => {
-            sqlx::query_scalar(&sql)
-                .bind(&job.id)
-                .bind(&job.function)
-                .bind(&job.version)
-                .bind(&job.name)
-                .bind(&job.payload)
-                .bind(job.max_attempts)
-                .bind(job.priority)
-                .bind(job.run_at)
-                .bind(&job.dedupe_key)
-                .bind(&job.enqueued_by)
-                .bind(job.now)
-                .fetch_optional(c)
-                .await?
-        });
+        let inserted: Option<String> = bind_job(c.query(&sql), job).optional_scalar().await?;
         if let Some(id) = inserted {
             return Ok((id, true));
         }
         let Some(key) = &job.dedupe_key else {
             return Err(sqlx::Error::RowNotFound);
         };
-        let existing: Option<String> = on_exec!(exec.reborrow(), c => {
-            sqlx::query_scalar(&format!(
-                "SELECT id FROM pbs_jobs WHERE function = $1 AND dedupe_key = $2 AND state IN {UNFINISHED}"
-            ))
+        let existing: Option<String> = c
+            .query(&existing_sql)
             .bind(&job.function)
             .bind(key)
-            .fetch_optional(c)
-            .await?
-        });
+            .optional_scalar()
+            .await?;
         if let Some(id) = existing {
             return Ok((id, false));
         }
@@ -244,31 +208,18 @@ pub async fn insert_many(db: &Db, jobs: &[NewJob]) -> sqlx::Result<()> {
          max_attempts, priority, run_at, dedupe_key, enqueued_by, created_ms, updated_ms) \
          VALUES {values}"
     );
-    let sql = match db {
-        Db::Postgres(_) => format!(
+    let sql = db.dialect().pick(
+        format!("{insert} RETURNING 1"),
+        format!(
             "WITH ins AS ({insert} RETURNING 1) SELECT COUNT(*) FROM ins, pg_notify('{CHANNEL}', '') AS n"
         ),
-        Db::Sqlite(_) => format!("{insert} RETURNING 1"),
-    };
+    );
     let _turn = writer(db).await;
-    crate::on_pool!(db, pool => {
-        let mut q = sqlx::query(&sql);
-        for job in jobs {
-            q = q
-                .bind(&job.id)
-                .bind(&job.function)
-                .bind(&job.version)
-                .bind(&job.name)
-                .bind(&job.payload)
-                .bind(job.max_attempts)
-                .bind(job.priority)
-                .bind(job.run_at)
-                .bind(&job.dedupe_key)
-                .bind(&job.enqueued_by)
-                .bind(job.now);
-        }
-        q.fetch_all(pool).await?;
-    });
+    let mut q = db.query(&sql);
+    for job in jobs {
+        q = bind_job(q, job);
+    }
+    q.fetch_all().await?;
     Ok(())
 }
 
@@ -280,21 +231,23 @@ pub async fn complete_many(db: &Db, done: &[(String, i32)], now: i64) -> sqlx::R
     }
     let set = "state = 'completed', lease_until = NULL, last_error = NULL, finished_ms = $1, updated_ms = $1";
     let _turn = writer(db).await;
-    match db {
-        Db::Postgres(pool) => {
-            let ids: Vec<&str> = done.iter().map(|(id, _)| id.as_str()).collect();
-            let attempts: Vec<i32> = done.iter().map(|(_, a)| *a).collect();
-            sqlx::query_scalar(&format!(
+    match db.dialect() {
+        // Two arrays: one statement plan whatever the batch's size.
+        Dialect::Postgres => {
+            let sql = format!(
                 "UPDATE pbs_jobs SET {set} WHERE state = 'running' AND (id, attempts) IN \
                  (SELECT * FROM UNNEST($2::text[], $3::int4[])) RETURNING id"
-            ))
-            .bind(now)
-            .bind(ids)
-            .bind(attempts)
-            .fetch_all(pool)
-            .await
+            );
+            db.query(&sql)
+                .bind(now)
+                .bind_arg(Arg::TextList(
+                    done.iter().map(|(id, _)| id.clone()).collect(),
+                ))
+                .bind_arg(Arg::IntList(done.iter().map(|(_, a)| *a).collect()))
+                .scalars()
+                .await
         }
-        Db::Sqlite(pool) => {
+        Dialect::Sqlite => {
             let pairs: Vec<String> = (0..done.len())
                 .map(|i| format!("(${}, ${})", 2 * i + 2, 2 * i + 3))
                 .collect();
@@ -303,11 +256,11 @@ pub async fn complete_many(db: &Db, done: &[(String, i32)], now: i64) -> sqlx::R
                  (VALUES {}) RETURNING id",
                 pairs.join(", ")
             );
-            let mut q = sqlx::query_scalar(&sql).bind(now);
+            let mut q = db.query(&sql).bind(now);
             for (id, attempt) in done {
                 q = q.bind(id).bind(*attempt);
             }
-            q.fetch_all(pool).await
+            q.scalars().await
         }
     }
 }
@@ -316,10 +269,7 @@ pub async fn complete_many(db: &Db, done: &[(String, i32)], now: i64) -> sqlx::R
 /// `lease_until`. Highest priority first, then the earliest due.
 pub async fn claim(db: &Db, n: i64, now: i64, lease_until: i64) -> sqlx::Result<Vec<Claimed>> {
     let _turn = writer(db).await;
-    let lock = match db {
-        Db::Sqlite(_) => "",
-        Db::Postgres(_) => " FOR UPDATE SKIP LOCKED",
-    };
+    let lock = db.dialect().pick("", " FOR UPDATE SKIP LOCKED");
     let sql = format!(
         "UPDATE pbs_jobs SET state = 'running', attempts = attempts + 1, lease_until = $2, \
          started_ms = $1, updated_ms = $1 \
@@ -327,33 +277,31 @@ pub async fn claim(db: &Db, n: i64, now: i64, lease_until: i64) -> sqlx::Result<
            ORDER BY priority DESC, run_at, id LIMIT $3{lock}) \
          RETURNING id, function, version, name, payload, attempts, max_attempts, priority, run_at"
     );
-    let rows = crate::on_pool!(db, pool => {
-        sqlx::query(&sql)
-            .bind(now)
-            .bind(lease_until)
-            .bind(n)
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(|r| {
-                Ok((
-                    r.try_get::<i32, _>("priority")?,
-                    r.try_get::<i64, _>("run_at")?,
-                    Claimed {
-                        id: r.try_get("id")?,
-                        function: r.try_get("function")?,
-                        version: r.try_get("version")?,
-                        name: r.try_get("name")?,
-                        payload: r.try_get("payload")?,
-                        attempt: r.try_get("attempts")?,
-                        max_attempts: r.try_get("max_attempts")?,
-                    },
-                ))
-            })
-            .collect::<sqlx::Result<Vec<_>>>()?
-    });
+    let mut rows = db
+        .query(&sql)
+        .bind(now)
+        .bind(lease_until)
+        .bind(n)
+        .fetch_all()
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok((
+                r.get::<i32>("priority")?,
+                r.get::<i64>("run_at")?,
+                Claimed {
+                    id: r.get("id")?,
+                    function: r.get("function")?,
+                    version: r.get("version")?,
+                    name: r.get("name")?,
+                    payload: r.get("payload")?,
+                    attempt: r.get("attempts")?,
+                    max_attempts: r.get("max_attempts")?,
+                },
+            ))
+        })
+        .collect::<sqlx::Result<Vec<_>>>()?;
     // RETURNING has no order: start them in the claim's.
-    let mut rows = rows;
     rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.id.cmp(&b.2.id)));
     Ok(rows.into_iter().map(|(_, _, c)| c).collect())
 }
@@ -362,17 +310,14 @@ pub async fn claim(db: &Db, n: i64, now: i64, lease_until: i64) -> sqlx::Result<
 /// this worker's (cancelled, or its lease ran out and it was claimed again).
 pub async fn extend(db: &Db, id: &str, attempt: i32, lease_until: i64) -> sqlx::Result<bool> {
     let _turn = writer(db).await;
-    let n = crate::on_pool!(db, pool => {
-        sqlx::query(
+    let n = db.query(
             "UPDATE pbs_jobs SET lease_until = $3 WHERE id = $1 AND attempts = $2 AND state = 'running'",
         )
         .bind(id)
         .bind(attempt)
         .bind(lease_until)
-        .execute(pool)
-        .await?
-        .rows_affected()
-    });
+        .execute()
+        .await?;
     Ok(n > 0)
 }
 
@@ -388,8 +333,8 @@ pub async fn fail(
     now: i64,
 ) -> sqlx::Result<bool> {
     let _turn = writer(db).await;
-    let n = crate::on_pool!(db, pool => {
-        sqlx::query(
+    let n = db
+        .query(
             "UPDATE pbs_jobs SET \
                state = CASE WHEN $5 OR attempts >= max_attempts THEN 'dead' ELSE 'failed' END, \
                finished_ms = CASE WHEN $5 OR attempts >= max_attempts THEN $6 ELSE NULL END, \
@@ -402,10 +347,8 @@ pub async fn fail(
         .bind(retry_at)
         .bind(permanent)
         .bind(now)
-        .execute(pool)
-        .await?
-        .rows_affected()
-    });
+        .execute()
+        .await?;
     Ok(n > 0)
 }
 
@@ -413,8 +356,8 @@ pub async fn fail(
 /// is stopping): queued again, due at `run_at`.
 pub async fn release(db: &Db, id: &str, attempt: i32, run_at: i64, now: i64) -> sqlx::Result<bool> {
     let _turn = writer(db).await;
-    let n = crate::on_pool!(db, pool => {
-        sqlx::query(
+    let n = db
+        .query(
             "UPDATE pbs_jobs SET state = 'queued', attempts = attempts - 1, lease_until = NULL, \
              run_at = $3, updated_ms = $4 \
              WHERE id = $1 AND attempts = $2 AND state = 'running'",
@@ -423,10 +366,8 @@ pub async fn release(db: &Db, id: &str, attempt: i32, run_at: i64, now: i64) -> 
         .bind(attempt)
         .bind(run_at)
         .bind(now)
-        .execute(pool)
-        .await?
-        .rows_affected()
-    });
+        .execute()
+        .await?;
     Ok(n > 0)
 }
 
@@ -438,84 +379,68 @@ pub const LEASE_EXPIRED: &str =
 /// once, or dead when that was their last attempt. Returns how many.
 pub async fn reclaim_expired(db: &Db, now: i64) -> sqlx::Result<u64> {
     let _turn = writer(db).await;
-    let n = crate::on_pool!(db, pool => {
-        sqlx::query(
-            "UPDATE pbs_jobs SET \
+    db.query(
+        "UPDATE pbs_jobs SET \
                state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
                finished_ms = CASE WHEN attempts >= max_attempts THEN $1 ELSE NULL END, \
                last_error = $2, lease_until = NULL, run_at = $1, updated_ms = $1 \
              WHERE state = 'running' AND lease_until <= $1",
-        )
-        .bind(now)
-        .bind(LEASE_EXPIRED)
-        .execute(pool)
-        .await?
-        .rows_affected()
-    });
-    Ok(n)
+    )
+    .bind(now)
+    .bind(LEASE_EXPIRED)
+    .execute()
+    .await
 }
 
 /// When the next job becomes due (none queued: none), and when the first
 /// lease of a running job runs out.
 pub async fn next_times(db: &Db) -> sqlx::Result<(Option<i64>, Option<i64>)> {
-    crate::on_pool!(db, pool => {
-        let due: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(run_at) FROM pbs_jobs WHERE state IN ('queued', 'failed')",
-        )
-        .fetch_one(pool)
+    let due: Option<i64> = db
+        .query("SELECT MIN(run_at) FROM pbs_jobs WHERE state IN ('queued', 'failed')")
+        .scalar()
         .await?;
-        let lease: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(lease_until) FROM pbs_jobs WHERE state = 'running'",
-        )
-        .fetch_one(pool)
+    let lease: Option<i64> = db
+        .query("SELECT MIN(lease_until) FROM pbs_jobs WHERE state = 'running'")
+        .scalar()
         .await?;
-        Ok((due, lease))
-    })
+    Ok((due, lease))
 }
 
 const COLUMNS: &str = "id, function, version, name, payload, state, attempts, max_attempts, \
      priority, run_at, lease_until, dedupe_key, last_error, enqueued_by, created_ms, updated_ms, \
      started_ms, finished_ms";
 
-fn job_row<R: Row>(r: &R) -> sqlx::Result<JobRow>
-where
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    String: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    i32: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    i64: for<'a> sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
-    let payload: String = r.try_get("payload")?;
+fn job_row(r: &Row) -> sqlx::Result<JobRow> {
+    let payload: String = r.get("payload")?;
     Ok(JobRow {
-        id: r.try_get("id")?,
-        function: r.try_get("function")?,
-        version: r.try_get("version")?,
-        name: r.try_get("name")?,
+        id: r.get("id")?,
+        function: r.get("function")?,
+        version: r.get("version")?,
+        name: r.get("name")?,
         payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
-        state: r.try_get("state")?,
-        attempts: r.try_get("attempts")?,
-        max_attempts: r.try_get("max_attempts")?,
-        priority: r.try_get("priority")?,
-        run_at_ms: r.try_get("run_at")?,
-        lease_until_ms: r.try_get("lease_until")?,
-        dedupe_key: r.try_get("dedupe_key")?,
-        last_error: r.try_get("last_error")?,
-        enqueued_by: r.try_get("enqueued_by")?,
-        created_ms: r.try_get("created_ms")?,
-        updated_ms: r.try_get("updated_ms")?,
-        started_ms: r.try_get("started_ms")?,
-        finished_ms: r.try_get("finished_ms")?,
+        state: r.get("state")?,
+        attempts: r.get("attempts")?,
+        max_attempts: r.get("max_attempts")?,
+        priority: r.get("priority")?,
+        run_at_ms: r.get("run_at")?,
+        lease_until_ms: r.get("lease_until")?,
+        dedupe_key: r.get("dedupe_key")?,
+        last_error: r.get("last_error")?,
+        enqueued_by: r.get("enqueued_by")?,
+        created_ms: r.get("created_ms")?,
+        updated_ms: r.get("updated_ms")?,
+        started_ms: r.get("started_ms")?,
+        finished_ms: r.get("finished_ms")?,
     })
 }
 
 /// One job.
 pub async fn get(db: &Db, id: &str) -> sqlx::Result<Option<JobRow>> {
     let sql = format!("SELECT {COLUMNS} FROM pbs_jobs WHERE id = $1");
-    crate::on_pool!(db, pool => {
-        match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
-            Some(r) => Ok(Some(job_row(&r)?)),
-            None => Ok(None),
-        }
-    })
+    match db.query(&sql).bind(id).fetch_optional().await? {
+        Some(r) => Ok(Some(job_row(&r)?)),
+        None => Ok(None),
+    }
 }
 
 /// What the admin list filters on (each optional).
@@ -536,38 +461,37 @@ pub async fn list(
     // Each filter is `($n IS NULL OR column = $n)`, so one statement serves
     // every combination.
     let cond = "($1 IS NULL OR state = $1) AND ($2 IS NULL OR name = $2) AND ($3 IS NULL OR function = $3)";
-    let cond = match db {
+    let cond = db.dialect().pick(
+        cond.to_string(),
         // PostgreSQL must know the type of a parameter compared with NULL.
-        Db::Postgres(_) => cond
-            .replace("$1 IS", "$1::text IS")
+        cond.replace("$1 IS", "$1::text IS")
             .replace("$2 IS", "$2::text IS")
             .replace("$3 IS", "$3::text IS"),
-        Db::Sqlite(_) => cond.to_string(),
-    };
+    );
     let page_sql = format!(
         "SELECT {COLUMNS} FROM pbs_jobs WHERE {cond} ORDER BY created_ms DESC, id DESC LIMIT $4 OFFSET $5"
     );
     let count_sql = format!("SELECT COUNT(*) FROM pbs_jobs WHERE {cond}");
-    crate::on_pool!(db, pool => {
-        let rows = sqlx::query(&page_sql)
-            .bind(&filter.state)
-            .bind(&filter.name)
-            .bind(&filter.function)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(job_row)
-            .collect::<sqlx::Result<Vec<_>>>()?;
-        let total: i64 = sqlx::query_scalar(&count_sql)
-            .bind(&filter.state)
-            .bind(&filter.name)
-            .bind(&filter.function)
-            .fetch_one(pool)
-            .await?;
-        Ok((rows, total))
-    })
+    let rows = db
+        .query(&page_sql)
+        .bind(&filter.state)
+        .bind(&filter.name)
+        .bind(&filter.function)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all()
+        .await?
+        .iter()
+        .map(job_row)
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    let total: i64 = db
+        .query(&count_sql)
+        .bind(&filter.state)
+        .bind(&filter.name)
+        .bind(&filter.function)
+        .scalar()
+        .await?;
+    Ok((rows, total))
 }
 
 /// Runs a dead, failed or cancelled job again now, with a fresh set of
@@ -580,12 +504,12 @@ pub async fn retry(db: &Db, id: &str, now: i64) -> sqlx::Result<Result<JobRow, b
          finished_ms = NULL, updated_ms = $2 \
          WHERE id = $1 AND state IN ('dead', 'failed', 'cancelled') RETURNING {COLUMNS}"
     );
-    let sql = match db {
+    let sql = match db.dialect() {
         // Other hosts' workers hear of it at once.
-        Db::Postgres(_) => {
+        Dialect::Postgres => {
             format!("WITH up AS ({update}) SELECT up.* FROM up, pg_notify('{CHANNEL}', '') AS n")
         }
-        Db::Sqlite(_) => update,
+        Dialect::Sqlite => update,
     };
     changed(db, &sql, id, now).await
 }
@@ -604,12 +528,10 @@ pub async fn cancel(db: &Db, id: &str, now: i64) -> sqlx::Result<Result<JobRow, 
 
 async fn changed(db: &Db, sql: &str, id: &str, now: i64) -> sqlx::Result<Result<JobRow, bool>> {
     let turn = writer(db).await;
-    let row = crate::on_pool!(db, pool => {
-        match sqlx::query(sql).bind(id).bind(now).fetch_optional(pool).await? {
-            Some(r) => Some(job_row(&r)?),
-            None => None,
-        }
-    });
+    let row = match db.query(sql).bind(id).bind(now).fetch_optional().await? {
+        Some(r) => Some(job_row(&r)?),
+        None => None,
+    };
     drop(turn);
     match row {
         Some(job) => Ok(Ok(job)),
@@ -618,13 +540,12 @@ async fn changed(db: &Db, sql: &str, id: &str, now: i64) -> sqlx::Result<Result<
 }
 
 async fn exists(db: &Db, id: &str) -> sqlx::Result<bool> {
-    crate::on_pool!(db, pool => {
-        Ok(sqlx::query_scalar::<_, i32>("SELECT 1 FROM pbs_jobs WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?
-            .is_some())
-    })
+    Ok(db
+        .query("SELECT 1 FROM pbs_jobs WHERE id = $1")
+        .bind(id)
+        .fetch_optional()
+        .await?
+        .is_some())
 }
 
 /// Deletes completed and cancelled jobs that finished before `before`, and
@@ -632,76 +553,45 @@ async fn exists(db: &Db, id: &str) -> sqlx::Result<bool> {
 /// many.
 pub async fn sweep(db: &Db, before: i64, dead_before: i64, batch: i64) -> sqlx::Result<u64> {
     let _turn = writer(db).await;
-    let n = crate::on_pool!(db, pool => {
-        sqlx::query(
-            "DELETE FROM pbs_jobs WHERE id IN (SELECT id FROM pbs_jobs WHERE \
+    db.query(
+        "DELETE FROM pbs_jobs WHERE id IN (SELECT id FROM pbs_jobs WHERE \
                (state IN ('completed', 'cancelled') AND finished_ms < $1) \
                OR (state = 'dead' AND finished_ms < $2) LIMIT $3)",
-        )
-        .bind(before)
-        .bind(dead_before)
-        .bind(batch)
-        .execute(pool)
-        .await?
-        .rows_affected()
-    });
-    Ok(n)
+    )
+    .bind(before)
+    .bind(dead_before)
+    .bind(batch)
+    .execute()
+    .await
 }
 
 /// The versions unfinished jobs run on: what a garbage collector of
 /// versions must keep.
 pub async fn pinned_versions(db: &Db) -> sqlx::Result<Vec<String>> {
     let sql = format!("SELECT DISTINCT version FROM pbs_jobs WHERE state IN {UNFINISHED}");
-    crate::on_pool!(db, pool => {
-        sqlx::query_scalar(&sql).fetch_all(pool).await
-    })
-}
-
-/// The version a function serves now, per the function table.
-pub async fn current_version(db: &Db, function: &str) -> sqlx::Result<Option<String>> {
-    crate::on_pool!(db, pool => {
-        sqlx::query_scalar("SELECT version FROM pbs_functions WHERE name = $1")
-            .bind(function)
-            .fetch_optional(pool)
-            .await
-    })
-}
-
-/// The exports a stored version declares (for a JS function: its bundle's
-/// export names).
-pub async fn version_exports(db: &Db, hash: &str) -> sqlx::Result<Option<Vec<String>>> {
-    let text: Option<String> = crate::on_pool!(db, pool => {
-        sqlx::query_scalar("SELECT exports FROM pbs_versions WHERE hash = $1")
-            .bind(hash)
-            .fetch_optional(pool)
-            .await?
-    });
-    Ok(text.map(|t| serde_json::from_str(&t).unwrap_or_default()))
+    db.query(&sql).scalars().await
 }
 
 /// Every job binding: job name → function.
 pub async fn bindings(db: &Db) -> sqlx::Result<Vec<(String, String)>> {
-    crate::on_pool!(db, pool => {
-        sqlx::query_as("SELECT name, function FROM pbs_job_bindings ORDER BY name")
-            .fetch_all(pool)
-            .await
-    })
+    db.query("SELECT name, function FROM pbs_job_bindings ORDER BY name")
+        .fetch_all_as()
+        .await
 }
 
 /// Replaces every job binding, in one transaction.
 pub async fn set_bindings(db: &Db, bindings: &[(String, String)], now: i64) -> sqlx::Result<()> {
     let _turn = writer(db).await;
-    crate::on_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
-        sqlx::query("DELETE FROM pbs_job_bindings").execute(&mut *tx).await?;
-        for (name, function) in bindings {
-            sqlx::query("INSERT INTO pbs_job_bindings (name, function, updated_ms) VALUES ($1, $2, $3)")
-                .bind(name)
-                .bind(function)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await
-    })
+    let mut tx = db.begin().await?;
+    let mut conn = tx.conn();
+    conn.query("DELETE FROM pbs_job_bindings").execute().await?;
+    for (name, function) in bindings {
+        conn.query("INSERT INTO pbs_job_bindings (name, function, updated_ms) VALUES ($1, $2, $3)")
+            .bind(name)
+            .bind(function)
+            .bind(now)
+            .execute()
+            .await?;
+    }
+    tx.commit().await
 }

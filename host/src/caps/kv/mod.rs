@@ -1,8 +1,9 @@
 //! `pb:kv` — key-value state with TTLs, counters and locks
 //! (`wit/deps/pb-kv/kv.wit`), on the host's database: table `pbs_kv`, in
-//! SQLite or (UNLOGGED) in PostgreSQL. The SQL is in [`sql`], the
-//! connections it runs on in [`conns`]; this file is the WIT face:
-//! namespaces, validation, errors.
+//! SQLite or (UNLOGGED) in PostgreSQL. The SQL is in [`sql`]; it runs on
+//! connections of `pb:kv`'s own ([`KvStore`], see [`crate::store::leases`]),
+//! and `get` on SQLite on the calling thread ([`reader`]). This file is the
+//! WIT face: namespaces, validation, errors.
 //!
 //! - **Namespaces.** `open(none)` is the calling function's own namespace,
 //!   seen by no other function; `open("shared")` is the one every function
@@ -19,22 +20,22 @@
 //! - **Limits**: [`MAX_KEY_LEN`], [`MAX_VALUE_LEN`] (`quota` beyond),
 //!   [`MAX_TTL_MS`], [`DEFAULT_PAGE`] / [`MAX_PAGE`] keys per `list-keys`.
 //! - `set-in` / `delete-in` run the same statements on a `pb:data`
-//!   transaction's connection ([`crate::caps::data::tx`]): the write lands
+//!   transaction's connection ([`crate::caps::data::Transaction`]): the write lands
 //!   only if the transaction commits.
 //!
 //! Not in single-component mode (`pbs serve COMPONENT`): there is no
 //! database, and `open` answers `unavailable`.
 
-pub mod conns;
 pub mod reader;
 pub mod sql;
 
 use crate::caps::bindings::kv::store::{self, Error, Host, HostBucket, KeyPage};
 use crate::caps::data::Transaction;
-use crate::caps::services::{self, Services};
+use crate::caps::error::{self as failure, Answer};
+use crate::caps::services::Services;
 use crate::engine::Invocation;
-use crate::store::{now_ms, Db};
-use std::sync::Arc;
+use crate::store::{now_ms, Db, Leases};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::watch;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
@@ -57,10 +58,26 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(30);
 pub const SWEEP_BATCH: i64 = 1000;
 
 /// The host side of a `bucket` resource: the namespace it opened, as
-/// stored (`fn:<function>` or `shared`), and the host's KV connections.
+/// stored (`fn:<function>` or `shared`).
 pub struct Bucket {
     namespace: Arc<str>,
-    conns: Arc<conns::Conns>,
+}
+
+/// What `pb:kv` keeps per host (in its `Services`): connections of its own,
+/// and SQLite's direct readers.
+#[derive(Default)]
+pub struct KvStore {
+    leases: Leases,
+    /// Made at first use; none on PostgreSQL.
+    readers: OnceLock<Option<reader::Readers>>,
+}
+
+impl KvStore {
+    fn readers(&self, db: &Db) -> Option<&reader::Readers> {
+        self.readers
+            .get_or_init(|| reader::Readers::for_db(db))
+            .as_ref()
+    }
 }
 
 /// Per-call view of an invocation for `pb:kv`.
@@ -88,11 +105,6 @@ pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
 }
 
 type Bytes = Vec<u8>;
-type Answer<T> = wasmtime::Result<Result<T, Error>>;
-
-fn unavailable() -> Error {
-    Error::Unavailable(services::no_database("pb:kv"))
-}
 
 fn check_key(key: &str) -> Result<(), Error> {
     if key.is_empty() {
@@ -158,18 +170,16 @@ fn prefix_end(prefix: &str) -> Option<String> {
     None
 }
 
-impl KvView<'_> {
-    /// The database, the connections and the namespace of a bucket.
-    fn target(&self, b: &Resource<Bucket>) -> wasmtime::Result<Result<Target, Error>> {
+impl<'a> KvView<'a> {
+    /// The host's services and the namespace of a bucket.
+    fn target(&self, b: &Resource<Bucket>) -> Answer<(&'a Arc<Services>, Arc<str>), Error> {
         let bucket = self.table.get(b)?;
         Ok(match self.services {
-            Some(s) => Ok((s.db.clone(), bucket.conns.clone(), bucket.namespace.clone())),
-            None => Err(unavailable()),
+            Some(s) => Ok((s, bucket.namespace.clone())),
+            None => Err(failure::unavailable("pb:kv")),
         })
     }
 }
-
-type Target = (Db, Arc<conns::Conns>, Arc<str>);
 
 impl KvView<'_> {
     /// Inside a before-hook, `incr`, `set-if-absent` and `compare-and-swap`
@@ -200,45 +210,37 @@ impl KvView<'_> {
             return Ok(None);
         };
         let bucket = self.table.get(b)?;
-        let Some(readers) = bucket.conns.readers(&services.db) else {
+        let Some(readers) = services.kv.readers(&services.db) else {
             return Ok(None);
         };
         let _span = tracing::debug_span!("pb.kv.get", function = %self.function).entered();
         Ok(match readers.get(&bucket.namespace, key, now_ms()) {
             Ok(reader::Read::Done(value)) => Some(Ok(value)),
             Ok(reader::Read::Busy) => None,
-            Err(e) => Some(Err(failed(self.function, "get", e))),
+            Err(e) => Some(Err(failure::internal("pb:kv", "get", self.function, e))),
         })
     }
 }
 
-/// A database failure: logged in full; the guest gets no SQL.
-fn failed(function: &str, op: &str, e: impl std::fmt::Display) -> Error {
-    tracing::error!(target: "pb.kv", function, "pb.kv.{op} failed: {e}");
-    Error::Internal(format!(
-        "pb:kv {op} failed on the host; the host's log has the details"
-    ))
-}
-
-/// Runs one operation on a connection lent by the bucket's [`conns`]; a
+/// Runs one operation on a connection lent by `pb:kv`'s [`KvStore`]; a
 /// database error becomes `internal` (logged). Inside a `pb.kv.<op>` span.
 macro_rules! op {
-    ($self:ident, $b:ident, $name:literal, |$lease:ident, $ns:ident| $body:expr) => {{
+    ($self:ident, $b:ident, $name:literal, |$conn:ident, $ns:ident| $body:expr) => {{
         let span = tracing::debug_span!(concat!("pb.kv.", $name), function = %$self.function);
-        let (db, conns, $ns) = match $self.target(&$b)? {
+        let (services, $ns) = match $self.target(&$b)? {
             Ok(t) => t,
             Err(e) => return Ok(Err(e)),
         };
         let call = async {
-            let mut lease = conns.lease(&db).await?;
-            let $lease = &mut lease;
+            let mut lease = services.kv.leases.lease(&services.db).await?;
+            let $conn = lease.conn();
             let result = $body.await;
-            lease.finished(&result);
+            lease.finished_with(&result);
             result
         };
         let result: Result<_, Error> = tracing::Instrument::instrument(call, span)
             .await
-            .map_err(|e| failed($self.function, $name, e));
+            .map_err(|e| failure::internal("pb:kv", $name, $self.function, e));
         Ok::<_, wasmtime::Error>(result)
     }};
 }
@@ -257,7 +259,7 @@ macro_rules! in_tx {
             Err(e) => return Ok(Err(Error::Invalid(e.message()))),
         };
         let result = tracing::Instrument::instrument($body, span).await;
-        Ok(result.map_err(|e| failed($self.function, $name, e)))
+        Ok(result.map_err(|e| failure::internal("pb:kv", $name, $self.function, e)))
     }};
 }
 
@@ -270,10 +272,10 @@ macro_rules! check {
 }
 
 impl Host for KvView<'_> {
-    async fn open(&mut self, namespace: Option<String>) -> Answer<Resource<Bucket>> {
-        let Some(services) = self.services else {
-            return Ok(Err(unavailable()));
-        };
+    async fn open(&mut self, namespace: Option<String>) -> Answer<Resource<Bucket>, Error> {
+        if self.services.is_none() {
+            return Ok(Err(failure::unavailable("pb:kv")));
+        }
         let namespace: Arc<str> = match namespace.as_deref() {
             None => format!("fn:{}", self.function).into(),
             Some(SHARED) => SHARED.into(),
@@ -284,19 +286,18 @@ impl Host for KvView<'_> {
                 ))))
             }
         };
-        let conns = conns::of(services);
-        Ok(Ok(self.table.push(Bucket { namespace, conns })?))
+        Ok(Ok(self.table.push(Bucket { namespace })?))
     }
 }
 
 impl HostBucket for KvView<'_> {
-    async fn get(&mut self, b: Resource<Bucket>, key: String) -> Answer<Option<Bytes>> {
+    async fn get(&mut self, b: Resource<Bucket>, key: String) -> Answer<Option<Bytes>, Error> {
         check!(check_key(&key));
         if let Some(answer) = self.direct_get(&b, &key)? {
             return Ok(answer);
         }
-        op!(self, b, "get", |lease, ns| sql::get(
-            lease,
+        op!(self, b, "get", |conn, ns| sql::get(
+            conn,
             &ns,
             &key,
             now_ms()
@@ -309,7 +310,7 @@ impl HostBucket for KvView<'_> {
         key: String,
         value: Bytes,
         ttl_ms: Option<u64>,
-    ) -> Answer<()> {
+    ) -> Answer<(), Error> {
         check!(check_key(&key));
         check!(check_value(&value));
         let expires = match expiry(ttl_ms, now_ms()) {
@@ -318,38 +319,38 @@ impl HostBucket for KvView<'_> {
         };
         if let Some(tx) = self.scope.cloned() {
             // In a before-hook: with the write, or not at all.
-            return in_tx!(self, b, tx, "set", |conn, ns| sql::set_in(
+            return in_tx!(self, b, tx, "set", |conn, ns| sql::set(
                 conn, &ns, &key, &value, expires
             ));
         }
-        op!(self, b, "set", |lease, ns| sql::set(
-            lease, &ns, &key, &value, expires
+        op!(self, b, "set", |conn, ns| sql::set(
+            conn, &ns, &key, &value, expires
         ))
     }
 
-    async fn delete(&mut self, b: Resource<Bucket>, key: String) -> Answer<bool> {
+    async fn delete(&mut self, b: Resource<Bucket>, key: String) -> Answer<bool, Error> {
         check!(check_key(&key));
         if let Some(tx) = self.scope.cloned() {
-            return in_tx!(self, b, tx, "delete", |conn, ns| sql::delete_in(
+            return in_tx!(self, b, tx, "delete", |conn, ns| sql::delete(
                 conn,
                 &ns,
                 &key,
                 now_ms()
             ));
         }
-        op!(self, b, "delete", |lease, ns| sql::delete(
-            lease,
+        op!(self, b, "delete", |conn, ns| sql::delete(
+            conn,
             &ns,
             &key,
             now_ms()
         ))
     }
 
-    async fn incr(&mut self, b: Resource<Bucket>, key: String, delta: i64) -> Answer<i64> {
+    async fn incr(&mut self, b: Resource<Bucket>, key: String, delta: i64) -> Answer<i64, Error> {
         check!(check_key(&key));
         check!(self.refused_in_hook("incr"));
-        let counted: Result<Option<i64>, Error> = op!(self, b, "incr", |lease, ns| sql::incr(
-            lease,
+        let counted: Result<Option<i64>, Error> = op!(self, b, "incr", |conn, ns| sql::incr(
+            conn,
             &ns,
             &key,
             delta,
@@ -371,7 +372,7 @@ impl HostBucket for KvView<'_> {
         key: String,
         value: Bytes,
         ttl_ms: Option<u64>,
-    ) -> Answer<bool> {
+    ) -> Answer<bool, Error> {
         check!(check_key(&key));
         check!(check_value(&value));
         check!(self.refused_in_hook("set-if-absent"));
@@ -380,8 +381,8 @@ impl HostBucket for KvView<'_> {
             Ok(e) => e,
             Err(e) => return Ok(Err(e)),
         };
-        op!(self, b, "set-if-absent", |lease, ns| sql::set_if_absent(
-            lease, &ns, &key, &value, expires, now
+        op!(self, b, "set-if-absent", |conn, ns| sql::set_if_absent(
+            conn, &ns, &key, &value, expires, now
         ))
     }
 
@@ -392,7 +393,7 @@ impl HostBucket for KvView<'_> {
         expected: Option<Bytes>,
         value: Bytes,
         ttl_ms: Option<u64>,
-    ) -> Answer<bool> {
+    ) -> Answer<bool, Error> {
         check!(check_key(&key));
         check!(check_value(&value));
         check!(self.refused_in_hook("compare-and-swap"));
@@ -402,16 +403,16 @@ impl HostBucket for KvView<'_> {
             Err(e) => return Ok(Err(e)),
         };
         match expected {
-            None => op!(self, b, "compare-and-swap", |lease, ns| sql::set_if_absent(
-                lease, &ns, &key, &value, expires, now
+            None => op!(self, b, "compare-and-swap", |conn, ns| sql::set_if_absent(
+                conn, &ns, &key, &value, expires, now
             )),
             // No stored value is that large: it cannot match.
             Some(expected) if expected.len() > MAX_VALUE_LEN => {
                 self.table.get(&b)?;
                 Ok(Ok(false))
             }
-            Some(expected) => op!(self, b, "compare-and-swap", |lease, ns| sql::swap(
-                lease, &ns, &key, &expected, &value, expires, now
+            Some(expected) => op!(self, b, "compare-and-swap", |conn, ns| sql::swap(
+                conn, &ns, &key, &expected, &value, expires, now
             )),
         }
     }
@@ -422,7 +423,7 @@ impl HostBucket for KvView<'_> {
         prefix: String,
         cursor: Option<String>,
         limit: Option<u32>,
-    ) -> Answer<KeyPage> {
+    ) -> Answer<KeyPage, Error> {
         check!(check_text("prefix", &prefix));
         if let Some(c) = &cursor {
             check!(check_text("cursor", c));
@@ -437,8 +438,8 @@ impl HostBucket for KvView<'_> {
             _ => (prefix.clone(), false),
         };
         let upper = prefix_end(&prefix);
-        let mut keys: Vec<String> = match op!(self, b, "list-keys", |lease, ns| sql::list(
-            lease,
+        let mut keys: Vec<String> = match op!(self, b, "list-keys", |conn, ns| sql::list(
+            conn,
             &ns,
             &lower,
             after,
@@ -465,7 +466,7 @@ impl HostBucket for KvView<'_> {
         key: String,
         value: Bytes,
         ttl_ms: Option<u64>,
-    ) -> Answer<()> {
+    ) -> Answer<(), Error> {
         check!(check_key(&key));
         check!(check_value(&value));
         let expires = match expiry(ttl_ms, now_ms()) {
@@ -473,7 +474,7 @@ impl HostBucket for KvView<'_> {
             Err(e) => return Ok(Err(e)),
         };
         let tx = self.table.get(&tx)?.clone();
-        in_tx!(self, b, tx, "set-in", |conn, ns| sql::set_in(
+        in_tx!(self, b, tx, "set-in", |conn, ns| sql::set(
             conn, &ns, &key, &value, expires
         ))
     }
@@ -483,10 +484,10 @@ impl HostBucket for KvView<'_> {
         b: Resource<Bucket>,
         tx: Resource<Transaction>,
         key: String,
-    ) -> Answer<bool> {
+    ) -> Answer<bool, Error> {
         check!(check_key(&key));
         let tx = self.table.get(&tx)?.clone();
-        in_tx!(self, b, tx, "delete-in", |conn, ns| sql::delete_in(
+        in_tx!(self, b, tx, "delete-in", |conn, ns| sql::delete(
             conn,
             &ns,
             &key,

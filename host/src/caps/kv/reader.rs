@@ -38,14 +38,8 @@ impl Readers {
     /// Readers for `db`, or none (PostgreSQL, or an in-memory SQLite that
     /// other connections cannot open).
     pub fn for_db(db: &Db) -> Option<Readers> {
-        let Db::Sqlite(pool) = db else { return None };
-        let path = pool.connect_options().get_filename().to_path_buf();
-        let name = path.to_string_lossy();
-        if name.is_empty() || name == ":memory:" || name.starts_with("file::memory:") {
-            return None;
-        }
         Some(Readers {
-            path,
+            path: db.sqlite_file()?,
             idle: Mutex::new(Vec::new()),
         })
     }
@@ -116,14 +110,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = dir.path().join("data.db").to_string_lossy().into_owned();
         let db = Db::open(&url).await.unwrap();
-        let Db::Sqlite(pool) = &db else {
-            unreachable!()
-        };
-        sqlx::query(
+        db.query(
             "INSERT INTO pbs_kv (namespace, key, value, expires_ms) VALUES \
              ('ns', 'live', x'01', NULL), ('ns', 'old', x'02', 5)",
         )
-        .execute(pool)
+        .execute()
         .await
         .unwrap();
         let readers = Readers::for_db(&db).unwrap();
@@ -135,8 +126,8 @@ mod tests {
         assert_eq!(get("old"), None);
         assert_eq!(get("none"), None);
         // A connection is reused, and sees writes made after it was opened.
-        sqlx::query("UPDATE pbs_kv SET value = x'03' WHERE key = 'live'")
-            .execute(pool)
+        db.query("UPDATE pbs_kv SET value = x'03' WHERE key = 'live'")
+            .execute()
             .await
             .unwrap();
         assert_eq!(get("live"), Some(vec![3]));

@@ -9,16 +9,14 @@
 //! `expires_ms` is treated as absent inside each statement, so a key past
 //! its TTL is never returned even before [`sweep`] deletes it.
 //!
-//! Each operation runs on a connection lent by [`super::conns`]; only the
-//! sweeper uses the host's pool.
+//! Each operation runs on the [`Conn`] it is given: one of `pb:kv`'s own
+//! connections ([`super::KvStore`]), or a `pb:data` transaction's for
+//! `set-in` / `delete-in`; only the sweeper uses the host's pool.
 //!
 //! Times are the host's clock in ms since the Unix epoch (hosts sharing one
 //! PostgreSQL should keep their clocks in sync, e.g. with NTP).
 
-use super::conns::{on_conn, ConnMut, Lease};
-use crate::on_pool;
-use crate::store::Db;
-use sqlx::Row;
+use crate::store::{Conn, Db, Dialect};
 
 /// The condition "this row is live" at time `$n`.
 macro_rules! live {
@@ -28,110 +26,50 @@ macro_rules! live {
 }
 
 /// The value of a live key.
-pub async fn get(
-    lease: &mut Lease<'_>,
-    ns: &str,
-    key: &str,
-    now: i64,
-) -> sqlx::Result<Option<Vec<u8>>> {
-    on_conn!(lease, c => {
-        sqlx::query_scalar(concat!(
-            "SELECT value FROM pbs_kv WHERE namespace = $1 AND key = $2 AND ",
-            live!(3)
-        ))
-        .bind(ns)
-        .bind(key)
-        .bind(now)
-        .fetch_optional(c)
-        .await
-    })
-}
-
-const SET: &str = "INSERT INTO pbs_kv (namespace, key, value, expires_ms) VALUES ($1, $2, $3, $4) \
-                   ON CONFLICT (namespace, key) DO UPDATE \
-                   SET value = excluded.value, expires_ms = excluded.expires_ms";
-
-const DELETE: &str = "DELETE FROM pbs_kv WHERE namespace = $1 AND key = $2 RETURNING expires_ms";
-
-/// Runs `$body` with `$c` bound to the connection of a `pb:data`
-/// transaction ([`crate::caps::data::store::Conn`]).
-macro_rules! on_tx {
-    ($conn:expr, $c:ident => $body:expr) => {
-        match $conn {
-            crate::caps::data::store::Conn::Sqlite($c) => $body,
-            crate::caps::data::store::Conn::Postgres($c) => $body,
-        }
-    };
-}
-
-/// [`set`] inside a `pb:data` transaction (`set-in`).
-pub async fn set_in(
-    conn: crate::caps::data::store::Conn<'_>,
-    ns: &str,
-    key: &str,
-    value: &[u8],
-    expires: Option<i64>,
-) -> sqlx::Result<()> {
-    on_tx!(conn, c => {
-        sqlx::query(SET)
-            .bind(ns)
-            .bind(key)
-            .bind(value)
-            .bind(expires)
-            .execute(&mut *c)
-            .await
-            .map(|_| ())
-    })
-}
-
-/// [`delete`] inside a `pb:data` transaction (`delete-in`).
-pub async fn delete_in(
-    conn: crate::caps::data::store::Conn<'_>,
-    ns: &str,
-    key: &str,
-    now: i64,
-) -> sqlx::Result<bool> {
-    let removed: Option<Option<i64>> = on_tx!(conn, c => {
-        sqlx::query_scalar(DELETE)
-            .bind(ns)
-            .bind(key)
-            .fetch_optional(&mut *c)
-            .await?
-    });
-    Ok(matches!(removed, Some(None)) || matches!(removed, Some(Some(at)) if at > now))
+pub async fn get(mut c: Conn<'_>, ns: &str, key: &str, now: i64) -> sqlx::Result<Option<Vec<u8>>> {
+    c.query(concat!(
+        "SELECT value FROM pbs_kv WHERE namespace = $1 AND key = $2 AND ",
+        live!(3)
+    ))
+    .bind(ns)
+    .bind(key)
+    .bind(now)
+    .optional_scalar()
+    .await
 }
 
 /// Sets the value and the expiry (none = never, which also clears an
 /// earlier TTL, as Redis's `SET` does).
 pub async fn set(
-    lease: &mut Lease<'_>,
+    mut c: Conn<'_>,
     ns: &str,
     key: &str,
     value: &[u8],
     expires: Option<i64>,
 ) -> sqlx::Result<()> {
-    on_conn!(lease, c => {
-        sqlx::query(SET)
-        .bind(ns)
-        .bind(key)
-        .bind(value)
-        .bind(expires)
-        .execute(c)
-        .await
-        .map(|_| ())
-    })
+    c.query(
+        "INSERT INTO pbs_kv (namespace, key, value, expires_ms) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (namespace, key) DO UPDATE \
+         SET value = excluded.value, expires_ms = excluded.expires_ms",
+    )
+    .bind(ns)
+    .bind(key)
+    .bind(value)
+    .bind(expires)
+    .execute()
+    .await
+    .map(|_| ())
 }
 
 /// Deletes the key; true when it was live (removing an expired row that
 /// the sweeper has not reached yet answers false).
-pub async fn delete(lease: &mut Lease<'_>, ns: &str, key: &str, now: i64) -> sqlx::Result<bool> {
-    let removed: Option<Option<i64>> = on_conn!(lease, c => {
-        sqlx::query_scalar(DELETE)
-            .bind(ns)
-            .bind(key)
-            .fetch_optional(c)
-            .await?
-    });
+pub async fn delete(mut c: Conn<'_>, ns: &str, key: &str, now: i64) -> sqlx::Result<bool> {
+    let removed: Option<Option<i64>> = c
+        .query("DELETE FROM pbs_kv WHERE namespace = $1 AND key = $2 RETURNING expires_ms")
+        .bind(ns)
+        .bind(key)
+        .optional_scalar()
+        .await?;
     Ok(matches!(removed, Some(None)) || matches!(removed, Some(Some(at)) if at > now))
 }
 
@@ -140,62 +78,51 @@ pub async fn delete(lease: &mut Lease<'_>, ns: &str, key: &str, now: i64) -> sql
 /// stored value is not a canonical decimal `s64` or the sum would overflow:
 /// then nothing is written.
 pub async fn incr(
-    lease: &mut Lease<'_>,
+    mut c: Conn<'_>,
     ns: &str,
     key: &str,
     delta: i64,
     now: i64,
 ) -> sqlx::Result<Option<i64>> {
-    let stored: Option<Vec<u8>> = match lease.conn() {
-        ConnMut::Sqlite(c) => {
-            // CAST(text AS INTEGER) reads the longest integer prefix and
-            // clamps, so a value is a counter when it survives the round
-            // trip unchanged; an overflowing sum becomes a REAL.
-            sqlx::query_scalar(
-                "INSERT INTO pbs_kv AS kv (namespace, key, value, expires_ms) \
-                 VALUES ($1, $2, CAST(CAST($3 AS TEXT) AS BLOB), NULL) \
-                 ON CONFLICT (namespace, key) DO UPDATE SET \
-                   value = CASE WHEN kv.expires_ms <= $4 THEN excluded.value \
-                     ELSE CAST(CAST(CAST(kv.value AS INTEGER) + $3 AS TEXT) AS BLOB) END, \
-                   expires_ms = CASE WHEN kv.expires_ms <= $4 THEN NULL ELSE kv.expires_ms END \
-                 WHERE kv.expires_ms <= $4 \
-                   OR (CAST(CAST(kv.value AS INTEGER) AS BLOB) = kv.value \
-                       AND typeof(CAST(kv.value AS INTEGER) + $3) = 'integer') \
-                 RETURNING value",
-            )
-            .bind(ns)
-            .bind(key)
-            .bind(delta)
-            .bind(now)
-            .fetch_optional(c)
-            .await
-        }
-        ConnMut::Postgres(c) => {
-            // encode(…, 'escape') turns any bytes into text safely; an
-            // overflow is SQLSTATE 22003, mapped by the caller.
-            let r = sqlx::query_scalar(
-                "INSERT INTO pbs_kv AS kv (namespace, key, value, expires_ms) \
-                 VALUES ($1, $2, convert_to($3::text, 'UTF8'), NULL) \
-                 ON CONFLICT (namespace, key) DO UPDATE SET \
-                   value = CASE WHEN kv.expires_ms <= $4 THEN excluded.value \
-                     ELSE convert_to((encode(kv.value, 'escape')::bigint + $3)::text, 'UTF8') END, \
-                   expires_ms = CASE WHEN kv.expires_ms <= $4 THEN NULL ELSE kv.expires_ms END \
-                 WHERE kv.expires_ms <= $4 \
-                   OR encode(kv.value, 'escape') ~ '^(0|-?[1-9][0-9]{0,18})$' \
-                 RETURNING value",
-            )
-            .bind(ns)
-            .bind(key)
-            .bind(delta)
-            .bind(now)
-            .fetch_optional(c)
-            .await;
-            match r {
-                Err(e) if is_overflow(&e) => Ok(None),
-                r => r,
-            }
-        }
-    }?;
+    let sql = c.dialect().pick(
+        // CAST(text AS INTEGER) reads the longest integer prefix and
+        // clamps, so a value is a counter when it survives the round trip
+        // unchanged; an overflowing sum becomes a REAL.
+        "INSERT INTO pbs_kv AS kv (namespace, key, value, expires_ms) \
+         VALUES ($1, $2, CAST(CAST($3 AS TEXT) AS BLOB), NULL) \
+         ON CONFLICT (namespace, key) DO UPDATE SET \
+           value = CASE WHEN kv.expires_ms <= $4 THEN excluded.value \
+             ELSE CAST(CAST(CAST(kv.value AS INTEGER) + $3 AS TEXT) AS BLOB) END, \
+           expires_ms = CASE WHEN kv.expires_ms <= $4 THEN NULL ELSE kv.expires_ms END \
+         WHERE kv.expires_ms <= $4 \
+           OR (CAST(CAST(kv.value AS INTEGER) AS BLOB) = kv.value \
+               AND typeof(CAST(kv.value AS INTEGER) + $3) = 'integer') \
+         RETURNING value",
+        // encode(…, 'escape') turns any bytes into text safely; an overflow
+        // is SQLSTATE 22003, answered as None below.
+        "INSERT INTO pbs_kv AS kv (namespace, key, value, expires_ms) \
+         VALUES ($1, $2, convert_to($3::text, 'UTF8'), NULL) \
+         ON CONFLICT (namespace, key) DO UPDATE SET \
+           value = CASE WHEN kv.expires_ms <= $4 THEN excluded.value \
+             ELSE convert_to((encode(kv.value, 'escape')::bigint + $3)::text, 'UTF8') END, \
+           expires_ms = CASE WHEN kv.expires_ms <= $4 THEN NULL ELSE kv.expires_ms END \
+         WHERE kv.expires_ms <= $4 \
+           OR encode(kv.value, 'escape') ~ '^(0|-?[1-9][0-9]{0,18})$' \
+         RETURNING value",
+    );
+    let postgres = c.dialect() == Dialect::Postgres;
+    let stored: Option<Vec<u8>> = match c
+        .query(sql)
+        .bind(ns)
+        .bind(key)
+        .bind(delta)
+        .bind(now)
+        .optional_scalar()
+        .await
+    {
+        Err(e) if postgres && is_overflow(&e) => None,
+        r => r?,
+    };
     Ok(stored.and_then(|v| std::str::from_utf8(&v).ok()?.parse().ok()))
 }
 
@@ -207,35 +134,33 @@ fn is_overflow(e: &sqlx::Error) -> bool {
 
 /// Sets the key only when it is absent or expired; true when it did.
 pub async fn set_if_absent(
-    lease: &mut Lease<'_>,
+    mut c: Conn<'_>,
     ns: &str,
     key: &str,
     value: &[u8],
     expires: Option<i64>,
     now: i64,
 ) -> sqlx::Result<bool> {
-    on_conn!(lease, c => {
-        sqlx::query(
-            "INSERT INTO pbs_kv AS kv (namespace, key, value, expires_ms) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (namespace, key) DO UPDATE \
-             SET value = excluded.value, expires_ms = excluded.expires_ms \
-             WHERE kv.expires_ms <= $5 \
-             RETURNING 1",
-        )
-        .bind(ns)
-        .bind(key)
-        .bind(value)
-        .bind(expires)
-        .bind(now)
-        .fetch_optional(c)
-        .await
-        .map(|row| row.is_some())
-    })
+    c.query(
+        "INSERT INTO pbs_kv AS kv (namespace, key, value, expires_ms) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (namespace, key) DO UPDATE \
+         SET value = excluded.value, expires_ms = excluded.expires_ms \
+         WHERE kv.expires_ms <= $5 \
+         RETURNING 1",
+    )
+    .bind(ns)
+    .bind(key)
+    .bind(value)
+    .bind(expires)
+    .bind(now)
+    .fetch_optional()
+    .await
+    .map(|row| row.is_some())
 }
 
 /// Replaces the live value `expected` with `value`; true when it did.
 pub async fn swap(
-    lease: &mut Lease<'_>,
+    mut c: Conn<'_>,
     ns: &str,
     key: &str,
     expected: &[u8],
@@ -243,28 +168,27 @@ pub async fn swap(
     expires: Option<i64>,
     now: i64,
 ) -> sqlx::Result<bool> {
-    on_conn!(lease, c => {
-        sqlx::query(concat!(
-            "UPDATE pbs_kv SET value = $3, expires_ms = $4 \
-             WHERE namespace = $1 AND key = $2 AND value = $5 AND ",
-            live!(6)
-        ))
-        .bind(ns)
-        .bind(key)
-        .bind(value)
-        .bind(expires)
-        .bind(expected)
-        .bind(now)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected() == 1)
-    })
+    c.query(concat!(
+        "UPDATE pbs_kv SET value = $3, expires_ms = $4 \
+         WHERE namespace = $1 AND key = $2 AND value = $5 AND ",
+        live!(6)
+    ))
+    .bind(ns)
+    .bind(key)
+    .bind(value)
+    .bind(expires)
+    .bind(expected)
+    .bind(now)
+    .execute()
+    .await
+    .map(|n| n == 1)
 }
 
 /// Live keys from `lower` (exclusive when `after`) up to `upper`
 /// (exclusive; none = no bound), in byte order, at most `limit`.
+#[allow(clippy::too_many_arguments)]
 pub async fn list(
-    lease: &mut Lease<'_>,
+    mut c: Conn<'_>,
     ns: &str,
     lower: &str,
     after: bool,
@@ -291,30 +215,21 @@ pub async fn list(
         (true, false) => sql!(">", ""),
         (true, true) => sql!(">", " AND key < $5"),
     };
-    on_conn!(lease, c => {
-        let mut q = sqlx::query(sql).bind(ns).bind(lower).bind(now).bind(limit);
-        if let Some(upper) = upper {
-            q = q.bind(upper);
-        }
-        q.fetch_all(c)
-            .await?
-            .iter()
-            .map(|row| row.try_get::<String, _>(0))
-            .collect()
-    })
+    let mut q = c.query(sql).bind(ns).bind(lower).bind(now).bind(limit);
+    if let Some(upper) = upper {
+        q = q.bind(upper);
+    }
+    q.scalars().await
 }
 
 /// Deletes up to `batch` rows past their TTL; returns how many.
 pub async fn sweep(db: &Db, now: i64, batch: i64) -> sqlx::Result<u64> {
-    on_pool!(db, pool => {
-        sqlx::query(
-            "DELETE FROM pbs_kv WHERE (namespace, key) IN \
-             (SELECT namespace, key FROM pbs_kv WHERE expires_ms <= $1 LIMIT $2)",
-        )
-        .bind(now)
-        .bind(batch)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected())
-    })
+    db.query(
+        "DELETE FROM pbs_kv WHERE (namespace, key) IN \
+         (SELECT namespace, key FROM pbs_kv WHERE expires_ms <= $1 LIMIT $2)",
+    )
+    .bind(now)
+    .bind(batch)
+    .execute()
+    .await
 }

@@ -10,6 +10,7 @@
 //! value was sealed with another key" and "this value is damaged" are told
 //! apart in the error.
 
+use crate::common::write_private;
 use anyhow::Context;
 use base64::Engine as _;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
@@ -224,27 +225,6 @@ fn warn_if_readable_by_others(path: &Path) {
             }
         }
     }
-}
-
-/// Writes `contents` + newline to a new file readable by its owner only,
-/// flushed to disk.
-pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options
-        .open(path)
-        .with_context(|| format!("create {}", path.display()))?;
-    f.write_all(contents.as_bytes())?;
-    f.write_all(b"\n")?;
-    f.sync_all()
-        .with_context(|| format!("flush {}", path.display()))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -17,27 +17,28 @@
 //!   with the details in the host's log. Values read are cached for the
 //!   rest of the invocation (one query per name per invocation) and
 //!   redacted from everything the invocation logs
-//!   ([`crate::caps::trace::redact`]). Nothing is cached across
+//!   ([`crate::caps::trace::Redactor`]). Nothing is cached across
 //!   invocations: a change is seen by the next invocation on every host,
 //!   and no decrypted value outlives the invocation that read it.
 //! - **Placeholders** ([`placeholder`]): `{{secret:NAME}}` in an outbound
 //!   header is filled in by the host for the hosts the secret is bound to,
 //!   so the guest never holds the value.
-//! - **Operators**: the admin API ([`admin`]) and `pbs secrets
+//! - **Operators**: the admin API (`crate::admin::secrets`) and `pbs secrets
 //!   set/list/rm/rotate-key`; listings show masked values ([`mask`]) only.
 //!   The host never logs a value.
 
-pub mod admin;
 pub mod crypto;
 pub mod placeholder;
 pub mod store;
 
 use crate::caps::bindings::secrets::store::{self as wit, Error, Host};
-use crate::caps::services::{no_database, Services};
-use crate::caps::trace::redact::Redactor;
+use crate::caps::error::{self as failure, Answer};
+use crate::caps::services::Services;
+use crate::caps::trace::Redactor;
 use crate::engine::Invocation;
 use crate::store::Db;
-use crypto::MasterKey;
+pub use crypto::MasterKey;
+pub use placeholder::{has_placeholders, redact_response, substitute, Binding, SecretAccess};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -208,9 +209,9 @@ pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
 }
 
 impl Host for SecretsView<'_> {
-    async fn get(&mut self, name: String) -> wasmtime::Result<Result<Option<String>, Error>> {
+    async fn get(&mut self, name: String) -> Answer<Option<String>, Error> {
         let Some(services) = self.services else {
-            return Ok(Err(Error::Unavailable(no_database("pb:secrets"))));
+            return Ok(Err(failure::unavailable("pb:secrets")));
         };
         if let Some(hit) = self.ctx.cache.get(&name) {
             return Ok(Ok(hit.clone()));
@@ -229,9 +230,12 @@ impl Host for SecretsView<'_> {
                 ))));
             }
             Err(e) => {
-                tracing::error!(target: "pb.secrets", function = self.function, secret = %name, "reading a secret failed: {e}");
-                return Ok(Err(Error::Internal(
-                    "pb:secrets failed; see the host log".into(),
+                let detail = format!("reading secret `{name}`: {e}");
+                return Ok(Err(failure::internal(
+                    "pb:secrets",
+                    "get",
+                    self.function,
+                    detail,
                 )));
             }
         };

@@ -25,9 +25,9 @@
 //!   is sent as it is.
 
 use super::{store, valid_name, SecretError};
-use crate::caps::http_out::address::{self, Host};
 use crate::caps::services::Services;
-use crate::caps::trace::redact::{Redactor, REDACTED};
+use crate::caps::trace::{Redactor, REDACTED};
+use crate::common::address::{self, Host};
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderValue};
 use http_body::{Body, Frame};

@@ -6,7 +6,6 @@
 use super::crypto::{MasterKey, Undecryptable};
 use super::placeholder::Binding;
 use super::SecretError;
-use crate::on_pool;
 use crate::store::{now_ms, Db};
 
 /// A secret as read back: its value and the hosts it is bound to.
@@ -76,16 +75,13 @@ pub async fn get(
     environment: &str,
     name: &str,
 ) -> Result<Option<Secret>, SecretError> {
-    let row: Option<Row> = on_pool!(db, pool => {
-        sqlx::query_as(
-            "SELECT sealed, key_id, hosts FROM pbs_secrets WHERE environment = $1 AND name = $2",
-        )
+    let row: Option<Row> = db
+        .query("SELECT sealed, key_id, hosts FROM pbs_secrets WHERE environment = $1 AND name = $2")
         .bind(environment)
         .bind(name)
-        .fetch_optional(pool)
+        .fetch_optional_as()
         .await
-    })
-    .map_err(SecretError::internal)?;
+        .map_err(SecretError::internal)?;
     let Some((sealed, key_id, hosts)) = row else {
         return Ok(None);
     };
@@ -125,19 +121,16 @@ pub async fn set(
          SET sealed = excluded.sealed, key_id = excluded.key_id, hosts = excluded.hosts, \
          updated_ms = excluded.updated_ms"
     };
-    on_pool!(db, pool => {
-        sqlx::query(sql)
-            .bind(environment)
-            .bind(name)
-            .bind(&sealed)
-            .bind(key.id())
-            .bind(&hosts)
-            .bind(now_ms())
-            .execute(pool)
-            .await
-            .map(|_| ())
-    })
-    .map_err(SecretError::internal)?;
+    db.query(sql)
+        .bind(environment)
+        .bind(name)
+        .bind(&sealed)
+        .bind(key.id())
+        .bind(&hosts)
+        .bind(now_ms())
+        .execute()
+        .await
+        .map_err(SecretError::internal)?;
     Ok(())
 }
 
@@ -154,48 +147,41 @@ pub async fn set_hosts(
         .map(Binding::to_string)
         .collect::<Vec<_>>()
         .join(",");
-    let done = on_pool!(db, pool => {
-        sqlx::query(
-            "UPDATE pbs_secrets SET hosts = $1, updated_ms = $2 WHERE environment = $3 AND name = $4",
-        )
+    let done = db
+        .query("UPDATE pbs_secrets SET hosts = $1, updated_ms = $2 WHERE environment = $3 AND name = $4")
         .bind(&hosts)
         .bind(now_ms())
         .bind(environment)
         .bind(name)
-        .execute(pool)
+        .execute()
         .await
-        .map(|r| r.rows_affected())
-    })
-    .map_err(SecretError::internal)?;
+        .map_err(SecretError::internal)?;
     Ok(done > 0)
 }
 
 /// Removes `name` from `environment`; false when it was not set.
 pub async fn remove(db: &Db, environment: &str, name: &str) -> Result<bool, SecretError> {
-    let done = on_pool!(db, pool => {
-        sqlx::query("DELETE FROM pbs_secrets WHERE environment = $1 AND name = $2")
-            .bind(environment)
-            .bind(name)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected())
-    })
-    .map_err(SecretError::internal)?;
+    let done = db
+        .query("DELETE FROM pbs_secrets WHERE environment = $1 AND name = $2")
+        .bind(environment)
+        .bind(name)
+        .execute()
+        .await
+        .map_err(SecretError::internal)?;
     Ok(done > 0)
 }
 
 /// The secrets of `environment` by name, masked.
 pub async fn list(db: &Db, key: &MasterKey, environment: &str) -> Result<Vec<Listed>, SecretError> {
-    let rows: Vec<(String, Vec<u8>, String, String, i64)> = on_pool!(db, pool => {
-        sqlx::query_as(
+    let rows: Vec<(String, Vec<u8>, String, String, i64)> = db
+        .query(
             "SELECT name, sealed, key_id, hosts, updated_ms FROM pbs_secrets \
              WHERE environment = $1 ORDER BY name",
         )
         .bind(environment)
-        .fetch_all(pool)
+        .fetch_all_as()
         .await
-    })
-    .map_err(SecretError::internal)?;
+        .map_err(SecretError::internal)?;
     Ok(rows
         .into_iter()
         .map(|(name, sealed, key_id, hosts, updated_ms)| {
@@ -219,56 +205,51 @@ pub async fn list(db: &Db, key: &MasterKey, environment: &str) -> Result<Vec<Lis
 
 /// How many stored values were sealed with another key than `key`, by key id.
 pub async fn foreign_keys(db: &Db, key: &MasterKey) -> Result<Vec<(String, i64)>, SecretError> {
-    on_pool!(db, pool => {
-        sqlx::query_as(
-            "SELECT key_id, COUNT(*) FROM pbs_secrets WHERE key_id <> $1 GROUP BY key_id ORDER BY key_id",
-        )
-        .bind(key.id())
-        .fetch_all(pool)
-        .await
-    })
+    db.query(
+        "SELECT key_id, COUNT(*) FROM pbs_secrets WHERE key_id <> $1 GROUP BY key_id ORDER BY key_id",
+    )
+    .bind(key.id())
+    .fetch_all_as()
+    .await
     .map_err(SecretError::internal)
 }
 
 /// Re-seals every secret of every environment from `old` to `new` in one
 /// transaction: all of them, or (on any error) none. Returns how many.
 pub async fn rotate(db: &Db, old: &MasterKey, new: &MasterKey) -> Result<usize, SecretError> {
-    // PostgreSQL: lock the rows against a host writing meanwhile; SQLite's
-    // writer lock is taken by the first UPDATE and held to the commit.
-    let select = match db {
-        Db::Postgres(_) => {
-            "SELECT environment, name, sealed, key_id FROM pbs_secrets ORDER BY environment, name FOR UPDATE"
-        }
-        Db::Sqlite(_) => {
-            "SELECT environment, name, sealed, key_id FROM pbs_secrets ORDER BY environment, name"
-        }
-    };
-    on_pool!(db, pool => {
-        let mut tx = pool.begin().await.map_err(SecretError::internal)?;
-        let rows: Vec<(String, String, Vec<u8>, String)> = sqlx::query_as(select)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(SecretError::internal)?;
-        let now = now_ms();
-        for (environment, name, sealed, key_id) in &rows {
-            let value = open(old, environment, name, sealed, key_id)?;
-            let resealed = new
-                .seal(environment, name, value.as_bytes())
-                .map_err(SecretError::Internal)?;
-            sqlx::query(
-                "UPDATE pbs_secrets SET sealed = $1, key_id = $2, updated_ms = $3 \
-                 WHERE environment = $4 AND name = $5",
-            )
-            .bind(&resealed)
-            .bind(new.id())
-            .bind(now)
-            .bind(environment)
-            .bind(name)
-            .execute(&mut *tx)
-            .await
-            .map_err(SecretError::internal)?;
-        }
-        tx.commit().await.map_err(SecretError::internal)?;
-        Ok(rows.len())
-    })
+    // PostgreSQL: lock the rows against a host writing meanwhile; on
+    // SQLite the transaction holds the write lock from its start.
+    let select = db.dialect().pick(
+        "SELECT environment, name, sealed, key_id FROM pbs_secrets ORDER BY environment, name",
+        "SELECT environment, name, sealed, key_id FROM pbs_secrets ORDER BY environment, name \
+         FOR UPDATE",
+    );
+    let mut tx = db.begin().await.map_err(SecretError::internal)?;
+    let mut conn = tx.conn();
+    let rows: Vec<(String, String, Vec<u8>, String)> = conn
+        .query(select)
+        .fetch_all_as()
+        .await
+        .map_err(SecretError::internal)?;
+    let now = now_ms();
+    for (environment, name, sealed, key_id) in &rows {
+        let value = open(old, environment, name, sealed, key_id)?;
+        let resealed = new
+            .seal(environment, name, value.as_bytes())
+            .map_err(SecretError::Internal)?;
+        conn.query(
+            "UPDATE pbs_secrets SET sealed = $1, key_id = $2, updated_ms = $3 \
+             WHERE environment = $4 AND name = $5",
+        )
+        .bind(&resealed)
+        .bind(new.id())
+        .bind(now)
+        .bind(environment)
+        .bind(name)
+        .execute()
+        .await
+        .map_err(SecretError::internal)?;
+    }
+    tx.commit().await.map_err(SecretError::internal)?;
+    Ok(rows.len())
 }

@@ -6,8 +6,10 @@
 pub mod output;
 pub mod redact;
 
+pub use redact::{Redactor, REDACTED};
+
 use crate::caps::bindings::trace::tracing::{self as wit, Field, Host, HostSpan, Level};
-use crate::deploy::js::sourcemap::SourceMapper;
+use crate::common::sourcemap::SourceMapper;
 use crate::engine::Invocation;
 use std::sync::Arc;
 use std::time::Instant;

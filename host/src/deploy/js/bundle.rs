@@ -34,7 +34,7 @@ pub fn bundle(entry: &Path) -> anyhow::Result<Bundle> {
         );
     };
     let dir = tempfile::tempdir().context("create a temporary folder for the bundle")?;
-    let out = dir.path().join(super::sourcemap::BUNDLE_NAME);
+    let out = dir.path().join(crate::common::sourcemap::BUNDLE_NAME);
     let output = Command::new(&esbuild)
         .arg(entry)
         .args([

@@ -5,7 +5,7 @@
 
 mod bundle;
 mod snapshot;
-pub mod sourcemap;
+use crate::common::sourcemap;
 
 use crate::engine::Runtime;
 use std::path::Path;

@@ -19,7 +19,6 @@
 //!   may have replaced them) and at once after a change on this host, and
 //!   otherwise sleeps until the next tick.
 
-pub mod admin;
 pub mod schedule;
 pub mod store;
 

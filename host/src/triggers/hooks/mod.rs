@@ -2,13 +2,11 @@
 //! (`caps::data::hooks`), which runs a hook export of a deployed function
 //! (`pb:serverless/hook-handler.handle`) in a fresh instance under the
 //! request limits (memory, fuel, outbound allowlist, `--max-duration`), and
-//! the admin API that binds hooks ([`admin`]).
+//! admin API that binds hooks is `crate::admin::hooks`.
 //!
 //! The hook's invocation carries its [`Origin`]: the depth of the write
 //! that ran it plus one, and for a before-hook that write's transaction —
 //! so what the hook reads and writes through `pb:data` happens inside it.
-
-pub mod admin;
 
 use crate::caps::data::hooks::{self, Call, Event, Origin, Outcome, RunFuture};
 use crate::deploy::handlers::hook;
@@ -25,11 +23,9 @@ pub struct Runner {
 /// Makes the records store of `registry`'s host run hooks through it.
 pub fn install(registry: &Arc<Registry>) {
     if let Some(services) = registry.runtime().services() {
-        crate::caps::data::store::of(services)
-            .hooks
-            .set_runner(Arc::new(Runner {
-                registry: Arc::downgrade(registry),
-            }));
+        services.data.hooks.set_runner(Arc::new(Runner {
+            registry: Arc::downgrade(registry),
+        }));
     }
 }
 

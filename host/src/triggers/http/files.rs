@@ -75,7 +75,7 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Response<Body> {
     let unread = has_body(&req);
-    let admin = super::collections::is_admin(&req, admin_token);
+    let admin = super::reply::is_admin(&req, admin_token);
     let resp = answer(services, admin, &req).await;
     if unread {
         closing(resp)
@@ -115,7 +115,7 @@ async fn answer(
     // PocketBase. The collection may be named by name or id (the SDK's
     // `files.getURL` uses the id); files are stored under the name.
     let access = if admin { Access::Full } else { Access::Public };
-    let store = crate::caps::data::store::of(services);
+    let store = &services.data;
     let collection = match store
         .get_one(&collection, &record, access, &Default::default())
         .await

@@ -14,15 +14,14 @@
 //! SDK sends it); see [`crate::caps::data::rules`]. Errors are PocketBase's
 //! `{status, message, data}`, field errors in `data`.
 
-use super::collections::{data_error, no_content, query_param, read_body, unread};
-use super::reply::{error, json, Body};
+use super::reply::{error, json, no_content, query_param, read_body, unread, Body};
 use crate::caps::data::error::{DataError, FieldError};
 use crate::caps::data::hooks::Origin;
 use crate::caps::data::read::{project, ListQuery};
 use crate::caps::data::rules::Access;
 use crate::caps::data::schema::FieldType;
-use crate::caps::data::store::Store;
 use crate::caps::data::write::MAX_RECORD_BYTES;
+use crate::caps::data::Store;
 use http::{Method, Request};
 use hyper::body::Incoming;
 use serde_json::{json, Map, Value};
@@ -328,15 +327,12 @@ async fn save_uploads(
     uploads: Vec<Upload>,
     saved: &mut Vec<(String, String, String)>,
 ) -> Result<(), http::Response<Body>> {
-    let Some(services) = store.services.upgrade() else {
-        return Err(error(503, "the host is shutting down"));
-    };
     let name = match store.collection(collection).await {
         Ok((_, c)) => c.name.clone(),
         Err(e) => return Err(data_error(e)),
     };
     for u in uploads {
-        if let Err(e) = services.files.save(&name, id, &u.stored, u.data).await {
+        if let Err(e) = store.files.save(&name, id, &u.stored, u.data).await {
             forget(store, saved).await;
             let (status, what) = match e {
                 crate::caps::files::FileError::Quota(m) => (413, m),
@@ -395,6 +391,11 @@ async fn body_object(req: Request<Incoming>) -> Result<Map<String, Value>, http:
             &format!("Failed to read the request body as JSON: {e}"),
         )),
     }
+}
+
+/// A [`DataError`] in PocketBase's error shape.
+pub fn data_error(e: DataError) -> http::Response<Body> {
+    json(e.status(), &e.body())
 }
 
 /// `multipart/form-data` (RFC 7578): enough of it for what HTTP clients

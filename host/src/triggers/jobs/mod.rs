@@ -32,10 +32,11 @@
 //! from its stored artifact ([`Registry::load`]) and kept compiled for
 //! [`OLD_VERSION_TTL`] after its last use.
 
-use crate::caps::jobs::{handles_job, store, JobsHub};
+use crate::caps::jobs::{handles_job, store, Functions, JobsHub};
 use crate::deploy::{Registry, Version};
 use crate::store::{now_ms, Db};
 use crate::triggers::invoke_export::{self, CallError, Job, Target};
+use futures::future::BoxFuture;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -118,6 +119,46 @@ pub fn backoff(config: &JobsConfig, attempt: i32) -> Duration {
     half + half.mul_f64(rand::random::<f64>())
 }
 
+/// Tells the queue of `registry`'s host which functions are deployed
+/// ([`Functions`]), for enqueues.
+pub fn install(registry: &Arc<Registry>) {
+    if let Some(services) = registry.runtime().services() {
+        services.jobs.set_functions(Arc::new(Deployed {
+            registry: Arc::downgrade(registry),
+        }));
+    }
+}
+
+/// The registry as pb:jobs sees it (weakly: the registry holds the
+/// services, which hold this).
+struct Deployed {
+    registry: std::sync::Weak<Registry>,
+}
+
+impl Deployed {
+    fn registry(&self) -> anyhow::Result<Arc<Registry>> {
+        self.registry
+            .upgrade()
+            .ok_or_else(|| anyhow::anyhow!("the host is shutting down"))
+    }
+}
+
+impl Functions for Deployed {
+    fn current_version<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<Option<String>>> {
+        Box::pin(async move { self.registry()?.current_version(name).await })
+    }
+
+    fn exports<'a>(
+        &'a self,
+        version: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<Option<Vec<String>>>> {
+        Box::pin(async move { self.registry()?.version_exports(version).await })
+    }
+}
+
 /// Starts the worker pool of a host (none with `workers = 0`); it stops
 /// when `stopped` changes, stopping the jobs under way and putting them
 /// back in the queue.
@@ -189,14 +230,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 async fn dispatch(pool: Arc<Pool>, mut stopped: watch::Receiver<bool>) {
-    let listener = match &pool.db {
-        Db::Postgres(pg) => Some(tokio::spawn(listen(
-            pg.clone(),
-            pool.hub.clone(),
-            stopped.clone(),
-        ))),
-        Db::Sqlite(_) => None,
-    };
+    let listener = pool
+        .db
+        .postgres()
+        .map(|pg| tokio::spawn(listen(pg.clone(), pool.hub.clone(), stopped.clone())));
     let config = pool.config;
     let slots = Arc::new(Semaphore::new(config.workers));
     let mut runners = JoinSet::new();
@@ -532,7 +569,7 @@ impl Pool {
         let cached = lock(&self.old_versions).get(hash).map(|(v, _)| v.clone());
         let version = match cached {
             // Still stored? (It must not run once removed.)
-            Some(v) => store::version_exports(&self.db, hash).await?.map(|_| v),
+            Some(v) => self.registry.version_exports(hash).await?.map(|_| v),
             None => self.registry.load(hash).await?,
         };
         let mut cache = lock(&self.old_versions);

@@ -200,11 +200,7 @@ pub fn parse(input: &str) -> Result<Expr, FilterError> {
 }
 
 /// The SQL dialect to produce.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dialect {
-    Sqlite,
-    Postgres,
-}
+pub use crate::store::Dialect;
 
 /// How a field is stored (see the module documentation for the columns).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -1,5 +1,4 @@
-//! The admin API of cron, under `/api/pb_serverless/_admin/` (the token is
-//! checked by [`crate::triggers::http::admin`]).
+//! Cron schedules.
 //!
 //! | method | path | what |
 //! |---|---|---|
@@ -11,17 +10,18 @@
 //! deployed and can run `func` (a component exporting
 //! `pb:serverless/cron-handler`, or a JS bundle with that export).
 
-use super::{schedule, store};
-use crate::caps::jobs::admin::read_json;
-use crate::caps::jobs::{check_name, is_js_bundle};
+use super::{can_run, method_not_allowed, no_database, Ctx};
 use crate::deploy::{Registry, Trigger};
 use crate::store::now_ms;
-use crate::triggers::http::reply::{error, json, Body};
+use crate::triggers::cron::{schedule, store};
+use crate::triggers::http::reply::{error, internal, json, read_json, shown, Body};
 use http::{Method, Request};
 use hyper::body::Incoming;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
+
+/// Largest request body.
+const MAX_BODY: usize = 1 << 20;
 
 /// Most schedules a host keeps.
 pub const MAX_SCHEDULES: usize = 1000;
@@ -42,24 +42,17 @@ struct Entry {
     timezone: Option<String>,
 }
 
-pub async fn handle(registry: &Arc<Registry>, req: Request<Incoming>) -> http::Response<Body> {
-    let Some(services) = registry.runtime().services().cloned() else {
-        return error(500, "this host has no database for cron");
+pub async fn handle(ctx: &Ctx<'_>, req: Request<Incoming>) -> http::Response<Body> {
+    let Some(services) = ctx.services else {
+        return no_database();
     };
+    let registry = ctx.registry;
     let db = registry.db();
-    let only_cron = req
-        .uri()
-        .path()
-        .trim_end_matches('/')
-        .ends_with("/_admin/cron");
-    if !only_cron {
-        return error(404, "the requested resource wasn't found");
-    }
     match req.method().clone() {
         Method::GET => list(registry).await,
         Method::PUT | Method::POST => {
             let shape = "{\"schedules\": [{\"function\": \"…\", \"func\": \"…\", \"cron\": \"0 8 * * *\", \"timezone\": \"UTC\"}]}";
-            let body: PutBody = match read_json(req, shape).await {
+            let body: PutBody = match read_json(req, MAX_BODY, shape, true).await {
                 Ok(b) => b,
                 Err(resp) => return resp,
             };
@@ -77,14 +70,13 @@ pub async fn handle(registry: &Arc<Registry>, req: Request<Incoming>) -> http::R
                 }
             }
             if let Err(e) = store::replace(db, &set, now_ms()).await {
-                tracing::error!(target: "pb.cron", "admin API: {e}");
-                return error(500, "internal error; see the host log");
+                return internal("admin API (cron)", e);
             }
             tracing::info!(target: "pb.cron", schedules = set.len(), "cron schedules replaced");
             services.jobs.cron_wake.notify_one();
             list(registry).await
         }
-        _ => error(405, "method not allowed"),
+        _ => method_not_allowed(),
     }
 }
 
@@ -96,32 +88,9 @@ fn check(registry: &Registry, e: Entry) -> Result<store::Schedule, String> {
             shown(&e.func)
         )
     })?;
-    check_name(&e.func).map_err(|_| {
-        format!(
-            "`func` must be 1 to {} bytes without control characters",
-            crate::caps::jobs::MAX_NAME_LEN
-        )
-    })?;
     let timezone = e.timezone.filter(|t| !t.is_empty());
     schedule::parse(&e.cron, timezone.as_deref())?;
-    let deployed = registry
-        .get(&function)
-        .ok_or_else(|| format!("unknown function `{}`: deploy it first", shown(&function)))?;
-    let version = &deployed.version;
-    if !version.triggers.contains(&Trigger::Cron) {
-        return Err(format!(
-            "function `{function}` has no cron handler: export `pb:serverless/cron-handler` (a JS \
-             function: `export async function {}(tick)`)",
-            shown(&e.func)
-        ));
-    }
-    if is_js_bundle(&version.exports) && !version.exports.contains(&e.func) {
-        return Err(format!(
-            "function `{function}` has no export named `{}` (its exports: {})",
-            shown(&e.func),
-            version.exports.join(", ")
-        ));
-    }
+    can_run(registry, &function, &e.func, Trigger::Cron)?;
     let cron = e.cron.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut h = Sha256::new();
     for part in [&function, &e.func, &cron, timezone.as_deref().unwrap_or("")] {
@@ -143,10 +112,7 @@ async fn list(registry: &Registry) -> http::Response<Body> {
     let db = registry.db();
     let (schedules, last) = match (store::schedules(db).await, store::last_ticks(db).await) {
         (Ok(s), Ok(l)) => (s, l),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::error!(target: "pb.cron", "admin API: {e}");
-            return error(500, "internal error; see the host log");
-        }
+        (Err(e), _) | (_, Err(e)) => return internal("admin API (cron)", e),
     };
     let now = now_ms();
     let items: Vec<serde_json::Value> = schedules
@@ -172,8 +138,4 @@ async fn list(registry: &Registry) -> http::Response<Body> {
         })
         .collect();
     json(200, &json!({ "items": items }))
-}
-
-fn shown(s: &str) -> String {
-    s.chars().take(64).collect()
 }

@@ -1,6 +1,5 @@
-//! The admin API of `pb:secrets`, under `/api/pb_serverless/_admin/` (the
-//! token is checked by [`crate::triggers::http::admin`]). `?env=` picks the
-//! environment; without it, the host's own (`pbs serve --env`).
+//! `pb:secrets`. `?env=` picks the environment; without it, the host's own
+//! (`pbs serve --env`).
 //!
 //! | method | path | what |
 //! |---|---|---|
@@ -11,18 +10,19 @@
 //! | DELETE | `secrets/{name}` | remove it → 204 |
 //!
 //! No answer ever carries a value, only its mask; the request body is
-//! never logged.
+//! never logged, nor quoted in an error.
 
-use super::placeholder::Binding;
-use super::{mask, store, valid_environment, valid_name, SecretError, MAX_VALUE_LEN};
+use super::{method_not_allowed, no_database, not_found, Ctx};
+use crate::caps::secrets::{
+    mask, store, valid_environment, valid_name, Binding, SecretError, MAX_VALUE_LEN,
+};
 use crate::caps::services::Services;
-use crate::triggers::http::reply::{error, full, json, Body};
-use crate::triggers::http::ADMIN_PREFIX;
+use crate::triggers::http::reply::{
+    error, internal, json, no_content, query_param, read_json, Body,
+};
 use http::{Method, Request};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::json;
-use std::sync::Arc;
 
 /// Largest request body (a value as JSON text, escaped, and its hosts).
 const MAX_BODY: usize = 8 * MAX_VALUE_LEN;
@@ -42,28 +42,15 @@ struct SetBody {
     hosts: Option<Vec<String>>,
 }
 
-pub async fn handle(
-    services: Option<Arc<Services>>,
-    req: Request<Incoming>,
-) -> http::Response<Body> {
-    let Some(services) = services else {
-        return error(500, "this host has no database for secrets");
+/// The shape of a PUT's body, for errors.
+const SHAPE: &str = "{\"value\": \"…\", \"hosts\": [\"host\", …]} (PATCH: only `hosts`)";
+
+pub async fn handle(ctx: &Ctx<'_>, req: Request<Incoming>) -> http::Response<Body> {
+    let Some(services) = ctx.services else {
+        return no_database();
     };
-    let path = req.uri().path().strip_prefix(ADMIN_PREFIX).unwrap_or("");
-    let segments: Vec<String> = path
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect();
-    let env = req
-        .uri()
-        .query()
-        .and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "env")
-                .map(|(_, v)| v.into_owned())
-        })
-        .unwrap_or_else(|| services.environment.to_string());
+    let segments = &ctx.segments;
+    let env = query_param(&req, "env").unwrap_or_else(|| services.environment.to_string());
     if let Err(why) = valid_environment(&env) {
         return error(400, &why);
     }
@@ -75,7 +62,7 @@ pub async fn handle(
             }
             Some(name.clone())
         }
-        _ => return error(404, "the requested resource wasn't found"),
+        _ => return not_found(),
     };
     let (db, key) = (&services.db, &*services.secrets_key);
     match (req.method().clone(), name) {
@@ -94,7 +81,7 @@ pub async fn handle(
             Err(e) => failed(e),
         },
         (Method::PUT | Method::POST, Some(name)) => {
-            let body: SetBody = match read_json(req).await {
+            let body: SetBody = match read_json(req, MAX_BODY, SHAPE, false).await {
                 Ok(b) => b,
                 Err(resp) => return resp,
             };
@@ -113,7 +100,7 @@ pub async fn handle(
                     tracing::info!(target: "pb.secrets", environment = %env, secret = %name, "secret set through the admin API");
                     let hosts = match hosts {
                         Some(h) => h.iter().map(Binding::to_string).collect(),
-                        None => current_hosts(&services, &env, &name).await,
+                        None => current_hosts(services, &env, &name).await,
                     };
                     json(
                         200,
@@ -129,7 +116,7 @@ pub async fn handle(
             }
         }
         (Method::PATCH, Some(name)) => {
-            let body: HostsBody = match read_json(req).await {
+            let body: HostsBody = match read_json(req, MAX_BODY, SHAPE, false).await {
                 Ok(b) => b,
                 Err(resp) => return resp,
             };
@@ -153,15 +140,12 @@ pub async fn handle(
         (Method::DELETE, Some(name)) => match store::remove(db, &env, &name).await {
             Ok(true) => {
                 tracing::info!(target: "pb.secrets", environment = %env, secret = %name, "secret removed through the admin API");
-                http::Response::builder()
-                    .status(204)
-                    .body(full(""))
-                    .expect("static response")
+                no_content()
             }
             Ok(false) => not_set(&name, &env),
             Err(e) => failed(e),
         },
-        _ => error(405, "method not allowed"),
+        _ => method_not_allowed(),
     }
 }
 
@@ -200,35 +184,6 @@ fn failed(e: SecretError) -> http::Response<Body> {
     match e {
         SecretError::Invalid(why) => error(400, &why),
         e @ SecretError::Undecryptable { .. } => error(500, &e.to_string()),
-        SecretError::Internal(e) => {
-            tracing::error!(target: "pb.secrets", "admin API: {e:#}");
-            error(500, "internal error; see the host log")
-        }
+        SecretError::Internal(e) => internal("admin API (secrets)", e),
     }
-}
-
-async fn read_json<T: serde::de::DeserializeOwned>(
-    req: Request<Incoming>,
-) -> Result<T, http::Response<Body>> {
-    let bytes = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(error(
-                413,
-                &format!("the request body is larger than {MAX_BODY} bytes"),
-            ))
-        }
-        Err(e) => return Err(error(400, &format!("could not read the request body: {e}"))),
-    };
-    // serde's message may quote the input: never echo it, it holds a value.
-    serde_json::from_slice(&bytes).map_err(|e| {
-        error(
-            400,
-            &format!(
-                "the body must be JSON {{\"value\": \"…\", \"hosts\": [\"host\", …]}} (PATCH: only `hosts`) (line {}, column {})",
-                e.line(),
-                e.column()
-            ),
-        )
-    })
 }

@@ -1,13 +1,15 @@
 //! Starting and stopping a host: runtime, database, registry, admin token,
-//! and the HTTP listener.
+//! and the HTTP listener; which request goes where is [`routes`].
+
+pub mod routes;
 
 use crate::config::{HostConfig, Mode};
 use crate::deploy::{inspect, Deployed, Registry, Trigger, Version};
 use crate::engine::Runtime;
 use crate::store::Db;
-use crate::triggers::http::{App, Target};
 use anyhow::Context;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use routes::{App, Target};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -57,16 +59,17 @@ impl Server {
                     config.secrets.key.as_deref(),
                 )
                 .await?;
-                runtime.set_services(crate::caps::services::Services {
-                    db: db.clone(),
-                    data_dir: config.dir.clone(),
+                let files = crate::caps::files::Files::open(&config.files, &config.dir)?;
+                runtime.set_services(crate::caps::services::Services::new(
+                    db.clone(),
+                    config.dir.clone(),
                     environment,
                     secrets_key,
-                    jobs: Default::default(),
-                    files: Arc::new(crate::caps::files::Files::open(&config.files, &config.dir)?),
-                });
+                    Arc::new(files),
+                ));
                 let registry = Registry::open(db, runtime.clone()).await?;
                 crate::triggers::hooks::install(&registry);
+                crate::triggers::jobs::install(&registry);
                 let token = admin_token(&config)?;
                 (
                     Target::Host {
@@ -251,7 +254,7 @@ fn admin_token(config: &HostConfig) -> anyhow::Result<String> {
     let token = hex::encode(rand::random::<[u8; 32]>());
     // An empty or unreadable file from an interrupted first start is replaced.
     let _ = std::fs::remove_file(&file);
-    write_private(&file, &token)?;
+    crate::common::write_private(&file, &token)?;
     use std::io::Write as _;
     let _ = writeln!(
         std::io::stdout(),
@@ -259,20 +262,4 @@ fn admin_token(config: &HostConfig) -> anyhow::Result<String> {
         file.display()
     );
     Ok(token)
-}
-
-fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options
-        .open(path)
-        .with_context(|| format!("create {}", path.display()))?;
-    f.write_all(contents.as_bytes())?;
-    Ok(())
 }

@@ -1,5 +1,4 @@
-//! PocketBase's collections API, behind the admin token, and the routing of
-//! everything under `/api/collections` (records: [`super::records`]).
+//! Collections: PocketBase's collections API and `_admin/collections`.
 //!
 //! | method | path | what |
 //! |---|---|---|
@@ -10,73 +9,78 @@
 //! | DELETE | `/api/collections/{name or id}` | delete it and its records → 204 |
 //! | PUT | `/api/collections/import`, `/api/pb_serverless/_admin/collections` | `{"collections": […], "force": false}`: create or change each, in order, in one transaction (others are left alone) → `{"collections": […]}` |
 //!
-//! A collection's JSON is the same everywhere (these answers, the project
-//! manifest's `collections`): see [`crate::caps::data::schema`].
+//! The records under `/api/collections/{name}/records` are not the admin's:
+//! see `triggers/http/records.rs`. A collection's JSON is the same
+//! everywhere (these answers, the project manifest's `collections`): see
+//! [`crate::caps::data::schema`].
 
-use super::reply::{closing, error, full, has_body, json, Body};
+use super::{is_admin, method_not_allowed, no_database, Ctx};
 use crate::caps::data::error::DataError;
-use crate::caps::data::schema;
-use crate::caps::data::store::{self as data_store, Store};
+use crate::caps::data::{schema, Store};
 use crate::caps::services::Services;
+use crate::triggers::http::records::data_error;
+use crate::triggers::http::reply::{
+    error, json, no_content, query_flag, query_param, read_body, unread, Body,
+};
 use http::{Method, Request};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// Prefix of the collections and records API.
+/// Prefix of PocketBase's collections and records API.
 pub const PREFIX: &str = "/api/collections";
 /// Largest collection definition (or import) accepted.
 pub const MAX_SCHEMA_BYTES: usize = 4 << 20;
 
-/// Whether `path` belongs to this API.
+/// Whether `path` belongs to PocketBase's collections and records API.
 pub fn matches(path: &str) -> bool {
     path == PREFIX || path.starts_with("/api/collections/")
 }
 
-/// Routes a request under `/api/collections`.
-pub async fn handle(
-    services: Option<&Arc<Services>>,
-    admin_token: &str,
-    req: Request<Incoming>,
-) -> http::Response<Body> {
-    let Some(services) = services else {
-        return unread(
-            &req,
-            error(
-                503,
-                "records need the full host (`pbs serve` with a data folder)",
-            ),
-        );
-    };
-    let store = data_store::of(services);
-    let path = req.uri().path().to_string();
-    let rest = path.strip_prefix(PREFIX).unwrap_or("");
-    let segments: Vec<String> = rest
+/// The path under [`PREFIX`], split at `/`, each segment percent-decoded.
+pub fn segments(path: &str) -> Vec<String> {
+    path.strip_prefix(PREFIX)
+        .unwrap_or("")
         .split('/')
         .filter(|s| !s.is_empty())
         .map(percent_decode)
-        .collect();
-    let admin = is_admin(&req, admin_token);
-    let method = req.method().clone();
-    match segments.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        [_, "records", ..] => super::records::handle(&store, admin, &segments, req).await,
-        _ if !admin => unread(
+        .collect()
+}
+
+/// Answers PocketBase's collections API (`segments`: the path under
+/// [`PREFIX`], not a records route).
+pub async fn handle(
+    services: &Arc<Services>,
+    admin_token: &str,
+    segments: &[String],
+    req: Request<Incoming>,
+) -> http::Response<Body> {
+    if !is_admin(&req, admin_token) {
+        return unread(
             &req,
             error(
                 401,
                 "The request requires valid superuser authorization token to be set (the admin token).",
             ),
-        ),
+        );
+    }
+    let store = &services.data;
+    let method = req.method().clone();
+    match segments
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         [] => match method {
-            Method::GET => list(&store, &req).await,
-            Method::POST => match read_json(req, MAX_SCHEMA_BYTES).await {
-                Ok(v) => reply(create(&store, &v).await),
+            Method::GET => list(store, &req).await,
+            Method::POST => match read_object(req, MAX_SCHEMA_BYTES).await {
+                Ok(v) => reply(create(store, &v).await),
                 Err(resp) => resp,
             },
-            _ => unread(&req, error(405, "method not allowed")),
+            _ => unread(&req, method_not_allowed()),
         },
-        ["import"] if method == Method::PUT => import(&store, req).await,
+        ["import"] if method == Method::PUT => import(store, req).await,
         [name] => match method {
             Method::GET => match store.catalog.get(&store.db, name).await {
                 Ok((_, c)) => json(200, &c.to_json()),
@@ -85,7 +89,7 @@ pub async fn handle(
             Method::PATCH => {
                 let force = query_flag(&req, "force");
                 let name = name.to_string();
-                match read_json(req, MAX_SCHEMA_BYTES).await {
+                match read_object(req, MAX_SCHEMA_BYTES).await {
                     Ok(Value::Object(patch)) => {
                         let force = force || patch.get("force") == Some(&Value::Bool(true));
                         let updated = store.catalog.update(&store.db, &name, &patch, force).await;
@@ -105,26 +109,16 @@ pub async fn handle(
                 }
                 Err(e) => unread(&req, data_error(e)),
             },
-            _ => unread(&req, error(405, "method not allowed")),
+            _ => unread(&req, method_not_allowed()),
         },
         _ => unread(&req, error(404, "The requested resource wasn't found.")),
     }
 }
 
-/// `PUT /api/pb_serverless/_admin/collections` (the admin API; the token
-/// was checked there).
-pub async fn admin_import(
-    services: Option<Arc<Services>>,
-    req: Request<Incoming>,
-) -> http::Response<Body> {
-    let Some(services) = services else {
-        return unread(
-            &req,
-            error(
-                503,
-                "collections need the full host (`pbs serve` with a data folder)",
-            ),
-        );
+/// `PUT /api/pb_serverless/_admin/collections` (the token was checked).
+pub async fn admin_import(ctx: &Ctx<'_>, req: Request<Incoming>) -> http::Response<Body> {
+    let Some(services) = ctx.services else {
+        return unread(&req, no_database());
     };
     if req.method() != Method::PUT && req.method() != Method::POST {
         return unread(
@@ -132,12 +126,12 @@ pub async fn admin_import(
             error(405, "method not allowed; PUT the set of collections"),
         );
     }
-    import(&data_store::of(&services), req).await
+    import(&services.data, req).await
 }
 
 async fn import(store: &Store, req: Request<Incoming>) -> http::Response<Body> {
     let force_query = query_flag(&req, "force");
-    let body = match read_json(req, MAX_SCHEMA_BYTES).await {
+    let body = match read_object(req, MAX_SCHEMA_BYTES).await {
         Ok(v) => v,
         Err(resp) => return resp,
     };
@@ -232,32 +226,9 @@ fn reply(result: Result<Value, DataError>) -> http::Response<Body> {
     }
 }
 
-/// A [`DataError`] in PocketBase's error shape.
-pub fn data_error(e: DataError) -> http::Response<Body> {
-    json(e.status(), &e.body())
-}
-
-pub fn no_content() -> http::Response<Body> {
-    http::Response::builder()
-        .status(204)
-        .body(full(""))
-        .expect("static response")
-}
-
-/// Marks a reply sent without reading a request body.
-pub fn unread(req: &Request<Incoming>, resp: http::Response<Body>) -> http::Response<Body> {
-    if has_body(req) {
-        closing(resp)
-    } else {
-        resp
-    }
-}
-
-/// The body as JSON, at most `limit` bytes.
-pub async fn read_json(
-    req: Request<Incoming>,
-    limit: usize,
-) -> Result<Value, http::Response<Body>> {
+/// The body as a JSON value, at most `limit` bytes; an empty body is `{}`
+/// (as PocketBase reads it).
+async fn read_object(req: Request<Incoming>, limit: usize) -> Result<Value, http::Response<Body>> {
     let bytes = read_body(req, limit).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(Default::default()));
@@ -268,30 +239,6 @@ pub async fn read_json(
             &format!("Failed to read the request body as JSON: {e}"),
         )
     })
-}
-
-pub async fn read_body(
-    req: Request<Incoming>,
-    limit: usize,
-) -> Result<bytes::Bytes, http::Response<Body>> {
-    match Limited::new(req.into_body(), limit).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(closing(error(
-            413,
-            &format!("the request body is larger than the limit of {limit} bytes"),
-        ))),
-        Err(e) => Err(error(400, &format!("could not read the request body: {e}"))),
-    }
-}
-
-pub fn query_param(req: &Request<Incoming>, key: &str) -> Option<String> {
-    form_urlencoded::parse(req.uri().query()?.as_bytes())
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
-}
-
-fn query_flag(req: &Request<Incoming>, key: &str) -> bool {
-    query_param(req, key).is_some_and(|v| v == "true" || v == "1")
 }
 
 /// A path segment with `%XX` escapes decoded (invalid UTF-8 replaced).
@@ -312,26 +259,4 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Whether the request carries the admin token: `Authorization: Bearer
-/// <token>`, or the bare token as the PocketBase SDK sends it.
-pub fn is_admin(req: &Request<Incoming>, token: &str) -> bool {
-    let Some(value) = req
-        .headers()
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let value = value.trim();
-    let given = match value.split_once(' ') {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-        _ => value,
-    };
-    !token.is_empty() && constant_time_eq(given.as_bytes(), token.as_bytes())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -1,5 +1,4 @@
-//! The admin API of `pb:jobs`, under `/api/pb_serverless/_admin/` (the
-//! token is checked by [`crate::triggers::http::admin`]).
+//! `pb:jobs`: the queue and its bindings.
 //!
 //! | method | path | what |
 //! |---|---|---|
@@ -10,17 +9,16 @@
 //! | GET | `jobs/bindings` | job name → consuming function |
 //! | PUT | `jobs/bindings` | replace them: `{"bindings": {"job_name": "function"}}` |
 
-use super::store::{self, Filter};
-use crate::deploy::{valid_function_name, Registry};
+use super::{method_not_allowed, no_database, not_found, Ctx};
+use crate::caps::jobs::store::{self, Filter};
+use crate::caps::services::Services;
+use crate::deploy::valid_function_name;
 use crate::store::now_ms;
-use crate::triggers::http::reply::{error, json, Body};
-use crate::triggers::http::ADMIN_PREFIX;
+use crate::triggers::http::reply::{error, internal, json, query_param, read_json, shown, Body};
 use http::{Method, Request};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// Jobs per page when none is asked for.
 pub const DEFAULT_PER_PAGE: i64 = 30;
@@ -28,7 +26,7 @@ pub const DEFAULT_PER_PAGE: i64 = 30;
 pub const MAX_PER_PAGE: i64 = 500;
 /// Most job bindings.
 pub const MAX_BINDINGS: usize = 1000;
-/// Largest request body of the admin endpoints of jobs and cron.
+/// Largest request body.
 pub const MAX_BODY: usize = 1 << 20;
 
 #[derive(serde::Deserialize)]
@@ -37,42 +35,35 @@ struct BindingsBody {
     bindings: BTreeMap<String, String>,
 }
 
-pub async fn handle(registry: &Arc<Registry>, req: Request<Incoming>) -> http::Response<Body> {
-    let Some(services) = registry.runtime().services().cloned() else {
-        return error(500, "this host has no database for jobs");
+pub async fn handle(ctx: &Ctx<'_>, req: Request<Incoming>) -> http::Response<Body> {
+    let Some(services) = ctx.services else {
+        return no_database();
     };
     let db = &services.db;
-    let path = req.uri().path().strip_prefix(ADMIN_PREFIX).unwrap_or("");
-    let segments: Vec<String> = path
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect();
-    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     let now = now_ms();
-    match (req.method().clone(), segments.as_slice()) {
-        (Method::GET, ["jobs"]) => list(db, &req).await,
+    match (req.method().clone(), ctx.path().as_slice()) {
+        (Method::GET, ["jobs"]) => list(services, &req).await,
         (Method::GET, ["jobs", "bindings"]) => match store::bindings(db).await {
             Ok(b) => json(
                 200,
                 &json!({ "bindings": b.into_iter().collect::<BTreeMap<_, _>>() }),
             ),
-            Err(e) => internal(e),
+            Err(e) => internal("admin API (jobs)", e),
         },
         (Method::PUT | Method::POST, ["jobs", "bindings"]) => {
-            let body: BindingsBody =
-                match read_json(req, "{\"bindings\": {\"job_name\": \"function\"}}").await {
-                    Ok(b) => b,
-                    Err(resp) => return resp,
-                };
+            let shape = "{\"bindings\": {\"job_name\": \"function\"}}";
+            let body: BindingsBody = match read_json(req, MAX_BODY, shape, true).await {
+                Ok(b) => b,
+                Err(resp) => return resp,
+            };
             if body.bindings.len() > MAX_BINDINGS {
                 return error(400, &format!("at most {MAX_BINDINGS} job bindings"));
             }
             for (job, function) in &body.bindings {
-                if let Err(e) = super::check_name(job) {
+                if let Err(e) = crate::caps::jobs::check_name(job) {
                     return error(400, &format!("job name `{}`: {}", shown(job), message(e)));
                 }
-                if !valid_function_name(function) || registry.get(function).is_none() {
+                if !valid_function_name(function) || ctx.registry.get(function).is_none() {
                     return error(
                         400,
                         &format!(
@@ -93,13 +84,13 @@ pub async fn handle(registry: &Arc<Registry>, req: Request<Incoming>) -> http::R
                         &json!({ "bindings": list.into_iter().collect::<BTreeMap<_, _>>() }),
                     )
                 }
-                Err(e) => internal(e),
+                Err(e) => internal("admin API (jobs)", e),
             }
         }
         (Method::GET, ["jobs", id]) => match store::get(db, id).await {
             Ok(Some(job)) => json(200, &serde_json::to_value(job).unwrap_or_default()),
-            Ok(None) => not_found(id),
-            Err(e) => internal(e),
+            Ok(None) => no_such_job(id),
+            Err(e) => internal("admin API (jobs)", e),
         },
         (Method::POST, ["jobs", id, action @ ("retry" | "cancel")]) => {
             let done = if *action == "retry" {
@@ -132,24 +123,17 @@ pub async fn handle(registry: &Arc<Registry>, req: Request<Incoming>) -> http::R
                         &format!("job `{id}` is {state}; only {allowed} jobs can be {done}"),
                     )
                 }
-                Ok(Err(false)) => not_found(id),
-                Err(e) => internal(e),
+                Ok(Err(false)) => no_such_job(id),
+                Err(e) => internal("admin API (jobs)", e),
             }
         }
-        (_, ["jobs", ..]) => error(405, "method not allowed"),
-        _ => error(404, "the requested resource wasn't found"),
+        (_, ["jobs", ..]) => method_not_allowed(),
+        _ => not_found(),
     }
 }
 
-async fn list(db: &crate::store::Db, req: &Request<Incoming>) -> http::Response<Body> {
-    let param = |key: &str| {
-        req.uri().query().and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == key)
-                .map(|(_, v)| v.into_owned())
-                .filter(|v| !v.is_empty())
-        })
-    };
+async fn list(services: &Services, req: &Request<Incoming>) -> http::Response<Body> {
+    let param = |key: &str| query_param(req, key).filter(|v| !v.is_empty());
     let filter = Filter {
         state: param("state"),
         name: param("name"),
@@ -177,7 +161,7 @@ async fn list(db: &crate::store::Db, req: &Request<Incoming>) -> http::Response<
         return error(400, "`page` and `perPage` must be positive integers");
     };
     let (page, per_page) = (page.min(1_000_000), per_page.min(MAX_PER_PAGE));
-    match store::list(db, &filter, (page - 1) * per_page, per_page).await {
+    match store::list(&services.db, &filter, (page - 1) * per_page, per_page).await {
         Ok((items, total)) => json(
             200,
             &json!({
@@ -188,12 +172,8 @@ async fn list(db: &crate::store::Db, req: &Request<Incoming>) -> http::Response<
                 "items": items,
             }),
         ),
-        Err(e) => internal(e),
+        Err(e) => internal("admin API (jobs)", e),
     }
-}
-
-fn shown(s: &str) -> String {
-    s.chars().take(64).collect()
 }
 
 fn message(e: crate::caps::bindings::jobs::queue::Error) -> String {
@@ -208,31 +188,6 @@ fn message(e: crate::caps::bindings::jobs::queue::Error) -> String {
     }
 }
 
-fn not_found(id: &str) -> http::Response<Body> {
+fn no_such_job(id: &str) -> http::Response<Body> {
     error(404, &format!("no job with id `{}`", shown(id)))
-}
-
-fn internal(e: sqlx::Error) -> http::Response<Body> {
-    tracing::error!(target: "pb.jobs", "admin API: {e}");
-    error(500, "internal error; see the host log")
-}
-
-/// Reads a JSON body of at most [`MAX_BODY`] bytes; a bad one is a 400
-/// naming the expected `shape`.
-pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
-    req: Request<Incoming>,
-    shape: &str,
-) -> Result<T, http::Response<Body>> {
-    let bytes = match Limited::new(req.into_body(), MAX_BODY).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(error(
-                413,
-                &format!("the request body is larger than {MAX_BODY} bytes"),
-            ))
-        }
-        Err(e) => return Err(error(400, &format!("could not read the request body: {e}"))),
-    };
-    serde_json::from_slice(&bytes)
-        .map_err(|e| error(400, &format!("the body must be JSON {shape}: {e}")))
 }

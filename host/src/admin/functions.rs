@@ -1,0 +1,110 @@
+//! Functions and their versions.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | GET | `functions` | every function and the version it serves |
+//! | GET | `functions/{name}` | one function with its deploy history |
+//! | PUT, POST | `functions/{name}?triggers=http,jobs&allowed_hosts=api.openai.com,10.0.0.5:8080` | deploy a component (body: the `.wasm`) |
+//! | DELETE | `functions/{name}` | stop serving a function (its versions stay) |
+//! | POST | `check?triggers=…` | run the deploy checks without storing anything |
+
+use super::{method_not_allowed, not_found, Ctx};
+use crate::config::DEFAULT_MAX_COMPONENT_SIZE;
+use crate::deploy::{inspect, DeployError, Registry, Trigger};
+use crate::triggers::http::reply::{
+    error, internal, json, no_content, query_param, read_body, Body,
+};
+use http::{Method, Request};
+use hyper::body::Incoming;
+use serde_json::json;
+
+pub async fn handle(ctx: &Ctx<'_>, req: Request<Incoming>) -> http::Response<Body> {
+    let registry = ctx.registry;
+    match (req.method().clone(), ctx.path().as_slice()) {
+        (Method::GET, ["functions"]) => match registry.list().await {
+            Ok(list) => json(200, &json!({ "items": list })),
+            Err(e) => internal("admin API", e),
+        },
+        (Method::GET, ["functions", name]) => get(registry, name).await,
+        (Method::PUT | Method::POST, ["functions", name]) => {
+            let hosts: Vec<String> = query_param(&req, "allowed_hosts")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(String::from)
+                .collect();
+            let (triggers, bytes) = match upload(req).await {
+                Ok(v) => v,
+                Err(resp) => return resp,
+            };
+            match registry.deploy(name, bytes, &triggers, &hosts).await {
+                Ok(info) => json(201, &serde_json::to_value(info).unwrap_or_default()),
+                Err(e) => deploy_error(e),
+            }
+        }
+        (Method::DELETE, ["functions", name]) => match registry.remove(name).await {
+            Ok(true) => no_content(),
+            Ok(false) => error(404, &format!("no function named `{name}` is deployed")),
+            Err(e) => internal("admin API", e),
+        },
+        (Method::POST, ["check"]) => {
+            let (triggers, bytes) = match upload(req).await {
+                Ok(v) => v,
+                Err(resp) => return resp,
+            };
+            let runtime = registry.runtime().clone();
+            let checked =
+                tokio::task::spawn_blocking(move || inspect(&runtime, &bytes, &triggers)).await;
+            match checked {
+                Ok(Ok(c)) => json(
+                    200,
+                    &json!({
+                        "version": c.hash,
+                        "exports": c.exports,
+                        "triggers": c.triggers.iter().map(|t| t.name()).collect::<Vec<_>>(),
+                    }),
+                ),
+                Ok(Err(e)) => deploy_error(e),
+                Err(e) => internal("admin API", e),
+            }
+        }
+        (_, ["functions"] | ["functions", _] | ["check"]) => method_not_allowed(),
+        _ => not_found(),
+    }
+}
+
+/// The requested triggers and the uploaded component of a deploy or check.
+async fn upload(req: Request<Incoming>) -> Result<(Vec<Trigger>, Vec<u8>), http::Response<Body>> {
+    let triggers = query_param(&req, "triggers").unwrap_or_default();
+    let triggers = Trigger::parse_list(&triggers).map_err(deploy_error)?;
+    let bytes = read_body(req, DEFAULT_MAX_COMPONENT_SIZE).await?;
+    Ok((triggers, bytes.to_vec()))
+}
+
+async fn get(registry: &Registry, name: &str) -> http::Response<Body> {
+    let list = match registry.list().await {
+        Ok(l) => l,
+        Err(e) => return internal("admin API", e),
+    };
+    let Some(info) = list.into_iter().find(|f| f.name == name) else {
+        return error(404, &format!("no function named `{name}` is deployed"));
+    };
+    let history = match registry.history(name).await {
+        Ok(h) => h,
+        Err(e) => return internal("admin API", e),
+    };
+    let mut value = serde_json::to_value(info).unwrap_or_default();
+    value["deployments"] = history
+        .into_iter()
+        .map(|(version, created_ms)| json!({"version": version, "created_ms": created_ms}))
+        .collect();
+    json(200, &value)
+}
+
+fn deploy_error(e: DeployError) -> http::Response<Body> {
+    if let DeployError::Internal(inner) = &e {
+        tracing::error!("deploy failed: {inner:#}");
+    }
+    error(e.status(), &e.to_string())
+}
