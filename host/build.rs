@@ -44,6 +44,51 @@ fn main() {
         "building guest-js for wasm32-wasip2 failed; run scripts/setup.sh first \
          (it installs the wasm32-wasip2 target and the WASI SDK QuickJS needs)"
     );
+    embed_sdk(&root.join("sdk-ts"));
+
     let wasm = target_dir.join("wasm32-wasip2/release/pbs_guest_js.wasm");
     println!("cargo:rustc-env=PBS_JS_ENGINE={}", wasm.display());
+}
+
+/// Lists the files of the TypeScript SDK (`sdk-ts/`, but `node_modules`)
+/// for `src/sdk.rs` to embed: `$OUT_DIR/sdk_files.rs`.
+fn embed_sdk(sdk: &std::path::Path) {
+    println!("cargo:rerun-if-changed={}", sdk.display());
+    let mut files = Vec::new();
+    let mut dirs = vec![sdk.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+            .filter_map(|e| e.ok())
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let path = e.path();
+            let name = e.file_name();
+            if name == "node_modules" || name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut out = String::from("&[\n");
+    for f in files {
+        let rel = f
+            .strip_prefix(sdk)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        out.push_str(&format!(
+            "    ({rel:?}, include_str!({:?})),\n",
+            f.display().to_string()
+        ));
+    }
+    out.push(']');
+    let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("sdk_files.rs");
+    std::fs::write(dest, out).expect("write sdk_files.rs");
 }

@@ -26,6 +26,7 @@ pub mod config;
 pub mod deploy;
 pub mod engine;
 pub mod project;
+pub mod sdk;
 pub mod server;
 pub mod store;
 pub mod triggers;
