@@ -12,7 +12,7 @@ fn main() {
     let guest = root.join("guest-js");
     // Outside OUT_DIR on purpose: shared by debug, release and test builds.
     let target_dir = root.join("target").join("guest-js");
-    for watched in ["src", "js", "Cargo.toml", "Cargo.lock"] {
+    for watched in ["src", "js", "ts", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", guest.join(watched).display());
     }
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
@@ -22,6 +22,22 @@ fn main() {
         manifest_dir.join("src/caps/data/status.rs").display()
     );
     println!("cargo:rerun-if-env-changed=WASI_SDK");
+
+    // The `pb` global: TypeScript over the layer generated from the WIT,
+    // type-checked and bundled (guest-js/ts/build.mjs), then compiled into
+    // the engine like the other prelude files.
+    let pb_js = target_dir.join("70-pb.js");
+    std::fs::create_dir_all(&target_dir).expect("create target/guest-js");
+    let built = Command::new("node")
+        .arg(guest.join("ts/build.mjs"))
+        .arg(&pb_js)
+        .status()
+        .expect("run node to build the engine's pb global (is Node installed?)");
+    assert!(
+        built.success(),
+        "building guest-js/ts (the engine's `pb` global) failed: a type error above, or its \
+         npm packages are missing (run scripts/setup.sh)"
+    );
 
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
@@ -37,6 +53,7 @@ fn main() {
         .env_remove("CARGO_MAKEFLAGS")
         .env_remove("RUSTC_WORKSPACE_WRAPPER")
         .env_remove("CLIPPY_ARGS")
+        .env("PBS_PB_JS", &pb_js)
         .status()
         .expect("run cargo to build guest-js");
     assert!(

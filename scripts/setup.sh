@@ -15,7 +15,7 @@ rustup target add wasm32-wasip2 >/dev/null
 
 bash scripts/wasi-sdk.sh
 
-for project in tests/js examples/hello-ts; do
+for project in guest-js/ts tests/js examples/hello-ts; do
   if [ ! -d $project/node_modules ] || [ $project/package-lock.json -nt $project/node_modules ]; then
     echo "==> npm packages of $project"
     npm ci --prefix $project --no-audit --no-fund --loglevel=error

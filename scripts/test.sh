@@ -13,6 +13,11 @@ export CARGO_INCREMENTAL=0
 df -h . | tail -1 | awk '{print "==> disk: " $4 " free"}'
 echo "==> JS runtime tests (guest-js/js in a Node vm with a fake host)"
 { node guest-js/js/test/run.mjs && node guest-js/js/test/http.mjs; } 2>&1 | tee target/test-output.log
+echo "==> TypeScript: tsc --strict over the example, the JS test functions and the SDK's type tests"
+for project in examples/hello-ts tests/js tests/js/types; do
+  tests/js/node_modules/.bin/tsc -p "$project"
+  echo "1 passed, 0 failed (tsc -p $project)" | tee -a target/test-output.log
+done
 echo "==> cargo test"
 cargo test --workspace --locked "$@" 2>&1 | tee -a target/test-output.log
 # One closing line for the whole run (cargo prints one per test binary, the

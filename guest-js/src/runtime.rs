@@ -18,7 +18,8 @@ const PRELUDE: &[(&str, &str)] = &[
     ("40-url.js", include_str!("../js/40-url.js")),
     ("50-http.js", include_str!("../js/50-http.js")),
     ("60-serve.js", include_str!("../js/60-serve.js")),
-    ("70-pb.js", include_str!("../js/70-pb.js")),
+    // Compiled from ../ts (pb.ts) by host/build.rs.
+    ("70-pb.js", include_str!(env!("PBS_PB_JS"))),
 ];
 
 /// The name the bundle's positions refer to; the host maps `bundle.js:L:C`

@@ -1,11 +1,7 @@
-// A TypeScript function: Web APIs in, Web APIs out, host capabilities on `pb`.
+// A TypeScript function: Web APIs in, Web APIs out, host capabilities on `pb` (typed by
+// @pb-serverless/sdk; `npm run typecheck` checks this folder).
 //   pbs deploy src/index.ts --name hello-ts
 //   curl 'http://127.0.0.1:8090/api/pb_serverless/hello-ts?name=you'
-declare const pb: {
-  trace: { traceId(): Promise<string> };
-  utils: { uuid(): Promise<string> };
-};
-
 export async function GET(req: Request): Promise<Response> {
   const name = new URL(req.url).searchParams.get("name") ?? "world";
   return Response.json({

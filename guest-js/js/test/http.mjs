@@ -15,10 +15,10 @@ import fs from "node:fs";
 import path from "node:path";
 import vm from "node:vm";
 import { fileURLToPath } from "node:url";
+import { preludeSources } from "./prelude.mjs";
 
-const JS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const PRELUDE = fs.readdirSync(JS_DIR).filter((name) => /^\d\d-.*\.js$/.test(name)).sort();
-const SOURCES = PRELUDE.map((name) => [name, fs.readFileSync(path.join(JS_DIR, name), "utf8")]);
+const SOURCES = preludeSources();
+const PRELUDE = SOURCES.map(([name]) => name);
 
 // ---------------------------------------------------------------------------
 // The fake host
@@ -58,65 +58,65 @@ function installFakeBridge(host) {
     return err;
   }
 
-  /** Canned answers of the `pb` ops the tests use. */
+  /** Canned answers of the `pb` ops the tests use (names and conventions of ../../src/bridge/pb.rs). */
   function pb(op, args) {
     switch (op) {
-      case "data.get-first-list-item":
+      case "data/records.get-first-list-item":
         return JSON.stringify({ id: "first", filter: args[1] });
-      case "data.get-one":
+      case "data/records.get-one":
         if (args[1] === "missing") throw pbError("not-found", "no record missing");
         return JSON.stringify({ id: args[1], collectionName: args[0], title: "T", body: "B" });
-      case "tx.get-one":
+      case "data/records.transaction.get-one":
         return JSON.stringify({ id: args[2], inTx: args[0] });
-      case "data.get-list": {
-        const { page, "per-page": perPage } = args[1];
+      case "data/records.get-list": {
+        const { page, perPage } = args[1];
         const total = 5; // five records in all
         const count = Math.max(0, Math.min(perPage, total - (page - 1) * perPage));
         const items = Array.from({ length: count }, (_, i) => JSON.stringify({ id: `r${(page - 1) * perPage + i + 1}` }));
-        return { "page": page, "per-page": perPage, "total-items": total, "total-pages": Math.ceil(total / perPage), items };
+        return { page, perPage, totalItems: total, totalPages: Math.ceil(total / perPage), items };
       }
-      case "data.create":
-      case "tx.create":
+      case "data/records.create":
+      case "data/records.transaction.create":
         return JSON.stringify({ id: "new1", ...JSON.parse(args.at(-1)) });
-      case "data.update":
+      case "data/records.update":
         return JSON.stringify({ id: args[1], ...JSON.parse(args[2]) });
-      case "data.vector-search":
+      case "data/records.vector-search":
         return [{ record: JSON.stringify({ id: "v1" }), score: 0.9 }];
-      case "data.begin":
+      case "data/records.begin":
         return 7;
-      case "kv.open":
-        return args[0] === null ? 3 : 4;
-      case "kv.get-utf8":
+      case "kv/store.open":
+        return args[0] === undefined ? 3 : 4;
+      case "kv/store.bucket.get#text":
         // As the bridge answers: UTF-8 text as a string, other bytes as bytes.
         if (args[1] === "json") return '{"a":1}';
         if (args[1] === "text") return "not json";
         if (args[1] === "raw") return new Uint8Array([0xff, 0x00]);
-        return null;
-      case "kv.set-if-absent":
-      case "kv.compare-and-swap":
-      case "kv.delete":
-      case "kv.delete-in":
+        return undefined;
+      case "kv/store.bucket.set-if-absent":
+      case "kv/store.bucket.compare-and-swap":
+      case "kv/store.bucket.delete":
+      case "kv/store.bucket.delete-in":
         return true;
-      case "kv.incr":
+      case "kv/store.bucket.incr":
         return 41 + args[2];
-      case "kv.list-keys":
-        return args[2] === null ? { keys: ["a1", "a2"], cursor: "c1" } : { keys: ["a3"], cursor: null };
-      case "jobs.enqueue":
-      case "jobs.enqueue-in":
+      case "kv/store.bucket.list-keys":
+        return args[2] === undefined ? { keys: ["a1", "a2"], cursor: "c1" } : { keys: ["a3"], cursor: undefined };
+      case "jobs/queue.enqueue":
+      case "jobs/queue.enqueue-in":
         return "job1";
-      case "jobs.status":
-        return { "id": args[0], "name": "mail", "state": "queued", "attempts": 0, "max-attempts": 5, "last-error": null, "created-ms": 1, "updated-ms": 2 };
-      case "files.read":
+      case "jobs/queue.status":
+        return { id: args[0], name: "mail", state: "queued", attempts: 0, maxAttempts: 5, lastError: undefined, createdMs: 1, updatedMs: 2 };
+      case "files/storage.read":
         return bytes("file body");
-      case "files.save":
-        return { "filename": args[2], "size": args[3].length, "modified-ms": 5 };
-      case "secrets.get":
-        return args[0] === "KEY" ? "s3cret" : null;
-      case "trace.span-start":
+      case "files/storage.save":
+        return { filename: args[2], size: args[3].length, modifiedMs: 5 };
+      case "secrets/store.get":
+        return args[0] === "KEY" ? "s3cret" : undefined;
+      case "trace/tracing.span.new":
         return 9;
-      case "trace.trace-id":
+      case "trace/tracing.trace-id":
         return "0af7651916cd43dd8448eb211c80319c";
-      case "utils.hash":
+      case "utils/helpers.hash":
         return "ab".repeat(32);
       default:
         return undefined;
@@ -990,32 +990,32 @@ test("pb: records, transactions, kv, jobs, files, trace, utils map to their ops"
 
   const calls = rt.host.pbCalls;
   const find = (op) => calls.find(([o]) => o === op);
-  eq(find("data.get-list"), ["data.get-list", ["posts", { "filter": 'status = "open"', "sort": "-created", "page": 2, "per-page": 2, "fields": null, "skip-total": false }]]);
-  eq(find("data.update"), ["data.update", ["posts", "p1", '{"title":"new"}']]);
-  eq(find("data.vector-search"), ["data.vector-search", ["posts", { field: "embedding", vector: [0.5, 0.25], filter: null, top: 3 }]]);
+  eq(find("data/records.get-list"), ["data/records.get-list", ["posts", { filter: 'status = "open"', sort: "-created", page: 2, perPage: 2, skipTotal: false }]]);
+  eq(find("data/records.update"), ["data/records.update", ["posts", "p1", '{"title":"new"}']]);
+  eq(find("data/records.vector-search"), ["data/records.vector-search", ["posts", { field: "embedding", vector: [0.5, 0.25], top: 3 }]]);
   // The transaction: begin, its writes with the handle, commit; the second one rolls back.
-  eq(calls.filter(([op]) => /^(data\.begin|tx\.|kv\.set-in|jobs\.enqueue-in)/.test(op)), [
-    ["data.begin", []],
-    ["tx.create", [7, "posts", '{"title":"t"}']],
-    ["kv.set-in", [3, 7, "last", 'bytes:"new1"', 1000]],
-    ["jobs.enqueue-in", [7, "index", '{"id":"new1"}', { "delay-ms": null, "max-attempts": null, "dedupe-key": null, "priority": null }]],
-    ["tx.commit", [7]],
-    ["data.begin", []],
-    ["tx.rollback", [7]],
+  eq(calls.filter(([op]) => /^(data\/records\.(begin|transaction)|kv\/store\.bucket\.set-in|jobs\/queue\.enqueue-in)/.test(op)), [
+    ["data/records.begin", []],
+    ["data/records.transaction.create", [7, "posts", '{"title":"t"}']],
+    ["kv/store.bucket.set-in", [3, 7, "last", 'bytes:"new1"', 1000]],
+    ["jobs/queue.enqueue-in", [7, "index", '{"id":"new1"}', {}]],
+    ["data/records.transaction.commit", [7]],
+    ["data/records.begin", []],
+    ["data/records.transaction.rollback", [7]],
   ]);
   // Buckets are opened once per namespace and then used by handle.
-  eq(calls.filter(([op]) => op === "kv.open"), [["kv.open", [null]], ["kv.open", ["shared"]]]);
-  eq(find("kv.set-if-absent"), ["kv.set-if-absent", [4, "lock", "bytes:true", 5000]]);
-  eq(find("kv.compare-and-swap"), ["kv.compare-and-swap", [3, "k", null, 'bytes:{"v":1}', null]]);
-  eq(calls.filter(([op]) => op === "kv.list-keys"), [["kv.list-keys", [3, "a", null, null]], ["kv.list-keys", [3, "a", "c1", null]]]);
-  eq(find("jobs.enqueue"), ["jobs.enqueue", ["mail", '{"to":"x"}', { "delay-ms": 1000, "max-attempts": 3, "dedupe-key": null, "priority": null }]]);
-  eq(find("files.save"), ["files.save", ["docs", "d1", "b.txt", "bytes:blob data"]]);
-  eq(calls.filter(([op]) => op.startsWith("trace.span")), [
-    ["trace.span-start", ["work", {}]],
-    ["trace.span-set-attribute", [9, "k", "v"]],
-    ["trace.span-end", [9]],
+  eq(calls.filter(([op]) => op === "kv/store.open"), [["kv/store.open", [null]], ["kv/store.open", ["shared"]]]);
+  eq(find("kv/store.bucket.set-if-absent"), ["kv/store.bucket.set-if-absent", [4, "lock", "bytes:true", 5000]]);
+  eq(find("kv/store.bucket.compare-and-swap"), ["kv/store.bucket.compare-and-swap", [3, "k", null, 'bytes:{"v":1}', null]]);
+  eq(calls.filter(([op]) => op === "kv/store.bucket.list-keys"), [["kv/store.bucket.list-keys", [3, "a", null, null]], ["kv/store.bucket.list-keys", [3, "a", "c1", null]]]);
+  eq(find("jobs/queue.enqueue"), ["jobs/queue.enqueue", ["mail", '{"to":"x"}', { delayMs: 1000, maxAttempts: 3 }]]);
+  eq(find("files/storage.save"), ["files/storage.save", ["docs", "d1", "b.txt", "bytes:blob data"]]);
+  eq(calls.filter(([op]) => op.startsWith("trace/tracing.span")), [
+    ["trace/tracing.span.new", ["work", []]],
+    ["trace/tracing.span.set-attribute", [9, "k", "v"]],
+    ["trace/tracing.span.end", [9]],
   ]);
-  eq(find("utils.hash"), ["utils.hash", ["bytes:abc", "sha256"]]);
+  eq(find("utils/helpers.hash"), ["utils/helpers.hash", ["bytes:abc", "sha256"]]);
 });
 
 // ---------------------------------------------------------------------------

@@ -23,8 +23,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import vm from "node:vm";
+import { preludeSources } from "./prelude.mjs";
 
 const JS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const PRELUDE = preludeSources();
 const TEST_TIMEOUT_MS = 10_000;
 
 // -----------------------------------------------------------------------------
@@ -1048,9 +1050,9 @@ function createContext() {
   if (nodeGlobals.some((type) => type !== "undefined")) throw new Error("the vm context already has Web globals");
   const host = createHost(context);
   context.__pbs = host.pbs;
-  const files = fs.readdirSync(JS_DIR).filter((name) => /^\d\d-.*\.js$/.test(name)).sort();
-  for (const file of files) {
-    vm.runInContext(fs.readFileSync(path.join(JS_DIR, file), "utf8"), context, { filename: file });
+  const files = PRELUDE.map(([name]) => name);
+  for (const [file, source] of PRELUDE) {
+    vm.runInContext(source, context, { filename: file });
   }
   for (const helper of CONTEXT_HELPERS) vm.runInContext(`globalThis.${helper.name} = ${helper}`, context);
   if (EVENTSOURCE_PARSER) vm.runInContext(fs.readFileSync(EVENTSOURCE_PARSER, "utf8"), context, { filename: "eventsource-parser" });

@@ -2,6 +2,7 @@
 //! on. The contract is `../js/BRIDGE.md`.
 
 mod http;
+mod ops;
 mod pb;
 mod slots;
 mod text;

@@ -1,8 +1,12 @@
-//! `__pbs.pb(op, args)`: the `pb:*` imports for the `pb` global of
-//! `../js/70-pb.js`. Arguments mirror the WIT parameters in order (records as
-//! objects with the WIT field names, `list<u8>` as Uint8Array, resources as
-//! the numbers this file hands out). A WIT error becomes a thrown `Error`
-//! whose `code` is the error case.
+//! `__pbs.pb(op, args)`: the `pb:*` imports, for the typed layer generated
+//! from the WIT (`../ts/wit.generated.ts`) under the `pb` global
+//! (`../ts/pb.ts`). `op` names a WIT function ([`Op`], generated too: this
+//! file's `match` covers every one); arguments mirror the WIT parameters in
+//! order — records as objects with camelCase field names, `option` absent as
+//! `undefined` (or null), `list<u8>` as a Uint8Array, 64-bit integers as
+//! numbers, resources as the numbers this file hands out. `op#text` answers a
+//! `list<u8>` that is UTF-8 text as a string. A WIT error becomes a thrown
+//! `PbError` whose `code` is the error case.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -19,6 +23,8 @@ use crate::pb::kv::store::{self as kv, Bucket};
 use crate::pb::secrets::store as secrets;
 use crate::pb::trace::tracing::{self, Field, Level, Span};
 use crate::pb::utils::helpers;
+
+use super::ops::Op;
 
 pub fn register<'js>(ctx: &Ctx<'js>, pbs: &Object<'js>) -> Result<()> {
     pbs.set("pb", Function::new(ctx.clone(), call)?)?;
@@ -83,7 +89,7 @@ mod data_status {
 }
 
 /// Throws a `PbError` with the case's `code`, the `op`, and for a record
-/// operation (`data.*`, `tx.*`) the `status` the records REST API gives it
+/// operation (`data/records.*`) the `status` the records REST API gives it
 /// (as the PocketBase SDK's errors carry).
 fn throw_coded(ctx: &Ctx<'_>, op: &str, e: impl Coded) -> javy::quickjs::Error {
     let (code, message) = e.coded();
@@ -91,7 +97,7 @@ fn throw_coded(ctx: &Ctx<'_>, op: &str, e: impl Coded) -> javy::quickjs::Error {
         ex.as_object().set("name", "PbError")?;
         ex.as_object().set("code", code)?;
         ex.as_object().set("op", op)?;
-        if op.starts_with("data.") || op.starts_with("tx.") {
+        if op.starts_with("data/") {
             ex.as_object()
                 .set("status", data_status::error_status(code))?;
         }
@@ -147,9 +153,9 @@ fn list_options<'js>(ctx: &Ctx<'js>, op: &str, o: &Object<'js>) -> Result<ListOp
         filter: field(ctx, op, o, "filter")?,
         sort: field(ctx, op, o, "sort")?,
         page: field(ctx, op, o, "page")?,
-        per_page: field(ctx, op, o, "per-page")?,
+        per_page: field(ctx, op, o, "perPage")?,
         fields: field(ctx, op, o, "fields")?,
-        skip_total: field::<Option<bool>>(ctx, op, o, "skip-total")?.unwrap_or(false),
+        skip_total: field::<Option<bool>>(ctx, op, o, "skipTotal")?.unwrap_or(false),
     })
 }
 
@@ -169,9 +175,9 @@ fn enqueue_options<'js>(
     o: &Object<'js>,
 ) -> Result<queue::EnqueueOptions> {
     Ok(queue::EnqueueOptions {
-        delay_ms: field::<Option<f64>>(ctx, op, o, "delay-ms")?.map(|x| x as u64),
-        max_attempts: field(ctx, op, o, "max-attempts")?,
-        dedupe_key: field(ctx, op, o, "dedupe-key")?,
+        delay_ms: field::<Option<f64>>(ctx, op, o, "delayMs")?.map(|x| x as u64),
+        max_attempts: field(ctx, op, o, "maxAttempts")?,
+        dedupe_key: field(ctx, op, o, "dedupeKey")?,
         priority: field(ctx, op, o, "priority")?,
     })
 }
@@ -179,9 +185,9 @@ fn enqueue_options<'js>(
 fn list_result<'js>(ctx: &Ctx<'js>, r: crate::pb::data::types::ListResult) -> Result<Value<'js>> {
     let o = Object::new(ctx.clone())?;
     o.set("page", r.page)?;
-    o.set("per-page", r.per_page)?;
-    o.set("total-items", r.total_items as f64)?;
-    o.set("total-pages", r.total_pages as f64)?;
+    o.set("perPage", r.per_page)?;
+    o.set("totalItems", r.total_items as f64)?;
+    o.set("totalPages", r.total_pages as f64)?;
     o.set("items", r.items)?;
     Ok(o.into_value())
 }
@@ -202,7 +208,7 @@ fn scored<'js>(
 
 fn job_status<'js>(ctx: &Ctx<'js>, s: Option<queue::JobStatus>) -> Result<Value<'js>> {
     let Some(s) = s else {
-        return Ok(Value::new_null(ctx.clone()));
+        return Ok(Value::new_undefined(ctx.clone()));
     };
     let o = Object::new(ctx.clone())?;
     o.set("id", s.id)?;
@@ -217,10 +223,10 @@ fn job_status<'js>(ctx: &Ctx<'js>, s: Option<queue::JobStatus>) -> Result<Value<
     };
     o.set("state", state)?;
     o.set("attempts", s.attempts)?;
-    o.set("max-attempts", s.max_attempts)?;
-    o.set("last-error", s.last_error)?;
-    o.set("created-ms", s.created_ms as f64)?;
-    o.set("updated-ms", s.updated_ms as f64)?;
+    o.set("maxAttempts", s.max_attempts)?;
+    o.set("lastError", s.last_error)?;
+    o.set("createdMs", s.created_ms as f64)?;
+    o.set("updatedMs", s.updated_ms as f64)?;
     Ok(o.into_value())
 }
 
@@ -228,31 +234,21 @@ fn file_info<'js>(ctx: &Ctx<'js>, f: storage::FileInfo) -> Result<Value<'js>> {
     let o = Object::new(ctx.clone())?;
     o.set("filename", f.filename)?;
     o.set("size", f.size as f64)?;
-    o.set("modified-ms", f.modified_ms as f64)?;
+    o.set("modifiedMs", f.modified_ms as f64)?;
     Ok(o.into_value())
 }
 
+/// A `list<field>`: an array of `{key, value}` (values as strings).
 fn fields_arg<'js>(ctx: &Ctx<'js>, op: &str, args: &Array<'js>, i: usize) -> Result<Vec<Field>> {
-    let v: Value = args.get(i)?;
-    let Some(o) = v.as_object() else {
-        return Ok(Vec::new());
-    };
-    let _ = (ctx, op);
-    let mut out = Vec::new();
-    for key in o.keys::<String>() {
-        let key = key?;
-        let value: Value = o.get(&key)?;
-        let value = match value.as_string() {
-            Some(s) => s.to_string()?,
-            None => ctx
-                .json_stringify(value)?
-                .map(|s| s.to_string())
-                .transpose()?
-                .unwrap_or_default(),
-        };
-        out.push(Field { key, value });
-    }
-    Ok(out)
+    let list: Vec<Object> = arg(ctx, op, args, i)?;
+    list.iter()
+        .map(|f| {
+            Ok(Field {
+                key: field(ctx, op, f, "key")?,
+                value: field(ctx, op, f, "value")?,
+            })
+        })
+        .collect()
 }
 
 fn level(name: &str) -> Level {
@@ -281,9 +277,26 @@ fn with_bucket<R>(ctx: &Ctx<'_>, op: &str, handle: u32, f: impl FnOnce(&Bucket) 
         .ok_or_else(|| Exception::throw_type(ctx, &format!("pb {op}: unknown bucket")))
 }
 
-/// `list<u8>` out as a Uint8Array.
-fn u8s<'js>(ctx: &Ctx<'js>, v: Vec<u8>) -> Result<Value<'js>> {
+/// `list<u8>` out as a Uint8Array, or (`text`) as a string when it is UTF-8
+/// text (a leading BOM dropped, as TextDecoder does).
+fn u8s<'js>(ctx: &Ctx<'js>, v: Vec<u8>, text: bool) -> Result<Value<'js>> {
+    if text {
+        match String::from_utf8(v) {
+            Ok(s) => {
+                let s = s.strip_prefix('\u{feff}').unwrap_or(&s);
+                return Ok(javy::quickjs::String::from_str(ctx.clone(), s)?.into_value());
+            }
+            Err(e) => return Ok(TypedArray::new(ctx.clone(), e.into_bytes())?.into_value()),
+        }
+    }
     Ok(TypedArray::new(ctx.clone(), v)?.into_value())
+}
+
+fn opt_u8s<'js>(ctx: &Ctx<'js>, v: Option<Vec<u8>>, text: bool) -> Result<Value<'js>> {
+    match v {
+        Some(v) => u8s(ctx, v, text),
+        None => Ok(Value::new_undefined(ctx.clone())),
+    }
 }
 
 fn call<'js>(ctx: Ctx<'js>, op: String, args: Array<'js>) -> Result<Value<'js>> {
@@ -291,10 +304,22 @@ fn call<'js>(ctx: Ctx<'js>, op: String, args: Array<'js>) -> Result<Value<'js>> 
     // passes here).
     super::forbid_at_build_time(&ctx, format_args!("pb ({op})"))?;
     let c = &ctx;
-    let o = op.as_str();
+    let (name, text) = match op.split_once('#') {
+        Some((name, "text")) => (name, true),
+        Some(_) => (op.as_str(), false),
+        None => (op.as_str(), false),
+    };
+    let Some(which) = Op::parse(name) else {
+        return Err(Exception::throw_type(
+            c,
+            &format!("pb: unknown operation {op:?}"),
+        ));
+    };
+    let o = which.name();
     let s = |i| arg::<String>(c, o, &args, i);
     let n = |i| arg::<u32>(c, o, &args, i);
     let obj = |i| arg::<Object>(c, o, &args, i);
+    let ttl = |i| arg::<Option<f64>>(c, o, &args, i).map(|t| t.map(|t| t as u64));
     macro_rules! done {
         ($r:expr, $ok:expr) => {
             match $r {
@@ -309,30 +334,30 @@ fn call<'js>(ctx: Ctx<'js>, op: String, args: Array<'js>) -> Result<Value<'js>> 
             }
         };
     }
-    match o {
+    match which {
         // pb:data/records
-        "data.get-one" => done!(records::get_one(&s(0)?, &s(1)?)),
-        "data.get-list" => done!(
+        Op::DataRecordsGetOne => done!(records::get_one(&s(0)?, &s(1)?)),
+        Op::DataRecordsGetList => done!(
             records::get_list(&s(0)?, &list_options(c, o, &obj(1)?)?),
             |r| list_result(c, r)
         ),
-        "data.get-first-list-item" => done!(records::get_first_list_item(&s(0)?, &s(1)?)),
-        "data.create" => done!(records::create(&s(0)?, &s(1)?)),
-        "data.update" => done!(records::update(&s(0)?, &s(1)?, &s(2)?)),
-        "data.delete" => done!(records::delete(&s(0)?, &s(1)?)),
-        "data.vector-search" => done!(
+        Op::DataRecordsGetFirstListItem => done!(records::get_first_list_item(&s(0)?, &s(1)?)),
+        Op::DataRecordsCreate => done!(records::create(&s(0)?, &s(1)?)),
+        Op::DataRecordsUpdate => done!(records::update(&s(0)?, &s(1)?, &s(2)?)),
+        Op::DataRecordsDelete => done!(records::delete(&s(0)?, &s(1)?)),
+        Op::DataRecordsVectorSearch => done!(
             records::vector_search(&s(0)?, &vector_query(c, o, &obj(1)?)?),
             |r| scored(c, r)
         ),
-        "data.begin" => done!(records::begin(), |tx| TXS
+        Op::DataRecordsBegin => done!(records::begin(), |tx| TXS
             .with(|t| t.borrow_mut().insert(tx))
             .into_js(c)),
         // pb:data transaction methods: the handle first, then the WIT parameters.
-        "tx.get-one" => {
+        Op::DataRecordsTransactionGetOne => {
             let (collection, id) = (s(1)?, s(2)?);
             done!(with_tx(c, o, n(0)?, |tx| tx.get_one(&collection, &id))?)
         }
-        "tx.get-list" => {
+        Op::DataRecordsTransactionGetList => {
             let options = list_options(c, o, &obj(2)?)?;
             let collection = s(1)?;
             done!(
@@ -340,16 +365,16 @@ fn call<'js>(ctx: Ctx<'js>, op: String, args: Array<'js>) -> Result<Value<'js>> 
                 |r| list_result(c, r)
             )
         }
-        "tx.get-first-list-item" => {
+        Op::DataRecordsTransactionGetFirstListItem => {
             let (collection, filter) = (s(1)?, s(2)?);
             done!(with_tx(c, o, n(0)?, |tx| tx
                 .get_first_list_item(&collection, &filter))?)
         }
-        "tx.create" => {
+        Op::DataRecordsTransactionCreate => {
             let (collection, record) = (s(1)?, s(2)?);
             done!(with_tx(c, o, n(0)?, |tx| tx.create(&collection, &record))?)
         }
-        "tx.update" => {
+        Op::DataRecordsTransactionUpdate => {
             let (collection, id, patch) = (s(1)?, s(2)?, s(3)?);
             done!(with_tx(c, o, n(0)?, |tx| tx.update(
                 &collection,
@@ -357,11 +382,11 @@ fn call<'js>(ctx: Ctx<'js>, op: String, args: Array<'js>) -> Result<Value<'js>> 
                 &patch
             ))?)
         }
-        "tx.delete" => {
+        Op::DataRecordsTransactionDelete => {
             let (collection, id) = (s(1)?, s(2)?);
             done!(with_tx(c, o, n(0)?, |tx| tx.delete(&collection, &id))?)
         }
-        "tx.vector-search" => {
+        Op::DataRecordsTransactionVectorSearch => {
             let query = vector_query(c, o, &obj(2)?)?;
             let collection = s(1)?;
             done!(
@@ -369,14 +394,14 @@ fn call<'js>(ctx: Ctx<'js>, op: String, args: Array<'js>) -> Result<Value<'js>> 
                 |r| scored(c, r)
             )
         }
-        "tx.commit" | "tx.rollback" => {
+        Op::DataRecordsTransactionCommit | Op::DataRecordsTransactionRollback => {
             let handle = n(0)?;
             let tx = TXS
                 .with(|t| t.borrow_mut().items.remove(&handle))
                 .ok_or_else(|| {
                     Exception::throw_type(c, &format!("pb {o}: the transaction is finished"))
                 })?;
-            let result = if o == "tx.commit" {
+            let result = if which == Op::DataRecordsTransactionCommit {
                 tx.commit()
             } else {
                 tx.rollback()
@@ -384,54 +409,28 @@ fn call<'js>(ctx: Ctx<'js>, op: String, args: Array<'js>) -> Result<Value<'js>> 
             done!(result)
         }
         // pb:kv/store
-        "kv.open" => {
+        Op::KvStoreOpen => {
             let namespace: Option<String> = arg(c, o, &args, 0)?;
             done!(kv::open(namespace.as_deref()), |b| BUCKETS
                 .with(|t| t.borrow_mut().insert(b))
                 .into_js(c))
         }
-        "kv.get" => {
+        Op::KvStoreBucketGet => {
             let key = s(1)?;
-            done!(with_bucket(c, o, n(0)?, |b| b.get(&key))?, |v: Option<
-                Vec<u8>,
-            >| match v {
-                Some(v) => u8s(c, v),
-                None => Ok(Value::new_null(c.clone())),
-            })
+            done!(with_bucket(c, o, n(0)?, |b| b.get(&key))?, |v| opt_u8s(
+                c, v, text
+            ))
         }
-        // `kv.get`, the value as a string when it is UTF-8 text (a leading
-        // BOM dropped, as TextDecoder does), else as bytes: JSON values skip
-        // a TextDecoder in JS.
-        "kv.get-utf8" => {
-            let key = s(1)?;
-            done!(with_bucket(c, o, n(0)?, |b| b.get(&key))?, |v: Option<
-                Vec<u8>,
-            >| match v {
-                None => Ok(Value::new_null(c.clone())),
-                Some(v) => match String::from_utf8(v) {
-                    Ok(text) => {
-                        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-                        Ok(javy::quickjs::String::from_str(c.clone(), text)?.into_value())
-                    }
-                    Err(e) => u8s(c, e.into_bytes()),
-                },
-            })
-        }
-        "kv.set" => {
+        Op::KvStoreBucketSet => {
             let value = bytes(c, o, &args, 2)?;
-            let ttl: Option<f64> = arg(c, o, &args, 3)?;
-            let key = s(1)?;
-            done!(with_bucket(c, o, n(0)?, |b| b.set(
-                &key,
-                &value,
-                ttl.map(|t| t as u64)
-            ))?)
+            let (key, ttl) = (s(1)?, ttl(3)?);
+            done!(with_bucket(c, o, n(0)?, |b| b.set(&key, &value, ttl))?)
         }
-        "kv.delete" => {
+        Op::KvStoreBucketDelete => {
             let key = s(1)?;
             done!(with_bucket(c, o, n(0)?, |b| b.delete(&key))?)
         }
-        "kv.incr" => {
+        Op::KvStoreBucketIncr => {
             let delta: f64 = arg(c, o, &args, 2)?;
             let key = s(1)?;
             done!(
@@ -439,29 +438,23 @@ fn call<'js>(ctx: Ctx<'js>, op: String, args: Array<'js>) -> Result<Value<'js>> 
                 |v: i64| (v as f64).into_js(c)
             )
         }
-        "kv.set-if-absent" => {
+        Op::KvStoreBucketSetIfAbsent => {
             let value = bytes(c, o, &args, 2)?;
-            let ttl: Option<f64> = arg(c, o, &args, 3)?;
-            let key = s(1)?;
-            done!(with_bucket(c, o, n(0)?, |b| b.set_if_absent(
-                &key,
-                &value,
-                ttl.map(|t| t as u64)
-            ))?)
+            let (key, ttl) = (s(1)?, ttl(3)?);
+            done!(with_bucket(c, o, n(0)?, |b| b.set_if_absent(&key, &value, ttl))?)
         }
-        "kv.compare-and-swap" => {
+        Op::KvStoreBucketCompareAndSwap => {
             let expected = opt_bytes(c, o, &args, 2)?;
             let value = bytes(c, o, &args, 3)?;
-            let ttl: Option<f64> = arg(c, o, &args, 4)?;
-            let key = s(1)?;
+            let (key, ttl) = (s(1)?, ttl(4)?);
             done!(with_bucket(c, o, n(0)?, |b| b.compare_and_swap(
                 &key,
                 expected.as_deref(),
                 &value,
-                ttl.map(|t| t as u64)
+                ttl
             ))?)
         }
-        "kv.list-keys" => {
+        Op::KvStoreBucketListKeys => {
             let cursor: Option<String> = arg(c, o, &args, 2)?;
             let limit: Option<u32> = arg(c, o, &args, 3)?;
             let prefix = s(1)?;
@@ -479,30 +472,27 @@ fn call<'js>(ctx: Ctx<'js>, op: String, args: Array<'js>) -> Result<Value<'js>> 
                 }
             )
         }
-        "kv.set-in" => {
+        Op::KvStoreBucketSetIn => {
             let value = bytes(c, o, &args, 3)?;
-            let ttl: Option<f64> = arg(c, o, &args, 4)?;
-            let key = s(2)?;
-            let tx = n(1)?;
+            let (key, ttl, tx) = (s(2)?, ttl(4)?, n(1)?);
             done!(with_bucket(c, o, n(0)?, |b| with_tx(c, o, tx, |tx| b
-                .set_in(tx, &key, &value, ttl.map(|t| t as u64))))??)
+                .set_in(tx, &key, &value, ttl)))??)
         }
-        "kv.delete-in" => {
-            let key = s(2)?;
-            let tx = n(1)?;
+        Op::KvStoreBucketDeleteIn => {
+            let (key, tx) = (s(2)?, n(1)?);
             done!(with_bucket(c, o, n(0)?, |b| with_tx(c, o, tx, |tx| b
                 .delete_in(tx, &key)))??)
         }
         // pb:files/storage
-        "files.read" => done!(storage::read(&s(0)?, &s(1)?, &s(2)?), |v| u8s(c, v)),
-        "files.save" => {
+        Op::FilesStorageRead => done!(storage::read(&s(0)?, &s(1)?, &s(2)?), |v| u8s(c, v, text)),
+        Op::FilesStorageSave => {
             let data = bytes(c, o, &args, 3)?;
             done!(storage::save(&s(0)?, &s(1)?, &s(2)?, &data), |f| file_info(
                 c, f
             ))
         }
-        "files.delete" => done!(storage::delete(&s(0)?, &s(1)?, &s(2)?)),
-        "files.list" => done!(storage::list(&s(0)?, &s(1)?), |list: Vec<
+        Op::FilesStorageDelete => done!(storage::delete(&s(0)?, &s(1)?, &s(2)?)),
+        Op::FilesStorageList => done!(storage::list(&s(0)?, &s(1)?), |list: Vec<
             storage::FileInfo,
         >| {
             let array = Array::new(c.clone())?;
@@ -512,31 +502,31 @@ fn call<'js>(ctx: Ctx<'js>, op: String, args: Array<'js>) -> Result<Value<'js>> 
             Ok(array.into_value())
         }),
         // pb:jobs/queue
-        "jobs.enqueue" => done!(queue::enqueue(
+        Op::JobsQueueEnqueue => done!(queue::enqueue(
             &s(0)?,
             &s(1)?,
             &enqueue_options(c, o, &obj(2)?)?
         )),
-        "jobs.enqueue-in" => {
+        Op::JobsQueueEnqueueIn => {
             let options = enqueue_options(c, o, &obj(3)?)?;
             let (name, payload) = (s(1)?, s(2)?);
             done!(with_tx(c, o, n(0)?, |tx| queue::enqueue_in(
                 tx, &name, &payload, &options
             ))?)
         }
-        "jobs.status" => done!(queue::status(&s(0)?), |st| job_status(c, st)),
+        Op::JobsQueueStatus => done!(queue::status(&s(0)?), |st| job_status(c, st)),
         // pb:secrets/store
-        "secrets.get" => done!(secrets::get(&s(0)?)),
+        Op::SecretsStoreGet => done!(secrets::get(&s(0)?)),
         // pb:trace/tracing (infallible)
-        "trace.log" => {
+        Op::TraceTracingLog => {
             tracing::log(level(&s(0)?), &s(1)?, &fields_arg(c, o, &args, 2)?);
             Ok(Value::new_undefined(c.clone()))
         }
-        "trace.span-start" => {
+        Op::TraceTracingSpanNew => {
             let span = Span::new(&s(0)?, &fields_arg(c, o, &args, 1)?);
             SPANS.with(|t| t.borrow_mut().insert(span)).into_js(c)
         }
-        "trace.span-set-attribute" => {
+        Op::TraceTracingSpanSetAttribute => {
             let handle = n(0)?;
             let (key, value) = (s(1)?, s(2)?);
             SPANS.with(|t| {
@@ -547,7 +537,7 @@ fn call<'js>(ctx: Ctx<'js>, op: String, args: Array<'js>) -> Result<Value<'js>> 
             });
             Ok(Value::new_undefined(c.clone()))
         }
-        "trace.span-record-error" => {
+        Op::TraceTracingSpanRecordError => {
             let handle = n(0)?;
             let message = s(1)?;
             SPANS.with(|t| {
@@ -558,25 +548,21 @@ fn call<'js>(ctx: Ctx<'js>, op: String, args: Array<'js>) -> Result<Value<'js>> 
             });
             Ok(Value::new_undefined(c.clone()))
         }
-        "trace.span-end" => {
+        Op::TraceTracingSpanEnd => {
             let handle = n(0)?;
             if let Some(span) = SPANS.with(|t| t.borrow_mut().items.remove(&handle)) {
                 span.end();
             }
             Ok(Value::new_undefined(c.clone()))
         }
-        "trace.trace-id" => tracing::trace_id().into_js(c),
+        Op::TraceTracingTraceId => tracing::trace_id().into_js(c),
         // pb:utils/helpers
-        "utils.uuid" => helpers::uuid().into_js(c),
-        "utils.hash" => {
+        Op::UtilsHelpersUuid => helpers::uuid().into_js(c),
+        Op::UtilsHelpersHash => {
             let data = bytes(c, o, &args, 0)?;
             helpers::hash(&data, &s(1)?)
                 .map_err(|m| Exception::throw_type(c, &m))?
                 .into_js(c)
         }
-        _ => Err(Exception::throw_type(
-            c,
-            &format!("pb: unknown operation {o:?}"),
-        )),
     }
 }

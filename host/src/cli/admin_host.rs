@@ -19,6 +19,11 @@ pub struct AdminHost {
 }
 
 impl AdminHost {
+    /// A host at `server`, its token given or found as the flags would.
+    pub fn new(server: String, token: Option<String>, dir: PathBuf) -> AdminHost {
+        AdminHost { server, token, dir }
+    }
+
     pub fn token(&self) -> anyhow::Result<String> {
         match &self.token {
             Some(t) => Ok(t.clone()),

@@ -8,6 +8,7 @@ mod deploy_project;
 mod jobs;
 mod secrets;
 mod serve;
+mod types;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -37,6 +38,8 @@ enum Command {
     Secrets(secrets::SecretsArgs),
     /// Jobs (pb:jobs): list, retry, cancel through the admin API.
     Jobs(jobs::JobsArgs),
+    /// Write the project's TypeScript types (pb-env.d.ts: collections, secrets, jobs) and the SDK.
+    Types(types::TypesArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -60,6 +63,7 @@ pub fn main() -> ExitCode {
             Command::Check(args) => check::run(args).await,
             Command::Secrets(args) => secrets::run(args).await,
             Command::Jobs(args) => jobs::run(args).await,
+            Command::Types(args) => types::run(args).await,
         }
     });
     match result {

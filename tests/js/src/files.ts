@@ -15,7 +15,6 @@
 // K KiB file (savenew: a new name each time, deleted again after the run)
 // → {n, bytes, us: [per call, µs]} (the benchmark).
 
-declare const pb: any;
 
 function payload(data: string, as: string): unknown {
   const utf8 = new TextEncoder().encode(data);

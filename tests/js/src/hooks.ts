@@ -19,7 +19,6 @@
 //   POST {op: "txCatch"}                   → in pb.tx: a refused create (caught), then one that commits
 //   GET ?kv=KEY                            → {value: pb.kv.get(KEY)}
 
-declare const pb: any;
 
 function slugify(title: string): string {
   return title

@@ -7,7 +7,6 @@
 //   GET ?status=ID                 → {status: pb.jobs.status(ID)}
 //   GET ?kv=KEY                    → {value: pb.kv.get(KEY)}
 
-declare const pb: any;
 
 export async function POST(req: Request): Promise<Response> {
   const a = await req.json();

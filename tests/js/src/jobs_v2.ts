@@ -1,7 +1,6 @@
 // jobs.ts with another process_pdf: the second version of the function in
 // the version-pinning test (tests/tests/e2e/jobs.rs).
 
-declare const pb: any;
 
 export { POST, GET, tick } from "./jobs";
 

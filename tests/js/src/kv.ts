@@ -16,7 +16,6 @@
 //   /bench?op=get|set|hostcall|nodb&n=N  N calls in one invocation → {n, ms, usPerCall}
 //                        (hostcall: pb.trace.traceId; nodb: a get refused before the database)
 
-declare const pb: any;
 
 const bytesOut = (v: unknown) => (v instanceof Uint8Array ? { raw: Array.from(v) } : v);
 

@@ -23,4 +23,3 @@ export async function GET(): Promise<Response> {
   return Response.json(outcomes);
 }
 
-declare const pb: any;

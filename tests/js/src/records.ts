@@ -9,7 +9,6 @@
 // GET /search?collection=C&field=F&top=N&filter=…&v=0.1,0.2,… → {ms, ids, scores}
 // (one vectorSearch, timed in the guest).
 
-declare const pb: any;
 
 async function call(a: any): Promise<unknown> {
   const c = pb.collection(a.collection);
@@ -53,8 +52,8 @@ export async function GET(req: Request): Promise<Response> {
   const q = (name: string) => url.searchParams.get(name);
   const vector = (q("v") ?? "").split(",").map(Number);
   const started = Date.now();
-  const found = await pb.collection(q("collection")).vectorSearch({
-    field: q("field"),
+  const found = await pb.collection(q("collection") ?? "").vectorSearch({
+    field: q("field") ?? "",
     vector,
     filter: q("filter") || undefined,
     top: Number(q("top") ?? "10"),

@@ -10,7 +10,6 @@
 //   /bench?name=N&n=K           K gets in one invocation → {n, us}
 //   /first?name=N               one get (the first of an invocation) → {us}
 
-declare const pb: any;
 
 async function route(path: string, q: URLSearchParams): Promise<unknown> {
   const name = q.get("name") ?? "API_KEY";

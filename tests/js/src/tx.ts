@@ -10,7 +10,6 @@
 //   GET ?kv=KEY     → {value: pb.kv.get(KEY)}
 //   GET ?record=ID  → {record} or {error}
 
-declare const pb: any;
 
 async function writeAll(tx: any, tag: string, out: any) {
   out.record = await tx.collection("accounts").create({ name: tag, balance: 100 });

@@ -19,4 +19,5 @@ mod secrets;
 mod serve;
 mod ssrf;
 mod transactions;
+mod types;
 mod vector;
