@@ -2,6 +2,8 @@
 //! on. The contract is `../js/BRIDGE.md`.
 
 mod http;
+// Generated from the WIT (`cargo run -p pbs-witgen`), as written.
+#[rustfmt::skip]
 mod ops;
 mod pb;
 mod slots;

@@ -5,8 +5,6 @@
 //! matches on all of them, so a WIT function it does not serve, or one it
 //! serves that the WIT no longer has, fails the build.
 
-#![rustfmt::skip]
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
     /// `pb:data/records@0.1.0` `get-one`

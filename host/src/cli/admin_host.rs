@@ -56,7 +56,7 @@ impl AdminHost {
         query: &[(&str, &str)],
         body: Option<&serde_json::Value>,
     ) -> anyhow::Result<serde_json::Value> {
-        let mut request = reqwest::Client::new()
+        let mut request = super::http_client()
             .request(method, self.url(path))
             .bearer_auth(self.token()?)
             .query(query);

@@ -63,7 +63,7 @@ pub async fn upload(
     allowed_hosts: &[String],
 ) -> anyhow::Result<()> {
     let token = host.token()?;
-    let response = reqwest::Client::new()
+    let response = super::http_client()
         .put(host.url(&format!("functions/{name}")))
         .query(&[
             ("triggers", triggers),

@@ -42,6 +42,19 @@ enum Command {
     Types(types::TypesArgs),
 }
 
+/// The HTTP client of the commands that call a host. It keeps no idle
+/// connection: a host closes a connection idle for 30 s
+/// (`server::HEADER_READ_TIMEOUT`), and a pooled one reused at that moment
+/// — `pbs deploy` of a project idles while it builds its functions — fails
+/// with "connection closed before message completed". Commands make a
+/// handful of requests: a new connection each costs nothing worth the race.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap_or_default()
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();

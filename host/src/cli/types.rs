@@ -56,7 +56,7 @@ async fn from_server(host: &AdminHost) -> anyhow::Result<(Vec<CollectionTypes>, 
         "{}/api/collections?perPage=1000",
         host.server.trim_end_matches('/')
     );
-    let response = reqwest::Client::new()
+    let response = super::http_client()
         .get(&url)
         .bearer_auth(&token)
         .send()

@@ -17,7 +17,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Time a client has to send a request's headers.
+/// Time a client has to send a request's headers — counted, on a
+/// keep-alive connection, from the end of the previous response, so it is
+/// also how long an idle connection stays open. Every response says so
+/// (`keep-alive: timeout=30`), for clients that pool connections.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Admin tokens shorter than this get a warning at start-up.
 pub const MIN_TOKEN_LEN: usize = 16;
@@ -189,7 +192,13 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stopped: watch::R
         let app = app.clone();
         let service = hyper::service::service_fn(move |req| {
             let app = app.clone();
-            async move { Ok::<_, std::convert::Infallible>(app.handle(req).await) }
+            async move {
+                let mut resp = app.handle(req).await;
+                resp.headers_mut()
+                    .entry(KEEP_ALIVE)
+                    .or_insert_with(keep_alive_hint);
+                Ok::<_, std::convert::Infallible>(resp)
+            }
         });
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
@@ -212,6 +221,16 @@ async fn accept_loop(listener: TcpListener, app: Arc<App>, mut stopped: watch::R
     {
         tracing::warn!("requests still under way after {DRAIN_TIMEOUT:?}; stopping anyway");
     }
+}
+
+const KEEP_ALIVE: http::HeaderName = http::HeaderName::from_static("keep-alive");
+
+/// `keep-alive: timeout=N`: when this host closes an idle connection, so a
+/// client that honours it (Node's fetch, for one) stops reusing it before,
+/// instead of racing the close.
+fn keep_alive_hint() -> http::HeaderValue {
+    http::HeaderValue::from_str(&format!("timeout={}", HEADER_READ_TIMEOUT.as_secs()))
+        .expect("a valid header value")
 }
 
 async fn refresh_loop(

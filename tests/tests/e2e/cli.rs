@@ -288,3 +288,67 @@ async fn sigterm_lets_requests_under_way_finish() {
         .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+/// Why `pbs deploy` once failed right after `pbs serve` started, with
+/// "connection closed before message completed": the host closes a
+/// connection idle for 30 s (its header-read timeout also times the wait
+/// for the next request), and the CLI reused a pooled connection at that
+/// moment (a project deploy idles while it builds its functions). Now every
+/// answer says when the host closes an idle connection, and the CLI keeps
+/// none: each request is a new connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_never_reuses_a_connection_the_host_may_close() {
+    let host = TestHost::start(Backend::Sqlite).await;
+    let resp = host
+        .client
+        .get(host.url("/api/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["keep-alive"], "timeout=30");
+
+    // A loopback server that counts the connections it is asked on.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                loop {
+                    let Ok(n) = stream.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if stream.write_all(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let get3 = |client: reqwest::Client, url: String| async move {
+        for _ in 0..3 {
+            let text = client.get(&url).send().await.unwrap().text().await.unwrap();
+            assert_eq!(text, "ok");
+        }
+    };
+    // A pooling client sends the three on one connection …
+    get3(reqwest::Client::new(), url.clone()).await;
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // … the CLI's opens one per request.
+    get3(pbs::cli::http_client(), url).await;
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 4);
+}

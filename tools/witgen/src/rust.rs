@@ -19,8 +19,7 @@ pub fn ops(wit: &Wit) -> String {
          //! Every `pb:*` function the engine's bridge serves ([`Op`]), named as the\n\
          //! TypeScript layer (`guest-js/ts/wit.generated.ts`) calls it: the bridge\n\
          //! matches on all of them, so a WIT function it does not serve, or one it\n\
-         //! serves that the WIT no longer has, fails the build.\n\n\
-         #![rustfmt::skip]\n\n",
+         //! serves that the WIT no longer has, fails the build.\n\n",
     );
     out.push_str("#[derive(Clone, Copy, Debug, PartialEq, Eq)]\npub enum Op {\n");
     for (variant, _, iface, name) in &ops {
