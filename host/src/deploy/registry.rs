@@ -235,7 +235,7 @@ impl Registry {
         .bind(&version.hash)
         .bind(&self.engine_key)
         .bind(artifact)
-        .bind(content_hash(artifact))
+        .bind(self.artifact_tag(&version.hash, artifact))
         .execute()
         .await?;
         conn.query(
@@ -355,23 +355,26 @@ impl Registry {
             .bind(&self.engine_key)
             .fetch_optional_as()
             .await?;
-        let artifact = artifact.and_then(|(bytes, sha)| {
-            let intact = sha.as_deref() == Some(content_hash(&bytes).as_str());
-            if !intact {
+        let artifact = artifact.and_then(|(bytes, tag)| {
+            let authentic = self.artifact_authentic(hash, &bytes, tag.as_deref());
+            if !authentic {
                 tracing::warn!(
                     version = hash,
-                    "stored artifact does not match its hash; recompiling"
+                    "stored artifact is not authenticated by this host's key (damaged, forged, \
+                     or written under another PB_SECRETS_KEY); recompiling from the component"
                 );
             }
-            intact.then_some(bytes)
+            authentic.then_some(bytes)
         });
         let runtime = self.runtime.clone();
         let compiled = match artifact {
-            // SAFETY: artifacts are written only by `deploy` of a host with
-            // this engine configuration (keyed by `engine_key`) into the
-            // host's own database, which is trusted as much as the binary;
-            // the hash check above catches a damaged blob, not a malicious
-            // writer of the database.
+            // SAFETY: the bytes carry a tag only a holder of the hosts'
+            // master key can make (`artifact_authentic`), over this engine
+            // configuration, the version and the bytes: they were
+            // serialized by `deploy` of a host sharing our key and engine
+            // settings. A writer of the database alone cannot forge it; an
+            // artifact it damaged or replaced is recompiled from the
+            // validated component instead.
             Some(bytes) => tokio::task::spawn_blocking(move || unsafe {
                 Component::deserialize(runtime.engine(), &bytes)
             })
@@ -406,7 +409,7 @@ impl Registry {
                     .bind(hash)
                     .bind(&self.engine_key)
                     .bind(&artifact)
-                    .bind(content_hash(&artifact))
+                    .bind(self.artifact_tag(hash, &artifact))
                     .execute()
                     .await?;
                 component
@@ -478,6 +481,30 @@ impl Registry {
 }
 
 impl Registry {
+    /// The tag stored with an artifact (column `sha256`, named before
+    /// artifacts were authenticated): an HMAC under the hosts' master key.
+    /// Without one (no database: never stored), a plain hash.
+    fn artifact_tag(&self, version: &str, artifact: &[u8]) -> String {
+        match self.runtime.services() {
+            Some(s) => s
+                .secrets_key
+                .artifact_tag(&self.engine_key, version, artifact),
+            None => content_hash(artifact),
+        }
+    }
+
+    /// Whether a stored artifact's tag authenticates it (see
+    /// [`Self::artifact_tag`]).
+    fn artifact_authentic(&self, version: &str, artifact: &[u8], tag: Option<&str>) -> bool {
+        match (self.runtime.services(), tag) {
+            (Some(s), Some(tag)) => {
+                s.secrets_key
+                    .artifact_tag_valid(&self.engine_key, version, artifact, tag)
+            }
+            _ => false,
+        }
+    }
+
     /// The version function `name` serves now, as stored (another host may
     /// have deployed it since this one last refreshed).
     pub async fn current_version(&self, name: &str) -> anyhow::Result<Option<String>> {

@@ -106,6 +106,64 @@ async fn a_damaged_artifact_is_recompiled(backend: Backend) {
     store.close().await;
 }
 
+/// Precompiled code is authenticated, not only hashed: whoever can write
+/// the database cannot make the hosts run native code of their choosing. A
+/// host's artifact replaced by another valid one (the echo component's,
+/// compiled by the same engine) — tagged once with a plain SHA-256 of the
+/// new bytes, once with an HMAC under another key — is never loaded: the
+/// host recompiles the stored, validated component and repairs the row.
+async fn forged_artifacts_are_recompiled_not_loaded(backend: Backend) {
+    let mut host = TestHost::start(backend).await;
+    let hello = host.deploy_ok("hello", guests::HELLO).await["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let echo = host.deploy_ok("echo", guests::ECHO).await["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let db = pbs::store::Db::open(&host.db).await.unwrap();
+    let (echo_code, engine): (Vec<u8>, String) = db
+        .query("SELECT artifact, engine FROM pbs_artifacts WHERE version = $1")
+        .bind(&echo)
+        .fetch_optional_as()
+        .await
+        .unwrap()
+        .unwrap();
+    let rehashed = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&echo_code));
+    let other_key = pbs::caps::secrets::MasterKey::from_bytes(
+        &[9; 32],
+        pbs::caps::secrets::crypto::KeySource::Env,
+    );
+    let wrong_hmac = other_key.artifact_tag(&engine, &hello, &echo_code);
+    for forged_tag in [rehashed, wrong_hmac] {
+        db.query("UPDATE pbs_artifacts SET artifact = $1, sha256 = $2 WHERE version = $3")
+            .bind(&echo_code)
+            .bind(&forged_tag)
+            .bind(&hello)
+            .execute()
+            .await
+            .unwrap();
+        host = host.restart().await;
+        let resp = host.get("hello").await;
+        assert_eq!(
+            resp.text().await.unwrap(),
+            "Hello, world!\n",
+            "{forged_tag}"
+        );
+        let (code, tag): (Vec<u8>, String) = db
+            .query("SELECT artifact, sha256 FROM pbs_artifacts WHERE version = $1")
+            .bind(&hello)
+            .fetch_optional_as()
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(code, echo_code, "the forged artifact was kept");
+        assert!(tag.starts_with("hmac-sha256:") && tag != forged_tag);
+    }
+    db.close().await;
+}
+
 /// Two hosts on one database: a deploy on one is served by the other.
 async fn hosts_sharing_a_database_see_each_others_deploys(backend: Backend) {
     let a = TestHost::start(backend).await;
@@ -152,6 +210,7 @@ async fn hosts_sharing_a_database_see_each_others_deploys(backend: Backend) {
 }
 
 on_both_backends!(
+    forged_artifacts_are_recompiled_not_loaded,
     redeploy_switches_new_requests_and_lets_old_ones_finish,
     versions_are_content_addressed,
     functions_survive_a_restart,

@@ -9,12 +9,18 @@
 //! Each row also stores the [`MasterKey::id`] it was sealed with, so "this
 //! value was sealed with another key" and "this value is damaged" are told
 //! apart in the error.
+//!
+//! The key also authenticates what the hosts sharing a database must trust
+//! but the database cannot vouch for — precompiled code
+//! ([`MasterKey::artifact_tag`]): an HMAC-SHA256 under a key derived from
+//! the master key (HKDF, its own label), which the database never holds.
 
 use crate::common::write_private;
 use anyhow::Context;
 use base64::Engine as _;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
+use ring::{hkdf, hmac};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -29,6 +35,18 @@ pub const KEY_FILE: &str = "secrets_key";
 pub const KEY_ENV: &str = "PB_SECRETS_KEY";
 
 const TAG_LEN: usize = 16;
+/// The HKDF label of the artifact key.
+const ARTIFACT_LABEL: &[u8] = b"pbs precompiled artifact v1";
+const ARTIFACT_TAG_PREFIX: &str = "hmac-sha256:";
+
+fn artifact_message(engine: &str, version: &str, artifact: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(artifact.len() + engine.len() + version.len() + 24);
+    for part in [engine.as_bytes(), version.as_bytes(), artifact] {
+        m.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        m.extend_from_slice(part);
+    }
+    m
+}
 
 /// Where the master key came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +69,8 @@ impl fmt::Display for KeySource {
 /// The AES-256-GCM master key. Its `Debug` shows the key id only.
 pub struct MasterKey {
     key: LessSafeKey,
+    /// HMAC key for precompiled artifacts, derived from the master key.
+    artifacts: hmac::Key,
     id: String,
     pub source: KeySource,
 }
@@ -69,8 +89,14 @@ pub struct Undecryptable;
 impl MasterKey {
     pub fn from_bytes(bytes: &[u8; KEY_LEN], source: KeySource) -> MasterKey {
         let unbound = UnboundKey::new(&AES_256_GCM, bytes).expect("a 32-byte AES-256 key");
+        let artifacts = hkdf::Salt::new(hkdf::HKDF_SHA256, b"pb-serverless")
+            .extract(bytes)
+            .expand(&[ARTIFACT_LABEL], hmac::HMAC_SHA256)
+            .expect("an HMAC-SHA256 key length HKDF can give")
+            .into();
         MasterKey {
             key: LessSafeKey::new(unbound),
+            artifacts,
             id: key_id(bytes),
             source,
         }
@@ -109,6 +135,40 @@ impl MasterKey {
     /// domain tag and the key): tells keys apart, reveals nothing of them.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The tag that authenticates precompiled code: HMAC-SHA256 over the
+    /// engine's configuration, the version it was compiled from and the
+    /// artifact's bytes (each length-prefixed), as `hmac-sha256:<hex>`.
+    pub fn artifact_tag(&self, engine: &str, version: &str, artifact: &[u8]) -> String {
+        let tag = hmac::sign(
+            &self.artifacts,
+            &artifact_message(engine, version, artifact),
+        );
+        format!("{ARTIFACT_TAG_PREFIX}{}", hex::encode(tag.as_ref()))
+    }
+
+    /// Whether `tag` is [`MasterKey::artifact_tag`] of these (compared in
+    /// constant time).
+    pub fn artifact_tag_valid(
+        &self,
+        engine: &str,
+        version: &str,
+        artifact: &[u8],
+        tag: &str,
+    ) -> bool {
+        let Some(tag) = tag
+            .strip_prefix(ARTIFACT_TAG_PREFIX)
+            .and_then(|h| hex::decode(h).ok())
+        else {
+            return false;
+        };
+        hmac::verify(
+            &self.artifacts,
+            &artifact_message(engine, version, artifact),
+            &tag,
+        )
+        .is_ok()
     }
 
     /// Seals `value` for (`environment`, `name`).
@@ -233,6 +293,28 @@ mod tests {
 
     fn key(byte: u8) -> MasterKey {
         MasterKey::from_bytes(&[byte; KEY_LEN], KeySource::Env)
+    }
+
+    #[test]
+    fn artifact_tags_bind_key_engine_version_and_bytes() {
+        let k = key(7);
+        let tag = k.artifact_tag("engine-1", "v1", b"code");
+        assert!(tag.starts_with("hmac-sha256:"));
+        assert!(k.artifact_tag_valid("engine-1", "v1", b"code", &tag));
+        assert!(!k.artifact_tag_valid("engine-1", "v1", b"codf", &tag));
+        assert!(!k.artifact_tag_valid("engine-1", "v2", b"code", &tag));
+        assert!(!k.artifact_tag_valid("engine-2", "v1", b"code", &tag));
+        assert!(!key(8).artifact_tag_valid("engine-1", "v1", b"code", &tag));
+        // A plain SHA-256 of the bytes (what a writer of the database can
+        // compute) is no tag.
+        let sha = hex::encode(Sha256::digest(b"code"));
+        assert!(!k.artifact_tag_valid("engine-1", "v1", b"code", &sha));
+        assert!(!k.artifact_tag_valid("engine-1", "v1", b"code", &format!("hmac-sha256:{sha}")));
+        // Parts are length-prefixed: moving bytes across them changes the tag.
+        assert_ne!(
+            k.artifact_tag("e", "v1", b"x"),
+            k.artifact_tag("ev", "1", b"x")
+        );
     }
 
     #[test]
