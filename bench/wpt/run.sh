@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# web-platform-tests against the JS engine. The suite stays outside this
+# repository: pass the path of a checkout (https://github.com/web-platform-tests/wpt).
+#
+#   bash bench/wpt/run.sh /path/to/wpt                 # the directories below
+#   bash bench/wpt/run.sh /path/to/wpt url streams     # some of them
+#   PBS=target/debug/pbs bash bench/wpt/run.sh …      # an already built pbs
+#
+# For each directory, every `*.any.js` test (with its `META: script=`
+# dependencies and resources/testharness.js) goes into one function built
+# with `pbs build` and served alone with `pbs serve`; each test file then runs
+# in its own fresh instance (one request each). A static file server over the
+# checkout answers the tests' fetches of their resources; WPT's own server
+# (wptserve, with its Python handlers) is not run, so tests needing it fail.
+# Prints, per directory: test files, files whose harness completed, subtests
+# passed of subtests run.
+set -euo pipefail
+[ $# -ge 1 ] || { sed -n 2,15p "$0"; exit 2; }
+WPT=$(cd "$1" && pwd); shift
+cd "$(dirname "$0")/../.."
+source bench/lib.sh
+DIRS=("$@")
+[ ${#DIRS[@]} -gt 0 ] || DIRS=(url encoding streams fetch/api/headers fetch/api/request fetch/api/response
+  fetch/api/body FileAPI/blob WebCryptoAPI compression urlpattern html/webappapis/structured-clone
+  dom/events dom/abort hr-time)
+JOBS=${JOBS:-2}
+
+if [ -z "${PBS:-}" ]; then
+  echo "==> building pbs (release)" >&2
+  cargo build --release --locked -p pb-serverless 2>&1 | tail -1 >&2
+  PBS=$PWD/target/release/pbs
+fi
+# Inside tests/js so that `pbs build` finds esbuild.
+WORK=$(mktemp -d tests/js/.wpt-XXXX)
+RESULTS=${RESULTS:-$WORK/results}
+mkdir -p "$RESULTS"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK/entries"; }
+trap cleanup EXIT
+
+STATIC_PORT=${STATIC_PORT:-18301}
+SERVE_PORT=${SERVE_PORT:-18302}
+python3 -m http.server "$STATIC_PORT" --bind 127.0.0.1 --directory "$WPT" >/dev/null 2>&1 & PIDS+=($!)
+wait_up "http://127.0.0.1:$STATIC_PORT/resources/testharness.js"
+mkdir -p "$WORK/entries"
+
+for dir in "${DIRS[@]}"; do
+  name=${dir//\//_}
+  entry="$WORK/entries/$name.js"
+  count=$(node bench/wpt/prepare.mjs "$WPT" "$dir" "$entry")
+  mkdir -p "$RESULTS/$name"
+  echo "==> $dir: $count test files" >&2
+  [ "$count" -gt 0 ] || continue
+  "$PBS" build "$entry" -o "$WORK/entries/$name.wasm" >/dev/null
+  "$PBS" serve "$WORK/entries/$name.wasm" --addr "127.0.0.1:$SERVE_PORT" --timeout 60 --max-duration 60 \
+    --allow-host "127.0.0.1:$STATIC_PORT" >"$WORK/entries/$name.log" 2>&1 &
+  server=$!
+  wait_up "http://127.0.0.1:$SERVE_PORT/"
+  seq 0 $((count - 1)) | xargs -P "$JOBS" -I{} sh -c \
+    "curl -s -m 70 -o '$RESULTS/$name/{}.json' 'http://127.0.0.1:$SERVE_PORT/?test={}&base=http://127.0.0.1:$STATIC_PORT' || true"
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+done
+
+echo
+echo "web-platform-tests: $(cat "$WPT/PROVENANCE.txt" 2>/dev/null || git -C "$WPT" log -1 --format='%H %cs' 2>/dev/null || echo "$WPT")"
+node bench/wpt/summarize.mjs "$RESULTS" "${DIRS[@]}"
+echo "(results per test file: $RESULTS)"
