@@ -1016,7 +1016,8 @@ where
     use ecdsa::signature::hazmat::PrehashSigner;
     let secret = elliptic_curve::SecretKey::<C>::from_pkcs8_der(der).map_err(|e| e.to_string())?;
     let key = ecdsa::SigningKey::<C>::from(secret);
-    let sig: ecdsa::Signature<C> = key.sign_prehash(prehash).map_err(|e| e.to_string())?;
+    let prehash = field_sized::<C>(prehash);
+    let sig: ecdsa::Signature<C> = key.sign_prehash(&prehash).map_err(|e| e.to_string())?;
     Ok(sig.to_bytes().to_vec())
 }
 
@@ -1083,7 +1084,19 @@ where
     let Ok(sig) = ecdsa::Signature::<C>::from_slice(sig) else {
         return Ok(false);
     };
-    Ok(key.verify_prehash(prehash, &sig).is_ok())
+    Ok(key.verify_prehash(&field_sized::<C>(prehash), &sig).is_ok())
+}
+
+/// A digest shorter than the curve's field (SHA-1 on P-384, say) left-padded
+/// with zeros: the same integer, in the length the `ecdsa` crate accepts.
+fn field_sized<C: elliptic_curve::Curve>(prehash: &[u8]) -> Vec<u8> {
+    let size = <elliptic_curve::FieldBytesSize<C> as elliptic_curve::generic_array::typenum::Unsigned>::USIZE;
+    if prehash.len() >= size {
+        return prehash.to_vec();
+    }
+    let mut padded = vec![0u8; size - prehash.len()];
+    padded.extend_from_slice(prehash);
+    padded
 }
 
 /// RSA-OAEP; the label must be UTF-8 (a limit of the `rsa` crate).
