@@ -5,7 +5,8 @@
 //
 // The test runs as WPT's "shell" environment runs it: testharness.js, a
 // completion callback, the file's `META: script=` dependencies and the test,
-// evaluated as one script. `location` is the test's URL on the static server
+// evaluated as one script, after the `GLOBAL` object WPT's server defines
+// for `.any.js` tests (as for a worker). `location` is the test's URL on the static server
 // that run.sh starts over the checkout (`base`), and relative `fetch` URLs
 // resolve against it, as they would in a worker.
 
@@ -25,14 +26,18 @@ add_completion_callback(function (tests, status) {
 export function wptHandler(FILES, TESTS) {
   return async function GET(request) {
     const params = new URL(request.url).searchParams;
+    if (!params.has("test")) return Response.json({ count: TESTS.length, tests: TESTS.map((t) => t.path) });
     const test = TESTS[Number(params.get("test"))];
-    if (test === undefined) return Response.json({ count: TESTS.length, tests: TESTS.map((t) => t.path) });
+    if (test === undefined) return Response.json({ error: "no such test" }, { status: 404 });
     const here = new URL(test.path, `${params.get("base")}/`);
     Object.defineProperty(globalThis, "location", { value: here, configurable: true, writable: true });
     const nativeFetch = globalThis.fetch;
     globalThis.fetch = (input, init) =>
       nativeFetch(typeof input === "string" || input instanceof URL ? new URL(String(input), here).href : input, init);
 
+    // What WPT's server puts in front of a `.any.js` test; this global has
+    // no DOM, so it runs as a worker would.
+    globalThis.GLOBAL = { isWindow: () => false, isWorker: () => true, isShadowRealm: () => false };
     let finish;
     const finished = new Promise((resolve) => (finish = resolve));
     globalThis.__wptFinish = finish;

@@ -1,17 +1,18 @@
-// Makes the function entry of one WPT directory for bench/wpt/run.sh:
+// Makes the function entry for bench/wpt/run.sh:
 //
-//   node bench/wpt/prepare.mjs WPT_ROOT DIR OUT.js
+//   node bench/wpt/prepare.mjs WPT_ROOT OUT.js DIR...
 //
 // Every `*.any.js` file under WPT_ROOT/DIR (what WPT runs in workers and
 // shells too) with the scripts its `// META: script=` lines name, and
-// resources/testharness.js, embedded as strings; prints the number of tests.
+// resources/testharness.js, embedded as strings (one function for all the
+// directories, so one component is compiled); prints the number of tests.
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const [root, dir, out] = process.argv.slice(2);
-if (!root || !dir || !out) {
-  console.error("usage: node bench/wpt/prepare.mjs WPT_ROOT DIR OUT.js");
+const [root, out, ...dirs] = process.argv.slice(2);
+if (!root || !out || dirs.length === 0) {
+  console.error("usage: node bench/wpt/prepare.mjs WPT_ROOT OUT.js DIR...");
   process.exit(2);
 }
 
@@ -31,7 +32,7 @@ const RUNNABLE = ["window", "worker", "dedicatedworker", "shadowrealm", "jsshell
 
 const files = { "resources/testharness.js": fs.readFileSync(path.join(root, "resources/testharness.js"), "utf8") };
 const tests = [];
-for (const testPath of walk(dir).sort()) {
+for (const testPath of dirs.flatMap((dir) => walk(dir).sort())) {
   const source = fs.readFileSync(path.join(root, testPath), "utf8");
   const meta = [...source.matchAll(/^\/\/ META: *(\w+)=(.*)$/gm)].map(([, key, value]) => [key, value.trim()]);
   const globals = meta.filter(([k]) => k === "global").flatMap(([, v]) => v.split(",").map((g) => g.trim()));

@@ -6,14 +6,15 @@
 #   bash bench/wpt/run.sh /path/to/wpt url streams     # some of them
 #   PBS=target/debug/pbs bash bench/wpt/run.sh …      # an already built pbs
 #
-# For each directory, every `*.any.js` test (with its `META: script=`
-# dependencies and resources/testharness.js) goes into one function built
-# with `pbs build` and served alone with `pbs serve`; each test file then runs
-# in its own fresh instance (one request each). A static file server over the
+# Every `*.any.js` test of the directories (with its `META: script=`
+# dependencies and resources/testharness.js) goes into a function built with
+# `pbs build` and served alone with `pbs serve`; each test file then runs in
+# its own fresh instance (one request each). A static file server over the
 # checkout answers the tests' fetches of their resources; WPT's own server
 # (wptserve, with its Python handlers) is not run, so tests needing it fail.
-# Prints, per directory: test files, files whose harness completed, subtests
-# passed of subtests run.
+# All directories go into one function (one component to compile). Prints,
+# per directory: test files, files whose harness completed, subtests passed
+# of subtests run.
 set -euo pipefail
 [ $# -ge 1 ] || { sed -n 2,15p "$0"; exit 2; }
 WPT=$(cd "$1" && pwd); shift
@@ -44,23 +45,20 @@ python3 -m http.server "$STATIC_PORT" --bind 127.0.0.1 --directory "$WPT" >/dev/
 wait_up "http://127.0.0.1:$STATIC_PORT/resources/testharness.js"
 mkdir -p "$WORK/entries"
 
-for dir in "${DIRS[@]}"; do
-  name=${dir//\//_}
-  entry="$WORK/entries/$name.js"
-  count=$(node bench/wpt/prepare.mjs "$WPT" "$dir" "$entry")
-  mkdir -p "$RESULTS/$name"
-  echo "==> $dir: $count test files" >&2
-  [ "$count" -gt 0 ] || continue
-  "$PBS" build "$entry" -o "$WORK/entries/$name.wasm" >/dev/null
-  "$PBS" serve "$WORK/entries/$name.wasm" --addr "127.0.0.1:$SERVE_PORT" --timeout 60 --max-duration 60 \
-    --allow-host "127.0.0.1:$STATIC_PORT" >"$WORK/entries/$name.log" 2>&1 &
-  server=$!
-  wait_up "http://127.0.0.1:$SERVE_PORT/"
-  seq 0 $((count - 1)) | xargs -P "$JOBS" -I{} sh -c \
-    "curl -s -m 70 -o '$RESULTS/$name/{}.json' 'http://127.0.0.1:$SERVE_PORT/?test={}&base=http://127.0.0.1:$STATIC_PORT' || true"
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-done
+entry="$WORK/entries/wpt.js"
+count=$(node bench/wpt/prepare.mjs "$WPT" "$entry" "${DIRS[@]}")
+echo "==> $count test files in ${#DIRS[@]} directories; building" >&2
+"$PBS" build "$entry" -o "$WORK/entries/wpt.wasm" >/dev/null
+"$PBS" serve "$WORK/entries/wpt.wasm" --addr "127.0.0.1:$SERVE_PORT" --timeout 60 --max-duration 60 \
+  --allow-host "127.0.0.1:$STATIC_PORT" >"$WORK/entries/serve.log" 2>&1 &
+PIDS+=($!)
+# Compiling a large component can take minutes on a busy machine.
+for _ in $(seq 3000); do curl -sf -o /dev/null "http://127.0.0.1:$SERVE_PORT/" && break; sleep 0.2; done
+curl -sf -o /dev/null "http://127.0.0.1:$SERVE_PORT/" || { echo "pbs serve did not start:"; cat "$WORK/entries/serve.log"; exit 1; }
+echo "==> running" >&2
+curl -s "http://127.0.0.1:$SERVE_PORT/" >"$RESULTS/tests.json"
+seq 0 $((count - 1)) | xargs -P "$JOBS" -I{} sh -c \
+  "curl -s -m 70 -o '$RESULTS/{}.json' 'http://127.0.0.1:$SERVE_PORT/?test={}&base=http://127.0.0.1:$STATIC_PORT' || true"
 
 echo
 echo "web-platform-tests: $(cat "$WPT/PROVENANCE.txt" 2>/dev/null || git -C "$WPT" log -1 --format='%H %cs' 2>/dev/null || echo "$WPT")"

@@ -8,22 +8,27 @@ import path from "node:path";
 const [resultsDir, ...dirs] = process.argv.slice(2);
 const rows = [];
 let all = { files: 0, harnessOk: 0, pass: 0, total: 0 };
-for (const dir of dirs) {
-  const name = dir.replaceAll("/", "_");
-  const row = { dir, files: 0, harnessOk: 0, pass: 0, total: 0 };
-  const folder = path.join(resultsDir, name);
-  for (const file of fs.existsSync(folder) ? fs.readdirSync(folder) : []) {
-    row.files++;
-    let result;
-    try {
-      result = JSON.parse(fs.readFileSync(path.join(folder, file), "utf8"));
-    } catch {
-      continue; // no JSON: the instance died (a trap or a limit)
-    }
-    if (result.harness === "OK") row.harnessOk++;
-    row.total += result.tests.length;
-    row.pass += result.tests.filter((t) => t.status === "PASS").length;
+// The test list (index -> path) comes from the function itself, so a test
+// whose instance died (no JSON) still counts as a file that ran.
+const listing = JSON.parse(fs.readFileSync(path.join(resultsDir, "tests.json"), "utf8")).tests;
+const rowOf = new Map(dirs.map((dir) => [dir, { dir, files: 0, harnessOk: 0, pass: 0, total: 0 }]));
+listing.forEach((testPath, i) => {
+  const dir = dirs.filter((d) => testPath.startsWith(`${d}/`)).sort((a, b) => b.length - a.length)[0];
+  const row = rowOf.get(dir);
+  if (row === undefined) return;
+  row.files++;
+  let result;
+  try {
+    result = JSON.parse(fs.readFileSync(path.join(resultsDir, `${i}.json`), "utf8"));
+  } catch {
+    return; // no JSON: the instance died (a trap or a limit)
   }
+  if (!Array.isArray(result.tests)) return; // an error answer (a 500), not a harness report
+  if (result.harness === "OK") row.harnessOk++;
+  row.total += result.tests.length;
+  row.pass += result.tests.filter((t) => t.status === "PASS").length;
+});
+for (const row of rowOf.values()) {
   rows.push(row);
   for (const k of Object.keys(all)) all[k] += row[k];
 }

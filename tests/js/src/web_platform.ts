@@ -44,6 +44,23 @@ export async function GET(req: Request): Promise<Response> {
     const lines = text.split("\n").filter(Boolean);
     return Response.json({ lines: lines.length, last: lines.at(-1), compressedBytes, plainBytes: enc.encode(text).length });
   }
+  if (route === "first-chunk") {
+    // A complete gzip member written without closing the stream: its
+    // decompressed bytes must come out now, not when the input ends.
+    const format = (url.searchParams.get("format") ?? "gzip") as CompressionFormat;
+    const compressed = await new Response(
+      new Blob(["expected output"]).stream().pipeThrough(new CompressionStream(format)),
+    ).arrayBuffer();
+    const ds = new DecompressionStream(format);
+    const writer = ds.writable.getWriter();
+    writer.write(new Uint8Array(compressed));
+    const reader = ds.readable.getReader();
+    const first = await Promise.race([
+      reader.read().then(({ value }) => new TextDecoder().decode(value)),
+      new Promise<string>((resolve) => setTimeout(() => resolve("(nothing before the input ended)"), 5000)),
+    ]);
+    return Response.json({ first });
+  }
   if (route === "route") {
     const patterns = [
       new URLPattern({ pathname: "/books/:id(\\d+)" }),

@@ -422,6 +422,15 @@ async fn compression_streams_interoperate_with_zlib() {
     .await;
     assert_eq!(status, 400);
 
+    for format in ["gzip", "deflate", "deflate-raw"] {
+        let first = get_json(
+            &host,
+            &format!("/api/pb_serverless/web/first-chunk?format={format}"),
+        )
+        .await;
+        assert_eq!(first, json!({"first": "expected output"}), "{format}");
+    }
+
     let rt = get_json(&host, "/api/pb_serverless/web/roundtrip?n=500").await;
     assert_eq!(rt["lines"], 500);
     assert_eq!(rt["last"], format!("chunk 499 {}", "x".repeat(499 % 50)));
