@@ -169,7 +169,8 @@ fn push<'js>(ctx: Ctx<'js>, id: u32, chunk: TypedArray<'js, u8>) -> Result<Typed
                 }
                 // The decoder keeps what it inflated until it is flushed;
                 // a reader must see it now, not when more input comes.
-                w.flush().map_err(|e| format!("The compressed data is invalid: {e}"))?;
+                w.flush()
+                    .map_err(|e| format!("The compressed data is invalid: {e}"))?;
                 Ok(take(w.get_mut()))
             }
             Codec::Inflate { state, done } => inflate(state, done, input, FlushDecompress::None),
