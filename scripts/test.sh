@@ -12,7 +12,7 @@ mkdir -p target
 export CARGO_INCREMENTAL=0
 df -h . | tail -1 | awk '{print "==> disk: " $4 " free"}'
 echo "==> JS runtime tests (guest-js/js in a Node vm with a fake host)"
-{ node guest-js/js/test/run.mjs && node guest-js/js/test/http.mjs; } 2>&1 | tee target/test-output.log
+{ node guest-js/js/test/run.mjs && node guest-js/js/test/http.mjs && node guest-js/js/test/web.mjs; } 2>&1 | tee target/test-output.log
 echo "==> TypeScript: tsc --strict over the example, the JS test functions and the SDK's type tests"
 for project in examples/hello-ts tests/js tests/js/types; do
   tests/js/node_modules/.bin/tsc -p "$project"

@@ -507,7 +507,8 @@
   }
 
   // ---------------------------------------------------------------------------
-  // crypto (no `subtle`) and performance.
+  // crypto's random functions (the `Crypto` object and `subtle` are in
+  // 45-crypto.js) and performance.
 
   const INTEGER_ARRAYS = new Set([
     "Int8Array",
@@ -560,6 +561,31 @@
     },
   };
   expose("performance", performance);
+
+  // ---------------------------------------------------------------------------
+  // self, navigator.userAgent and reportError (WinterTC's Minimum Common API).
+
+  expose("self", globalThis);
+
+  const USER_AGENT = "pb-serverless";
+  class Navigator {
+    constructor() {
+      throw new TypeError("Illegal constructor");
+    }
+    // A single product token, as the Minimum Common API recommends.
+    get userAgent() {
+      return USER_AGENT;
+    }
+  }
+  exposeClass(Navigator);
+  expose("navigator", Object.create(Navigator.prototype));
+
+  /** HTML's reportError: the error goes to the log, as an uncaught one would. */
+  function reportError(error) {
+    if (arguments.length === 0) throw new TypeError("reportError: 1 argument required");
+    internal.reportError(error, "reportError");
+  }
+  expose("reportError", reportError);
 
   // ---------------------------------------------------------------------------
   // inspect: a safe, Node-like rendering of any value for the console.

@@ -1,7 +1,8 @@
-// 35-streams.js — WHATWG Streams: ReadableStream (default streams; `type:
-// "bytes"` is accepted as a default stream of Uint8Array chunks, without BYOB
-// readers), WritableStream, TransformStream, pipes, tee, async iteration, the
-// queuing strategies, TextEncoderStream and TextDecoderStream.
+// 35-streams.js — WHATWG Streams: ReadableStream (default and byte streams,
+// with default and BYOB readers), WritableStream, TransformStream, pipes, tee,
+// async iteration, the queuing strategies, TextEncoderStream and
+// TextDecoderStream. (A byte stream tees like a default stream: both
+// branches get the same chunk objects rather than copies.)
 //
 // The algorithms follow the spec (https://streams.spec.whatwg.org/) step by
 // step, under camelCase versions of its names, because promise ordering is
@@ -257,12 +258,11 @@
     };
   }
 
-  function newReadableControllerRecord(stream, bytes) {
+  function newReadableControllerRecord(stream) {
     return {
       kind: "ReadableStreamDefaultController",
       api: undefined,
       stream,
-      bytes, // `type: "bytes"`: chunks must be ArrayBufferViews, read as Uint8Array
       queue: new Queue(),
       queueTotalSize: 0,
       started: false,
@@ -279,7 +279,7 @@
   /** CreateReadableStream */
   function createReadableStream(startAlgorithm, pullAlgorithm, cancelAlgorithm, highWaterMark = 1, sizeAlgorithm = () => 1) {
     const stream = instantiate(ReadableStream, newReadableStreamRecord());
-    const controller = instantiate(ReadableStreamDefaultController, newReadableControllerRecord(stream, false));
+    const controller = instantiate(ReadableStreamDefaultController, newReadableControllerRecord(stream));
     setUpReadableController(stream, controller, startAlgorithm, pullAlgorithm, cancelAlgorithm, highWaterMark, sizeAlgorithm);
     return stream;
   }
@@ -306,8 +306,8 @@
   }
 
   /** SetUpReadableStreamDefaultControllerFromUnderlyingSource */
-  function setUpReadableControllerFromSource(stream, source, dict, highWaterMark, sizeAlgorithm, bytes) {
-    const controller = instantiate(ReadableStreamDefaultController, newReadableControllerRecord(stream, bytes));
+  function setUpReadableControllerFromSource(stream, source, dict, highWaterMark, sizeAlgorithm) {
+    const controller = instantiate(ReadableStreamDefaultController, newReadableControllerRecord(stream));
     const { start, pull, cancel } = dict;
     setUpReadableController(
       stream,
@@ -432,7 +432,18 @@
     if (stream.state === "closed") return Promise.resolve();
     if (stream.state === "errored") return Promise.reject(stream.storedError);
     readableStreamClose(stream);
-    return readableControllerCancelSteps(stream.controller, reason).then(noop);
+    const reader = stream.reader;
+    if (reader !== undefined && reader.kind === "ReadableStreamBYOBReader") {
+      const requests = reader.readIntoRequests;
+      reader.readIntoRequests = [];
+      for (const request of requests) request.close(undefined);
+    }
+    const controller = stream.controller;
+    const result =
+      controller.kind === "ReadableByteStreamController"
+        ? byteControllerCancelSteps(controller, reason)
+        : readableControllerCancelSteps(controller, reason);
+    return promiseResolvedWith(result).then(noop);
   }
 
   function readableStreamClose(stream) {
@@ -440,6 +451,7 @@
     const reader = stream.reader;
     if (reader === undefined) return;
     reader.closed.resolve(undefined);
+    if (reader.kind !== "ReadableStreamDefaultReader") return;
     const requests = reader.readRequests;
     reader.readRequests = [];
     for (const request of requests) request.close();
@@ -490,6 +502,7 @@
     stream.disturbed = true;
     if (stream.state === "closed") readRequest.close();
     else if (stream.state === "errored") readRequest.error(stream.storedError);
+    else if (stream.controller.kind === "ReadableByteStreamController") byteControllerPullSteps(stream.controller, readRequest);
     else readableControllerPullSteps(stream.controller, readRequest);
   }
 
@@ -500,14 +513,17 @@
     if (stream.state === "readable") reader.closed.reject(released());
     else reader.closed = rejectedDeferred(released());
     markHandled(reader.closed.promise);
+    if (stream.controller.kind === "ReadableByteStreamController") byteControllerReleaseSteps(stream.controller);
     stream.reader = undefined;
     reader.stream = undefined;
     readerErrorReadRequests(reader, released());
   }
 
+  /** Errors a default reader's read requests or a BYOB reader's read-into requests. */
   function readerErrorReadRequests(reader, error) {
-    const requests = reader.readRequests;
-    reader.readRequests = [];
+    const key = reader.kind === "ReadableStreamBYOBReader" ? "readIntoRequests" : "readRequests";
+    const requests = reader[key];
+    reader[key] = [];
     for (const request of requests) request.error(error);
   }
 
@@ -521,18 +537,18 @@
   class ReadableStream {
     constructor(underlyingSource = undefined, strategy = undefined) {
       const strategyDict = convertStrategy(strategy);
-      const dict = convertDictionary(underlyingSource, "underlyingSource", ["cancel", "pull", "start"], ["type"]);
+      const dict = convertDictionary(underlyingSource, "underlyingSource", ["cancel", "pull", "start"], ["type", "autoAllocateChunkSize"]);
       const type = dict.type === undefined ? undefined : String(dict.type);
       if (type !== undefined && type !== "bytes") throw new TypeError(`"${type}" is not a valid ReadableStream type`);
       const stream = bind(this, newReadableStreamRecord());
       if (type === "bytes") {
         if (strategyDict.size !== undefined) throw new RangeError("A byte stream cannot have a size function");
         const hwm = extractHighWaterMark(strategyDict, 0);
-        setUpReadableControllerFromSource(stream, underlyingSource, dict, hwm, (chunk) => chunk.byteLength, true);
+        setUpByteControllerFromSource(stream, underlyingSource, dict, hwm);
       } else {
         const size = extractSizeAlgorithm(strategyDict);
         const hwm = extractHighWaterMark(strategyDict, 1);
-        setUpReadableControllerFromSource(stream, underlyingSource, dict, hwm, size, false);
+        setUpReadableControllerFromSource(stream, underlyingSource, dict, hwm, size);
       }
     }
 
@@ -550,9 +566,7 @@
       const stream = own(this, "ReadableStream");
       const mode = options?.mode;
       if (mode === undefined) return acquireReader(stream).api;
-      if (String(mode) === "byob") {
-        throw new TypeError("BYOB readers are not supported here; use getReader() without a mode");
-      }
+      if (String(mode) === "byob") return acquireBYOBReader(stream).api;
       throw new TypeError(`"${mode}" is not a valid reader mode`);
     }
 
@@ -654,7 +668,7 @@
       if (!readableControllerCanCloseOrEnqueue(controller)) {
         throw new TypeError("Cannot enqueue a chunk into a stream that is closed or closing");
       }
-      readableControllerEnqueue(controller, controller.bytes ? byteChunk(chunk) : chunk);
+      readableControllerEnqueue(controller, chunk);
     }
 
     error(reason = undefined) {
@@ -663,12 +677,621 @@
   }
   exposeClass(ReadableStreamDefaultController);
 
-  /** A chunk of a byte stream: readers always get a Uint8Array over its bytes. */
-  function byteChunk(chunk) {
-    if (!ArrayBuffer.isView(chunk)) throw new TypeError("A byte stream's chunk must be an ArrayBufferView");
-    if (chunk.byteLength === 0) throw new TypeError("A byte stream's chunk must not be empty");
-    return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  // ---------------------------------------------------------------------------
+  // Byte streams: ReadableByteStreamController, ReadableStreamBYOBReader and
+  // ReadableStreamBYOBRequest (Streams §4.7–4.10). Buffers handed over are
+  // transferred (the original ArrayBuffer is detached), as the spec says.
+
+  /** TransferArrayBuffer */
+  function transferBuffer(buffer) {
+    if (isDetached(buffer)) throw new TypeError("The ArrayBuffer is detached");
+    return typeof buffer.transfer === "function" ? buffer.transfer() : buffer.slice(0);
   }
+
+  function isDetached(buffer) {
+    if ("detached" in buffer) return buffer.detached;
+    if (buffer.byteLength !== 0) return false;
+    try {
+      new Uint8Array(buffer);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+
+  function copyBytes(dest, destOffset, src, srcOffset, n) {
+    new Uint8Array(dest, destOffset, n).set(new Uint8Array(src, srcOffset, n));
+  }
+
+  function newByteControllerRecord(stream) {
+    return {
+      kind: "ReadableByteStreamController",
+      api: undefined,
+      stream,
+      queue: [], // {buffer, byteOffset, byteLength}
+      queueTotalSize: 0,
+      started: false,
+      closeRequested: false,
+      pullAgain: false,
+      pulling: false,
+      strategyHWM: 0,
+      pullAlgorithm: undefined,
+      cancelAlgorithm: undefined,
+      autoAllocateChunkSize: undefined,
+      pendingPullIntos: [],
+      byobRequest: null, // the request record, or null
+    };
+  }
+
+  /** SetUpReadableByteStreamControllerFromUnderlyingSource */
+  function setUpByteControllerFromSource(stream, source, dict, highWaterMark) {
+    const controller = instantiate(ReadableByteStreamController, newByteControllerRecord(stream));
+    let autoAllocate = dict.autoAllocateChunkSize;
+    if (autoAllocate !== undefined) {
+      autoAllocate = Number(autoAllocate);
+      if (!Number.isFinite(autoAllocate) || autoAllocate < 0 || autoAllocate > Number.MAX_SAFE_INTEGER) {
+        throw new TypeError("autoAllocateChunkSize must be a positive integer");
+      }
+      autoAllocate = Math.trunc(autoAllocate);
+      if (autoAllocate === 0) throw new TypeError("autoAllocateChunkSize must not be 0");
+    }
+    const { start, pull, cancel } = dict;
+    controller.strategyHWM = highWaterMark;
+    controller.pullAlgorithm = () => (pull === undefined ? Promise.resolve() : promiseCall(pull, source, [controller.api]));
+    controller.cancelAlgorithm = (reason) => (cancel === undefined ? Promise.resolve() : promiseCall(cancel, source, [reason]));
+    controller.autoAllocateChunkSize = autoAllocate;
+    stream.controller = controller;
+    const startResult = start === undefined ? undefined : apply(start, source, [controller.api]);
+    promiseResolvedWith(startResult).then(
+      () => {
+        controller.started = true;
+        byteControllerCallPullIfNeeded(controller);
+      },
+      (reason) => byteControllerError(controller, reason),
+    );
+  }
+
+  function byteControllerCallPullIfNeeded(controller) {
+    if (!byteControllerShouldCallPull(controller)) return;
+    if (controller.pulling) {
+      controller.pullAgain = true;
+      return;
+    }
+    controller.pulling = true;
+    controller.pullAlgorithm().then(
+      () => {
+        controller.pulling = false;
+        if (controller.pullAgain) {
+          controller.pullAgain = false;
+          byteControllerCallPullIfNeeded(controller);
+        }
+      },
+      (reason) => byteControllerError(controller, reason),
+    );
+  }
+
+  function byteControllerShouldCallPull(controller) {
+    const stream = controller.stream;
+    if (stream.state !== "readable" || controller.closeRequested || !controller.started) return false;
+    const reader = stream.reader;
+    if (reader !== undefined && reader.kind === "ReadableStreamDefaultReader" && reader.readRequests.length > 0) return true;
+    if (reader !== undefined && reader.kind === "ReadableStreamBYOBReader" && reader.readIntoRequests.length > 0) return true;
+    return byteControllerDesiredSize(controller) > 0;
+  }
+
+  function byteControllerDesiredSize(controller) {
+    const state = controller.stream.state;
+    if (state === "errored") return null;
+    if (state === "closed") return 0;
+    return controller.strategyHWM - controller.queueTotalSize;
+  }
+
+  function byteControllerClearAlgorithms(controller) {
+    controller.pullAlgorithm = undefined;
+    controller.cancelAlgorithm = undefined;
+  }
+
+  function byteControllerClearPendingPullIntos(controller) {
+    byteControllerInvalidateBYOBRequest(controller);
+    controller.pendingPullIntos = [];
+  }
+
+  function byteControllerInvalidateBYOBRequest(controller) {
+    const request = controller.byobRequest;
+    if (request === null) return;
+    request.controller = undefined;
+    request.view = null;
+    controller.byobRequest = null;
+  }
+
+  function byteControllerError(controller, error) {
+    const stream = controller.stream;
+    if (stream.state !== "readable") return;
+    byteControllerClearPendingPullIntos(controller);
+    controller.queue = [];
+    controller.queueTotalSize = 0;
+    byteControllerClearAlgorithms(controller);
+    readableStreamError(stream, error);
+  }
+
+  function byteControllerClose(controller) {
+    const stream = controller.stream;
+    if (controller.closeRequested || stream.state !== "readable") return;
+    if (controller.queueTotalSize > 0) {
+      controller.closeRequested = true;
+      return;
+    }
+    const first = controller.pendingPullIntos[0];
+    if (first !== undefined && first.bytesFilled % first.elementSize !== 0) {
+      const error = new TypeError("Insufficient bytes to fill the elements of the view");
+      byteControllerError(controller, error);
+      throw error;
+    }
+    byteControllerClearAlgorithms(controller);
+    readableStreamClose(stream);
+  }
+
+  function byteControllerEnqueueChunk(controller, buffer, byteOffset, byteLength) {
+    controller.queue.push({ buffer, byteOffset, byteLength });
+    controller.queueTotalSize += byteLength;
+  }
+
+  function byteControllerEnqueueClonedChunk(controller, buffer, byteOffset, byteLength) {
+    let clone;
+    try {
+      clone = buffer.slice(byteOffset, byteOffset + byteLength);
+    } catch (err) {
+      byteControllerError(controller, err);
+      throw err;
+    }
+    byteControllerEnqueueChunk(controller, clone, 0, byteLength);
+  }
+
+  function byteControllerEnqueueDetachedPullInto(controller, descriptor) {
+    if (descriptor.bytesFilled > 0) {
+      byteControllerEnqueueClonedChunk(controller, descriptor.buffer, descriptor.byteOffset, descriptor.bytesFilled);
+    }
+    byteControllerShiftPendingPullInto(controller);
+  }
+
+  function byteControllerShiftPendingPullInto(controller) {
+    return controller.pendingPullIntos.shift();
+  }
+
+  /** ReadableByteStreamControllerEnqueue */
+  function byteControllerEnqueue(controller, chunk) {
+    const stream = controller.stream;
+    if (controller.closeRequested || stream.state !== "readable") return;
+    const { buffer, byteOffset, byteLength } = chunk;
+    if (isDetached(buffer)) throw new TypeError("The chunk's buffer is detached");
+    const transferred = transferBuffer(buffer);
+    if (controller.pendingPullIntos.length > 0) {
+      const first = controller.pendingPullIntos[0];
+      if (isDetached(first.buffer)) throw new TypeError("The BYOB request's buffer is detached");
+      byteControllerInvalidateBYOBRequest(controller);
+      first.buffer = transferBuffer(first.buffer);
+      if (first.readerType === "none") byteControllerEnqueueDetachedPullInto(controller, first);
+    }
+    const reader = stream.reader;
+    if (reader !== undefined && reader.kind === "ReadableStreamDefaultReader") {
+      byteControllerProcessReadRequests(controller);
+      if (reader.readRequests.length === 0) {
+        byteControllerEnqueueChunk(controller, transferred, byteOffset, byteLength);
+      } else {
+        if (controller.pendingPullIntos.length > 0) byteControllerShiftPendingPullInto(controller);
+        readableStreamFulfillReadRequest(stream, new Uint8Array(transferred, byteOffset, byteLength), false);
+      }
+    } else if (reader !== undefined && reader.kind === "ReadableStreamBYOBReader") {
+      byteControllerEnqueueChunk(controller, transferred, byteOffset, byteLength);
+      for (const descriptor of byteControllerProcessPullIntos(controller)) commitPullInto(stream, descriptor);
+    } else {
+      byteControllerEnqueueChunk(controller, transferred, byteOffset, byteLength);
+    }
+    byteControllerCallPullIfNeeded(controller);
+  }
+
+  /** ReadableByteStreamControllerFillPullIntoDescriptorFromQueue */
+  function byteControllerFillPullInto(controller, descriptor) {
+    const maxBytesToCopy = Math.min(controller.queueTotalSize, descriptor.byteLength - descriptor.bytesFilled);
+    const maxBytesFilled = descriptor.bytesFilled + maxBytesToCopy;
+    let remaining = maxBytesToCopy;
+    let ready = false;
+    const maxAlignedBytes = maxBytesFilled - (maxBytesFilled % descriptor.elementSize);
+    if (maxAlignedBytes >= descriptor.minimumFill) {
+      remaining = maxAlignedBytes - descriptor.bytesFilled;
+      ready = true;
+    }
+    const queue = controller.queue;
+    while (remaining > 0) {
+      const head = queue[0];
+      const n = Math.min(remaining, head.byteLength);
+      copyBytes(descriptor.buffer, descriptor.byteOffset + descriptor.bytesFilled, head.buffer, head.byteOffset, n);
+      if (head.byteLength === n) {
+        queue.shift();
+      } else {
+        head.byteOffset += n;
+        head.byteLength -= n;
+      }
+      controller.queueTotalSize -= n;
+      descriptor.bytesFilled += n;
+      remaining -= n;
+    }
+    return ready;
+  }
+
+  function byteControllerHandleQueueDrain(controller) {
+    if (controller.queueTotalSize === 0 && controller.closeRequested) {
+      byteControllerClearAlgorithms(controller);
+      readableStreamClose(controller.stream);
+    } else {
+      byteControllerCallPullIfNeeded(controller);
+    }
+  }
+
+  function byteControllerFillReadRequest(controller, readRequest) {
+    const entry = controller.queue.shift();
+    controller.queueTotalSize -= entry.byteLength;
+    byteControllerHandleQueueDrain(controller);
+    readRequest.chunk(new Uint8Array(entry.buffer, entry.byteOffset, entry.byteLength));
+  }
+
+  function byteControllerProcessReadRequests(controller) {
+    const reader = controller.stream.reader;
+    while (reader.readRequests.length > 0) {
+      if (controller.queueTotalSize === 0) return;
+      byteControllerFillReadRequest(controller, reader.readRequests.shift());
+    }
+  }
+
+  /** ReadableByteStreamControllerProcessPullIntoDescriptorsUsingQueue */
+  function byteControllerProcessPullIntos(controller) {
+    const filled = [];
+    while (controller.pendingPullIntos.length > 0) {
+      if (controller.queueTotalSize === 0) break;
+      const descriptor = controller.pendingPullIntos[0];
+      if (byteControllerFillPullInto(controller, descriptor)) {
+        byteControllerShiftPendingPullInto(controller);
+        filled.push(descriptor);
+      }
+    }
+    return filled;
+  }
+
+  function convertPullInto(descriptor) {
+    const buffer = transferBuffer(descriptor.buffer);
+    return new descriptor.viewConstructor(buffer, descriptor.byteOffset, descriptor.bytesFilled / descriptor.elementSize);
+  }
+
+  /** ReadableByteStreamControllerCommitPullIntoDescriptor */
+  function commitPullInto(stream, descriptor) {
+    const done = stream.state === "closed";
+    const view = convertPullInto(descriptor);
+    if (descriptor.readerType === "default") {
+      readableStreamFulfillReadRequest(stream, view, done);
+    } else {
+      const request = stream.reader.readIntoRequests.shift();
+      if (done) request.close(view);
+      else request.chunk(view);
+    }
+  }
+
+  /** [[PullSteps]] of a byte controller (a default reader's read). */
+  function byteControllerPullSteps(controller, readRequest) {
+    const stream = controller.stream;
+    if (controller.queueTotalSize > 0) {
+      byteControllerFillReadRequest(controller, readRequest);
+      return;
+    }
+    const size = controller.autoAllocateChunkSize;
+    if (size !== undefined) {
+      let buffer;
+      try {
+        buffer = new ArrayBuffer(size);
+      } catch (err) {
+        readRequest.error(err);
+        return;
+      }
+      controller.pendingPullIntos.push({
+        buffer,
+        bufferByteLength: size,
+        byteOffset: 0,
+        byteLength: size,
+        bytesFilled: 0,
+        minimumFill: 1,
+        elementSize: 1,
+        viewConstructor: Uint8Array,
+        readerType: "default",
+      });
+    }
+    stream.reader.readRequests.push(readRequest);
+    byteControllerCallPullIfNeeded(controller);
+  }
+
+  function byteControllerCancelSteps(controller, reason) {
+    byteControllerClearPendingPullIntos(controller);
+    controller.queue = [];
+    controller.queueTotalSize = 0;
+    const result = controller.cancelAlgorithm(reason);
+    byteControllerClearAlgorithms(controller);
+    return result;
+  }
+
+  function byteControllerReleaseSteps(controller) {
+    if (controller.pendingPullIntos.length > 0) {
+      const first = controller.pendingPullIntos[0];
+      first.readerType = "none";
+      controller.pendingPullIntos = [first];
+    }
+  }
+
+  /** ReadableByteStreamControllerPullInto (a BYOB reader's read). */
+  function byteControllerPullInto(controller, view, min, readIntoRequest) {
+    const stream = controller.stream;
+    let elementSize = 1;
+    let viewConstructor = DataView;
+    if (!(view instanceof DataView)) {
+      elementSize = view.BYTES_PER_ELEMENT;
+      viewConstructor = view.constructor;
+    }
+    const { byteOffset, byteLength } = view;
+    let buffer;
+    try {
+      buffer = transferBuffer(view.buffer);
+    } catch (err) {
+      readIntoRequest.error(err);
+      return;
+    }
+    const descriptor = {
+      buffer,
+      bufferByteLength: buffer.byteLength,
+      byteOffset,
+      byteLength,
+      bytesFilled: 0,
+      minimumFill: min * elementSize,
+      elementSize,
+      viewConstructor,
+      readerType: "byob",
+    };
+    if (controller.pendingPullIntos.length > 0) {
+      controller.pendingPullIntos.push(descriptor);
+      stream.reader.readIntoRequests.push(readIntoRequest);
+      return;
+    }
+    if (stream.state === "closed") {
+      readIntoRequest.close(new viewConstructor(descriptor.buffer, descriptor.byteOffset, 0));
+      return;
+    }
+    if (controller.queueTotalSize > 0) {
+      if (byteControllerFillPullInto(controller, descriptor)) {
+        const filled = convertPullInto(descriptor);
+        byteControllerHandleQueueDrain(controller);
+        readIntoRequest.chunk(filled);
+        return;
+      }
+      if (controller.closeRequested) {
+        const error = new TypeError("Insufficient bytes to fill the elements of the view");
+        byteControllerError(controller, error);
+        readIntoRequest.error(error);
+        return;
+      }
+    }
+    controller.pendingPullIntos.push(descriptor);
+    stream.reader.readIntoRequests.push(readIntoRequest);
+    byteControllerCallPullIfNeeded(controller);
+  }
+
+  function byteControllerRespondInClosedState(controller, first) {
+    if (first.readerType === "none") byteControllerShiftPendingPullInto(controller);
+    const stream = controller.stream;
+    const reader = stream.reader;
+    if (reader !== undefined && reader.kind === "ReadableStreamBYOBReader") {
+      while (reader.readIntoRequests.length > 0) commitPullInto(stream, byteControllerShiftPendingPullInto(controller));
+    }
+  }
+
+  function byteControllerRespondInReadableState(controller, bytesWritten, descriptor) {
+    descriptor.bytesFilled += bytesWritten;
+    const stream = controller.stream;
+    if (descriptor.readerType === "none") {
+      byteControllerEnqueueDetachedPullInto(controller, descriptor);
+      for (const filled of byteControllerProcessPullIntos(controller)) commitPullInto(stream, filled);
+      return;
+    }
+    if (descriptor.bytesFilled < descriptor.minimumFill) return;
+    byteControllerShiftPendingPullInto(controller);
+    const remainder = descriptor.bytesFilled % descriptor.elementSize;
+    if (remainder > 0) {
+      const end = descriptor.byteOffset + descriptor.bytesFilled;
+      byteControllerEnqueueClonedChunk(controller, descriptor.buffer, end - remainder, remainder);
+    }
+    descriptor.bytesFilled -= remainder;
+    const filled = byteControllerProcessPullIntos(controller);
+    commitPullInto(stream, descriptor);
+    for (const other of filled) commitPullInto(stream, other);
+  }
+
+  function byteControllerRespondInternal(controller, bytesWritten) {
+    const first = controller.pendingPullIntos[0];
+    byteControllerInvalidateBYOBRequest(controller);
+    if (controller.stream.state === "closed") byteControllerRespondInClosedState(controller, first);
+    else byteControllerRespondInReadableState(controller, bytesWritten, first);
+    byteControllerCallPullIfNeeded(controller);
+  }
+
+  function byteControllerRespond(controller, bytesWritten) {
+    const first = controller.pendingPullIntos[0];
+    if (controller.stream.state === "closed") {
+      if (bytesWritten !== 0) throw new TypeError("bytesWritten must be 0 once the stream is closed");
+    } else {
+      if (bytesWritten === 0) throw new TypeError("bytesWritten must be more than 0 while the stream is readable");
+      if (first.bytesFilled + bytesWritten > first.byteLength) throw new RangeError("bytesWritten is out of range");
+    }
+    first.buffer = transferBuffer(first.buffer);
+    byteControllerRespondInternal(controller, bytesWritten);
+  }
+
+  function byteControllerRespondWithNewView(controller, view) {
+    const first = controller.pendingPullIntos[0];
+    if (controller.stream.state === "closed") {
+      if (view.byteLength !== 0) throw new TypeError("The view must be empty once the stream is closed");
+    } else if (view.byteLength === 0) {
+      throw new TypeError("The view must not be empty while the stream is readable");
+    }
+    if (first.byteOffset + first.bytesFilled !== view.byteOffset) throw new RangeError("The view's offset does not match the request");
+    if (first.bufferByteLength !== view.buffer.byteLength) throw new RangeError("The view's buffer does not match the request");
+    if (first.bytesFilled + view.byteLength > first.byteLength) throw new RangeError("The view is longer than the request");
+    const length = view.byteLength;
+    first.buffer = transferBuffer(view.buffer);
+    byteControllerRespondInternal(controller, length);
+  }
+
+  function byteControllerGetBYOBRequest(controller) {
+    if (controller.byobRequest === null && controller.pendingPullIntos.length > 0) {
+      const first = controller.pendingPullIntos[0];
+      const view = new Uint8Array(first.buffer, first.byteOffset + first.bytesFilled, first.byteLength - first.bytesFilled);
+      controller.byobRequest = instantiate(ReadableStreamBYOBRequest, { kind: "ReadableStreamBYOBRequest", api: undefined, controller, view });
+    }
+    return controller.byobRequest === null ? null : controller.byobRequest.api;
+  }
+
+  function isArrayBufferView(value) {
+    return ArrayBuffer.isView(value);
+  }
+
+  class ReadableByteStreamController {
+    constructor() {
+      throw new TypeError("Illegal constructor");
+    }
+
+    get byobRequest() {
+      return byteControllerGetBYOBRequest(own(this, "ReadableByteStreamController"));
+    }
+
+    get desiredSize() {
+      return byteControllerDesiredSize(own(this, "ReadableByteStreamController"));
+    }
+
+    close() {
+      const controller = own(this, "ReadableByteStreamController");
+      if (controller.closeRequested) throw new TypeError("The stream is already closing");
+      if (controller.stream.state !== "readable") throw new TypeError("The stream is not readable");
+      byteControllerClose(controller);
+    }
+
+    enqueue(chunk) {
+      const controller = own(this, "ReadableByteStreamController");
+      if (!isArrayBufferView(chunk)) throw new TypeError("A byte stream's chunk must be an ArrayBufferView");
+      if (chunk.byteLength === 0) throw new TypeError("A byte stream's chunk must not be empty");
+      if (chunk.buffer.byteLength === 0) throw new TypeError("The chunk's buffer is empty or detached");
+      if (controller.closeRequested) throw new TypeError("The stream is closing");
+      if (controller.stream.state !== "readable") throw new TypeError("The stream is not readable");
+      byteControllerEnqueue(controller, chunk);
+    }
+
+    error(reason = undefined) {
+      byteControllerError(own(this, "ReadableByteStreamController"), reason);
+    }
+  }
+  exposeClass(ReadableByteStreamController);
+
+  class ReadableStreamBYOBRequest {
+    constructor() {
+      throw new TypeError("Illegal constructor");
+    }
+
+    get view() {
+      return own(this, "ReadableStreamBYOBRequest").view;
+    }
+
+    respond(bytesWritten) {
+      const request = own(this, "ReadableStreamBYOBRequest");
+      const n = Number(bytesWritten);
+      if (!Number.isFinite(n) || n < 0) throw new TypeError("bytesWritten must be a non-negative integer");
+      if (request.controller === undefined) throw new TypeError("This BYOB request is no longer valid");
+      if (isDetached(request.view.buffer)) throw new TypeError("The view's buffer is detached");
+      byteControllerRespond(request.controller, Math.trunc(n));
+    }
+
+    respondWithNewView(view) {
+      const request = own(this, "ReadableStreamBYOBRequest");
+      if (!isArrayBufferView(view)) throw new TypeError("The view must be an ArrayBufferView");
+      if (request.controller === undefined) throw new TypeError("This BYOB request is no longer valid");
+      if (isDetached(view.buffer)) throw new TypeError("The view's buffer is detached");
+      byteControllerRespondWithNewView(request.controller, view);
+    }
+  }
+  exposeClass(ReadableStreamBYOBRequest);
+
+  function newBYOBReaderRecord() {
+    return { kind: "ReadableStreamBYOBReader", api: undefined, stream: undefined, closed: undefined, readIntoRequests: [] };
+  }
+
+  /** SetUpReadableStreamBYOBReader */
+  function setUpBYOBReader(reader, stream) {
+    if (isReadableLocked(stream)) throw new TypeError("This stream is already locked to a reader");
+    if (stream.controller.kind !== "ReadableByteStreamController") {
+      throw new TypeError("A BYOB reader needs a byte stream (type: \"bytes\")");
+    }
+    setUpReader(reader, stream);
+  }
+
+  function acquireBYOBReader(stream) {
+    const reader = instantiate(ReadableStreamBYOBReader, newBYOBReaderRecord());
+    setUpBYOBReader(reader, stream);
+    return reader;
+  }
+
+  class ReadableStreamBYOBReader {
+    constructor(stream) {
+      setUpBYOBReader(bind(this, newBYOBReaderRecord()), own(stream, "ReadableStream"));
+    }
+
+    get closed() {
+      return own(this, "ReadableStreamBYOBReader").closed.promise;
+    }
+
+    cancel(reason = undefined) {
+      const reader = own(this, "ReadableStreamBYOBReader");
+      if (reader.stream === undefined) return Promise.reject(releasedReaderError());
+      return readableStreamCancel(reader.stream, reason);
+    }
+
+    read(view, options = undefined) {
+      const reader = own(this, "ReadableStreamBYOBReader");
+      if (!isArrayBufferView(view)) return Promise.reject(new TypeError("read() needs an ArrayBufferView"));
+      if (view.byteLength === 0) return Promise.reject(new TypeError("The view must not be empty"));
+      if (view.buffer.byteLength === 0) return Promise.reject(new TypeError("The view's buffer is empty or detached"));
+      if (isDetached(view.buffer)) return Promise.reject(new TypeError("The view's buffer is detached"));
+      let min = 1;
+      if (options !== undefined && options !== null && options.min !== undefined) {
+        min = Number(options.min);
+        if (!Number.isFinite(min) || min < 0 || min > Number.MAX_SAFE_INTEGER) return Promise.reject(new TypeError("min is out of range"));
+        min = Math.trunc(min);
+      }
+      if (min === 0) return Promise.reject(new TypeError("min must be more than 0"));
+      const length = view instanceof DataView ? view.byteLength : view.length;
+      if (min > length) return Promise.reject(new RangeError("min is larger than the view"));
+      if (reader.stream === undefined) return Promise.reject(releasedReaderError());
+      const result = deferred();
+      const stream = reader.stream;
+      stream.disturbed = true;
+      const request = {
+        chunk: (value) => result.resolve({ value, done: false }),
+        close: (value) => result.resolve({ value, done: true }),
+        error: (reason) => result.reject(reason),
+      };
+      if (stream.state === "errored") request.error(stream.storedError);
+      else byteControllerPullInto(stream.controller, view, min, request);
+      return result.promise;
+    }
+
+    releaseLock() {
+      const reader = own(this, "ReadableStreamBYOBReader");
+      if (reader.stream !== undefined) readerRelease(reader);
+    }
+  }
+  rejectInsteadOfThrowing(ReadableStreamBYOBReader.prototype, ["closed", "cancel", "read"]);
+  exposeClass(ReadableStreamBYOBReader);
 
   // ---------------------------------------------------------------------------
   // Async iteration (WebIDL async iterator of ReadableStream). Calls of next()

@@ -15,7 +15,10 @@ const PRELUDE: &[(&str, &str)] = &[
     ("20-abort.js", include_str!("../js/20-abort.js")),
     ("30-encoding.js", include_str!("../js/30-encoding.js")),
     ("35-streams.js", include_str!("../js/35-streams.js")),
+    ("36-compression.js", include_str!("../js/36-compression.js")),
     ("40-url.js", include_str!("../js/40-url.js")),
+    ("42-urlpattern.js", include_str!("../js/42-urlpattern.js")),
+    ("45-crypto.js", include_str!("../js/45-crypto.js")),
     ("50-http.js", include_str!("../js/50-http.js")),
     ("60-serve.js", include_str!("../js/60-serve.js")),
     // Compiled from ../ts (pb.ts) by host/build.rs.

@@ -641,7 +641,7 @@ test("ReadableStream: chunks reach a waiting reader in microtasks, before any ti
   assertEqual([results.length, timerFired], [100, false]);
 });
 
-test("ReadableStream type 'bytes': Uint8Array chunks; BYOB readers are refused", async () => {
+test("ReadableStream type 'bytes': Uint8Array chunks through a default reader", async () => {
   const stream = new ReadableStream({
     type: "bytes",
     start(controller) {
@@ -650,11 +650,69 @@ test("ReadableStream type 'bytes': Uint8Array chunks; BYOB readers are refused",
       controller.close();
     },
   });
-  assertThrows(() => stream.getReader({ mode: "byob" }), (err) => assert(err instanceof TypeError && /BYOB/.test(err.message), err.message));
   const [chunk] = await collect(stream);
   assert(chunk instanceof Uint8Array && chunk.length === 2 && chunk[0] === 0x61, "Uint8Array");
   assertThrows(() => new ReadableStream({ type: "other" }), (err) => assert(err instanceof TypeError, "bad type"));
   assertThrows(() => new ReadableStream(null), (err) => assert(err instanceof TypeError, "null source"));
+  assertThrows(() => new ReadableStream().getReader({ mode: "byob" }), (err) => assert(err instanceof TypeError, "BYOB of a default stream"));
+});
+
+test("byte streams: a BYOB reader fills the caller's buffer through byobRequest, min and all", async () => {
+  let pulls = 0;
+  const stream = new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      const request = controller.byobRequest;
+      assert(request !== null, "a BYOB read makes a byobRequest");
+      const view = request.view;
+      const n = Math.min(3, view.byteLength);
+      for (let i = 0; i < n; i++) view[i] = 10 * ++pulls;
+      request.respond(n);
+      if (pulls >= 8) controller.close();
+    },
+  });
+  const reader = stream.getReader({ mode: "byob" });
+  const first = await reader.read(new Uint8Array(2));
+  assertEqual([...first.value], [10, 20]);
+  assert(!first.done, "not done");
+  const buffer = new ArrayBuffer(8);
+  const second = await reader.read(new Uint8Array(buffer), { min: 5 });
+  // Node 20 has no ArrayBuffer.prototype.transfer (QuickJS has): there the buffer is copied.
+  if (typeof ArrayBuffer.prototype.transfer === "function") assert(buffer.byteLength === 0, "the caller's buffer was transferred");
+  // 3 bytes per pull: the read waits for a second pull to reach min = 5.
+  assertEqual([...second.value], [30, 40, 50, 60, 70, 80]);
+  // The source closed after 8 bytes: a read now is done, with an empty view of the caller's type.
+  const third = await reader.read(new Uint16Array(4));
+  assert(third.done && third.value instanceof Uint16Array && third.value.length === 0, "done with an empty Uint16Array");
+});
+
+test("byte streams: enqueued chunks fill a BYOB read; autoAllocateChunkSize serves a default reader", async () => {
+  const stream = new ReadableStream({
+    type: "bytes",
+    start(controller) {
+      controller.enqueue(new Uint8Array([1, 2, 3, 4, 5]));
+      controller.close();
+    },
+  });
+  const reader = stream.getReader({ mode: "byob" });
+  const a = await reader.read(new Uint8Array(3));
+  const b = await reader.read(new Uint8Array(3));
+  assertEqual([[...a.value], [...b.value]], [[1, 2, 3], [4, 5]]);
+  assert((await reader.read(new Uint8Array(1))).done, "closed");
+
+  const auto = new ReadableStream({
+    type: "bytes",
+    autoAllocateChunkSize: 16,
+    pull(controller) {
+      const view = controller.byobRequest.view;
+      assertEqual(view.byteLength, 16);
+      view.set([7, 8]);
+      controller.byobRequest.respond(2);
+      controller.close();
+    },
+  });
+  const chunks = await collect(auto);
+  assertEqual(chunks.map((c) => [...c]), [[7, 8]]);
 });
 
 test("tee: both branches get every chunk; the source is canceled once both are", async () => {

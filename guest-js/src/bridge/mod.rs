@@ -1,6 +1,8 @@
 //! `globalThis.__pbs`: the native functions the JS runtime (`../js`) is built
 //! on. The contract is `../js/BRIDGE.md`.
 
+mod compress;
+mod crypto;
 mod http;
 // Generated from the WIT (`cargo run -p pbs-witgen`), as written.
 #[rustfmt::skip]
@@ -9,6 +11,7 @@ mod pb;
 mod slots;
 mod text;
 mod url;
+mod urlpattern;
 mod wait;
 
 use std::cell::Cell;
@@ -18,7 +21,13 @@ use javy::quickjs::{Ctx, Exception, Function, Object, Result};
 use crate::pb::trace::tracing::{self, Level};
 
 pub use http::{incoming_body, set_response_outparam, take_response_outparam};
-pub use slots::clear as drop_handles;
+
+/// Drops every handle left when an invocation ends: host I/O handles and
+/// (de)compression streams.
+pub fn drop_handles() {
+    slots::clear();
+    compress::clear();
+}
 
 thread_local! {
     /// True while Wizer evaluates the bundle: host I/O made then would leave
@@ -52,6 +61,9 @@ pub fn register(ctx: &Ctx<'_>) -> Result<()> {
     wait::register(ctx, &pbs)?;
     text::register(ctx, &pbs)?;
     url::register(ctx, &pbs)?;
+    urlpattern::register(ctx, &pbs)?;
+    crypto::register(ctx, &pbs)?;
+    compress::register(ctx, &pbs)?;
     http::register(ctx, &pbs)?;
     pb::register(ctx, &pbs)?;
     pbs.set("log", Function::new(ctx.clone(), log)?)?;

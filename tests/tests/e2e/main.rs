@@ -21,3 +21,4 @@ mod ssrf;
 mod transactions;
 mod types;
 mod vector;
+mod web;
