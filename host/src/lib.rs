@@ -30,3 +30,6 @@ pub mod sdk;
 pub mod server;
 pub mod store;
 pub mod triggers;
+
+#[cfg(test)]
+mod parsers_fuzz;

@@ -400,7 +400,7 @@ pub fn data_error(e: DataError) -> http::Response<Body> {
 
 /// `multipart/form-data` (RFC 7578): enough of it for what HTTP clients
 /// and the PocketBase SDK send.
-mod multipart {
+pub(crate) mod multipart {
     use rand::Rng;
 
     pub struct Part<'a> {

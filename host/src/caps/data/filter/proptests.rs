@@ -119,7 +119,7 @@ fn noise() -> impl Strategy<Value = String> {
 fn any_input_parses_or_fails_with_a_position() {
     let rt = runtime();
     let conn = std::cell::RefCell::new(rt.block_on(db::sqlite()));
-    runner(1024)
+    runner(crate::parsers_fuzz::CASES)
         .run(&noise(), |input| {
             let expr = match parse(&input) {
                 Ok(expr) => expr,
