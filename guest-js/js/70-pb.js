@@ -46,6 +46,7 @@
 // | jobs.status               | id                                               | queue.status → option<job-status>               |
 // | secrets.get               | name                                             | store.get → option<string>                      |
 // | trace.log                 | level, message, fields ({key: value})            | tracing.log                                     |
+// | trace.log-json            | level, message, fields-json (JSON object text)   | tracing.log-json                                |
 // | trace.span-start          | name, fields ({key: value})                      | tracing.span constructor → span                 |
 // | trace.span-set-attribute  | span, key, value                                 | span.set-attribute                              |
 // | trace.span-record-error   | span, message                                    | span.record-error                               |
@@ -457,9 +458,9 @@
   const errorMessage = (err) => (typeof err?.message === "string" ? err.message : String(err));
 
   const trace = {
-    /** A structured log line; level is "trace", "debug", "info", "warn" or "error". */
+    /** A structured log line; level is "trace", "debug", "info", "warn" or "error"; fields keep their JSON types. */
     async log(level, message, fields = {}) {
-      call("trace.log", [String(level), String(message), fields]);
+      call("trace.log-json", [String(level), String(message), JSON.stringify(fields ?? {})]);
     },
 
     /**
