@@ -4,6 +4,7 @@
 pub mod fake_openai;
 pub mod js;
 pub mod load;
+pub mod otlp;
 pub mod pg;
 pub mod s3;
 
