@@ -119,7 +119,8 @@ pub enum CallKind {
 /// The cost of one invocation, as counted so far.
 #[derive(Default)]
 pub struct Ledger {
-    pub cpu_us: AtomicU64,
+    /// Nanoseconds (a poll often takes less than a microsecond).
+    pub cpu_ns: AtomicU64,
     pub fuel: AtomicU64,
     pub memory_peak: AtomicU64,
     pub fetches: AtomicU64,
@@ -164,7 +165,7 @@ impl Ledger {
         let r = |c: &AtomicU64| c.load(Ordering::Relaxed);
         Cost {
             wall_us,
-            cpu_us: r(&self.cpu_us),
+            cpu_us: r(&self.cpu_ns) / 1000,
             fuel: r(&self.fuel),
             memory_peak: r(&self.memory_peak),
             fetches: r(&self.fetches),
@@ -709,7 +710,7 @@ impl<F: Future> Future for Timed<'_, F> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let t0 = Instant::now();
         let polled = self.fut.as_mut().poll(cx);
-        Ledger::add(&self.ledger.cpu_us, t0.elapsed().as_micros() as u64);
+        Ledger::add(&self.ledger.cpu_ns, t0.elapsed().as_nanos() as u64);
         polled
     }
 }

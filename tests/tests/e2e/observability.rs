@@ -192,6 +192,7 @@ async fn usage_sums_a_known_workload(backend: Backend) {
             .await
             .unwrap();
         assert_eq!(resp.status(), 200);
+        resp.text().await.unwrap();
     }
     // An invocation is counted when it ends, just after its answer.
     let mut usage = Value::Null;
@@ -294,7 +295,9 @@ async fn metrics_are_prometheus_text_behind_the_token() {
     let host = TestHost::start(Backend::Sqlite).await;
     host.deploy_js("observe", "observe.ts").await;
     for _ in 0..3 {
-        assert_eq!(host.get("observe").await.status(), 200);
+        let resp = host.get("observe").await;
+        assert_eq!(resp.status(), 200);
+        resp.text().await.unwrap();
     }
     assert_eq!(host.get("nothing-here").await.status(), 404);
     let resp = host
@@ -359,13 +362,21 @@ async fn metrics_are_prometheus_text_behind_the_token() {
 async fn the_log_buffer_lists_and_streams_a_functions_lines() {
     let host = TestHost::start(Backend::Sqlite).await;
     host.deploy_js("observe", "observe.ts").await;
-    let traced = |trace: &str| {
-        host.client
+    // Each answer is read to its end: a client that goes away before
+    // that stops the function (its invocation ends `cancelled`).
+    let traced = |trace: String| {
+        let req = host
+            .client
             .get(host.function_url("observe"))
-            .header("traceparent", format!("00-{trace}-{PARENT}-01"))
-            .send()
+            .header("traceparent", format!("00-{trace}-{PARENT}-01"));
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status();
+            resp.text().await.unwrap();
+            status
+        }
     };
-    assert_eq!(traced(TRACE).await.unwrap().status(), 200);
+    assert_eq!(traced(TRACE.into()).await, 200);
 
     let mut mine = Vec::new();
     for _ in 0..50 {
@@ -427,7 +438,7 @@ async fn the_log_buffer_lists_and_streams_a_functions_lines() {
         got.push_str(&String::from_utf8_lossy(&chunk));
         if !requested && got.contains("data: ") {
             requested = true;
-            assert_eq!(traced(second).await.unwrap().status(), 200);
+            assert_eq!(traced(second.into()).await, 200);
         }
     }
     assert!(got.contains(&format!(
@@ -527,6 +538,7 @@ async fn json_log_lines_and_pbs_logs_follow_as_processes() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    resp.text().await.unwrap();
 
     // The seed's example, exactly, then the common fields.
     let line = logged

@@ -204,6 +204,10 @@ impl TraceView<'_> {
         let version = scope.version.as_deref().map(crate::telemetry::scope::short);
         let shown_span = span_id.as_deref().unwrap_or("");
         guest_event!(level, function, version, trace_id = %trace_id, span_id = shown_span, fields = %fields, "{message}");
+        if scope.trigger == crate::telemetry::Trigger::Build {
+            // Evaluated at build time: the host's log only.
+            return;
+        }
         scope.telemetry().logs().push(LogRecord {
             time_ms: crate::telemetry::scope::now_ms(),
             level: log_level(level),

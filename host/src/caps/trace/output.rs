@@ -103,17 +103,19 @@ impl LineBuffer {
                 Level::Warn
             }
         };
-        self.scope.telemetry().logs().push(LogRecord {
-            time_ms: crate::telemetry::scope::now_ms(),
-            level,
-            component: "wasm",
-            function: self.function.clone(),
-            version: self.scope.version.clone(),
-            trace_id: Some(trace_id),
-            span_id: self.scope.span_id(),
-            msg: line.into_owned(),
-            fields: Fields::None,
-        });
+        if self.scope.trigger != crate::telemetry::Trigger::Build {
+            self.scope.telemetry().logs().push(LogRecord {
+                time_ms: crate::telemetry::scope::now_ms(),
+                level,
+                component: "wasm",
+                function: self.function.clone(),
+                version: self.scope.version.clone(),
+                trace_id: Some(trace_id),
+                span_id: self.scope.span_id(),
+                msg: line.into_owned(),
+                fields: Fields::None,
+            });
+        }
         self.pending.clear();
     }
 }
