@@ -291,7 +291,8 @@ fn json_string(s: &str) -> String {
 }
 
 struct Buffer {
-    lines: VecDeque<Arc<LogRecord>>,
+    /// With the order they came in, across functions.
+    lines: VecDeque<(u64, Arc<LogRecord>)>,
     bytes: usize,
     last: u64,
 }
@@ -338,11 +339,11 @@ impl Logs {
                     last: now,
                 });
             b.last = now;
-            b.lines.push_back(record.clone());
+            b.lines.push_back((now, record.clone()));
             b.bytes += size;
             while b.lines.len() > self.per_function || b.bytes > MAX_BYTES_PER_FUNCTION {
                 match b.lines.pop_front() {
-                    Some(old) => b.bytes -= old.size(),
+                    Some((_, old)) => b.bytes -= old.size(),
                     None => break,
                 }
             }
@@ -356,18 +357,16 @@ impl Logs {
     /// (the newest ones).
     pub fn recent(&self, filter: &Filter, limit: usize) -> Vec<Arc<LogRecord>> {
         let guard = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out: Vec<Arc<LogRecord>> = guard
+        let mut out: Vec<&(u64, Arc<LogRecord>)> = guard
             .0
             .iter()
             .filter(|(f, _)| filter.function.as_deref().is_none_or(|n| n == &***f))
             .flat_map(|(_, b)| b.lines.iter())
-            .filter(|r| filter.admits(r))
-            .cloned()
+            .filter(|(_, r)| filter.admits(r))
             .collect();
-        out.sort_by_key(|r| r.time_ms);
+        out.sort_by_key(|(seq, _)| *seq);
         let skip = out.len().saturating_sub(limit);
-        out.drain(..skip);
-        out
+        out[skip..].iter().map(|(_, r)| r.clone()).collect()
     }
 
     /// New lines from now on (filter them with [`Filter::admits`]).
