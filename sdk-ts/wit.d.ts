@@ -235,6 +235,13 @@ declare module "pb:trace/tracing@0.1.0" {
   }
   /** A structured log line, attributed to the function and the current span. */
   export function log(level: Level, message: string, fields: Field[]): void;
+  /**
+   * A structured log line whose fields keep their JSON types: `fields-json`
+   * is a JSON object (`{"userId": 1}`), each entry one field of the line —
+   * what `console.log("Processing", { userId: 1 })` sends. Text that is not
+   * a JSON object is kept as one field, `fields`.
+   */
+  export function logJson(level: Level, message: string, fieldsJson: string): void;
   /** The W3C trace id of the current invocation (32 hex digits). */
   export function traceId(): string;
   /** A unit of work. Ends when `end` is called or the handle is dropped. */

@@ -836,11 +836,57 @@
     return head + rest.map((arg) => (typeof arg === "string" ? arg : inspect(arg))).join(" ");
   }
 
+  /** An object literal's kind of object (not an array, class instance, Error, Map …). */
+  function isPlainObject(value) {
+    if (value === null || typeof value !== "object") return false;
+    const proto = Object.getPrototypeOf(value);
+    return proto === Object.prototype || proto === null;
+  }
+
+  /**
+   * `console.log("Processing", { userId: 1 })`: after a string message,
+   * plain objects are the line's structured fields (JSON, types kept) rather
+   * than text; anything else is formatted into the message as Node does.
+   * Returns [text, fieldsJson | undefined].
+   */
+  function formatWithFields(args) {
+    if (typeof args[0] !== "string" || !args.slice(1).some(isPlainObject)) return [format(args), undefined];
+    let next = 1;
+    const head = args[0].replace(/%([sdifjoOc%])/g, (match, kind) => {
+      if (kind === "%") return "%";
+      if (next >= args.length) return match;
+      return SUBSTITUTIONS[kind](args[next++]);
+    });
+    const text = [head];
+    const fields = {};
+    let any = false;
+    for (const arg of args.slice(next)) {
+      if (isPlainObject(arg)) {
+        try {
+          const json = JSON.stringify(arg);
+          if (json !== undefined) {
+            Object.assign(fields, JSON.parse(json));
+            any = true;
+            continue;
+          }
+        } catch {
+          // Circular or a BigInt: shown as text instead.
+        }
+      }
+      text.push(typeof arg === "string" ? arg : inspect(arg));
+    }
+    return [text.join(" "), any ? JSON.stringify(fields) : undefined];
+  }
+
   let groupIndent = "";
 
-  function write(level, text) {
-    pbs.log(level, groupIndent === "" ? text : groupIndent + text.split("\n").join(`\n${groupIndent}`));
+  function write(level, text, fields = undefined) {
+    const indented = groupIndent === "" ? text : groupIndent + text.split("\n").join(`\n${groupIndent}`);
+    if (fields === undefined) pbs.log(level, indented);
+    else pbs.log(level, indented, fields);
   }
+
+  const logWith = (level) => (...args) => write(level, ...formatWithFields(args));
 
   /** The stack frames of the caller of console.trace (without this function's and trace's own). */
   function callerStack() {
@@ -856,11 +902,11 @@
   }
 
   const console = {
-    log: (...args) => write("info", format(args)),
-    info: (...args) => write("info", format(args)),
-    debug: (...args) => write("debug", format(args)),
-    warn: (...args) => write("warn", format(args)),
-    error: (...args) => write("error", format(args)),
+    log: logWith("info"),
+    info: logWith("info"),
+    debug: logWith("debug"),
+    warn: logWith("warn"),
+    error: logWith("error"),
     trace: (...args) => write("error", `Trace${args.length > 0 ? `: ${format(args)}` : ""}\n${callerStack()}`),
     assert(condition, ...args) {
       if (condition) return;

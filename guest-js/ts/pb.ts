@@ -415,10 +415,10 @@ const errorMessage = (err: unknown) =>
 const LEVELS: readonly string[] = ["trace", "debug", "info", "warn", "error"];
 
 const trace: Sdk.Tracer = {
-  /** A structured log line; level is "trace", "debug", "info", "warn" or "error". */
+  /** A structured log line; level is "trace", "debug", "info", "warn" or "error"; fields keep their JSON types. */
   async log(level, message, fields = {}) {
     const known = LEVELS.includes(String(level)) ? (String(level) as Wit.trace.tracing.Level) : "info";
-    Wit.trace.tracing.log(known, String(message), fieldList(fields));
+    Wit.trace.tracing.logJson(known, String(message), JSON.stringify(fields ?? {}));
   },
 
   /** Runs `fn(span)` inside a span named `name`; a throw marks the span failed and is rethrown. */

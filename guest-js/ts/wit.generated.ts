@@ -411,6 +411,17 @@ export namespace trace.tracing {
     call("trace/tracing.log", [level, message, fields]);
   }
   /**
+   * A structured log line whose fields keep their JSON types: `fields-json`
+   * is a JSON object (`{"userId": 1}`), each entry one field of the line —
+   * what `console.log("Processing", { userId: 1 })` sends. Text that is not
+   * a JSON object is kept as one field, `fields`.
+   *
+   * `pb:trace/tracing@0.1.0` `log-json` (op `trace/tracing.log-json`).
+   */
+  export function logJson(level: Level, message: string, fieldsJson: string): void {
+    call("trace/tracing.log-json", [level, message, fieldsJson]);
+  }
+  /**
    * The W3C trace id of the current invocation (32 hex digits).
    *
    * `pb:trace/tracing@0.1.0` `trace-id` (op `trace/tracing.trace-id`).

@@ -163,6 +163,9 @@ pub struct HostConfig {
     pub jobs: crate::triggers::jobs::JobsConfig,
     /// pb:files: where files are kept and the largest accepted.
     pub files: crate::caps::files::FilesConfig,
+    /// Traces, metrics and logs (`OTEL_*`, `--otlp-endpoint`); off by
+    /// default.
+    pub telemetry: crate::telemetry::TelemetryConfig,
 }
 
 impl Default for HostConfig {
@@ -179,6 +182,7 @@ impl Default for HostConfig {
             secrets: SecretsConfig::default(),
             jobs: Default::default(),
             files: Default::default(),
+            telemetry: Default::default(),
         }
     }
 }

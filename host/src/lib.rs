@@ -8,7 +8,7 @@
 //! never those before (`host/tests/layering.rs` checks the lower ones; the
 //! README's "Architecture" says where a new piece goes):
 //! `cli` → `server` → `admin` → `triggers` → `engine`, `deploy` → `caps` →
-//! `store` → `common`.
+//! `telemetry` → `store` → `common`.
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
@@ -29,6 +29,7 @@ pub mod project;
 pub mod sdk;
 pub mod server;
 pub mod store;
+pub mod telemetry;
 pub mod triggers;
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The layering of `host/src`, checked on the source (see `src/lib.rs`):
 //!
 //! - `common/` imports nothing of ours; `store/` only `common/`;
+//!   `telemetry/` only `store/` and `common/`;
 //! - a capability (`caps/<name>/`) never imports `triggers`, `deploy`,
 //!   `server`, `admin`, `cli` or `project`, nor another capability's
 //!   submodules — only what that capability offers at its root
@@ -28,6 +29,12 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     (
         "caps",
         &["admin", "cli", "deploy", "project", "server", "triggers"],
+    ),
+    (
+        "telemetry",
+        &[
+            "admin", "caps", "cli", "config", "deploy", "engine", "project", "server", "triggers",
+        ],
     ),
 ];
 

@@ -4,6 +4,7 @@
 pub mod fake_openai;
 pub mod js;
 pub mod load;
+pub mod otlp;
 pub mod pg;
 pub mod s3;
 
@@ -88,7 +89,20 @@ impl TestHost {
 
     /// Starts a host over an existing data folder and database.
     pub async fn start_on(dir: tempfile::TempDir, db: String, limits: Limits) -> TestHost {
-        Self::start_full(dir, db, limits, Vec::new()).await
+        Self::start_full(dir, db, limits, Vec::new(), Default::default()).await
+    }
+
+    /// Starts a host with `telemetry` (an OTLP endpoint, …) whose functions
+    /// may reach `allowed_hosts`.
+    pub async fn start_with_telemetry(
+        backend: Backend,
+        allowed_hosts: &[&str],
+        telemetry: pbs::telemetry::TelemetryConfig,
+    ) -> TestHost {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = new_database(backend, dir.path()).await;
+        let hosts = allowed_hosts.iter().map(|h| h.to_string()).collect();
+        Self::start_full(dir, db, test_limits(), hosts, telemetry).await
     }
 
     /// Starts a host whose functions may all reach `allowed_hosts`.
@@ -96,7 +110,7 @@ impl TestHost {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = new_database(backend, dir.path()).await;
         let hosts = allowed_hosts.iter().map(|h| h.to_string()).collect();
-        Self::start_full(dir, db, test_limits(), hosts).await
+        Self::start_full(dir, db, test_limits(), hosts, Default::default()).await
     }
 
     async fn start_full(
@@ -104,6 +118,7 @@ impl TestHost {
         db: String,
         limits: Limits,
         allowed_hosts: Vec<String>,
+        telemetry: pbs::telemetry::TelemetryConfig,
     ) -> TestHost {
         let config = HostConfig {
             mode: Mode::Host,
@@ -117,6 +132,7 @@ impl TestHost {
             secrets: Default::default(),
             jobs: Default::default(),
             files: Default::default(),
+            telemetry,
         };
         let server = Server::start(config).await.expect("start host");
         let base = format!("http://{}", server.addr());

@@ -68,7 +68,8 @@ function createHost(context) {
         throw new realm.TypeError(err.message);
       }
     },
-    log: (level, message) => logs.push({ level, message }),
+    log: (level, message, fields) =>
+      logs.push(fields === undefined ? { level, message } : { level, message, fields: JSON.parse(fields) }),
   };
 
   const controls = {
@@ -358,6 +359,12 @@ test("performance.now and timeOrigin", async () => {
 
 test("console: substitutions, inspect, levels", async (host) => {
   const lines = () => host.logs.splice(0).map((log) => `${log.level} ${log.message}`);
+  console.log("Processing", { userId: 1 });
+  console.warn("%s done", "job", { id: "j1", ms: 1.5 }, [1], { ok: true, nested: { a: null } });
+  assertEqual(JSON.stringify(host.logs.splice(0)), JSON.stringify([
+    { level: "info", message: "Processing", fields: { userId: 1 } },
+    { level: "warn", message: "job done [ 1 ]", fields: { id: "j1", ms: 1.5, ok: true, nested: { a: null } } },
+  ]));
   console.log("%s is %d years, %i%%, %f", "Bob", 42.5, 42.9, "1.5x", "extra", 7);
   console.log("%j %o", { a: [1] }, [1]);
   console.log("plain", 1, "two", null, undefined, true, 3n, Symbol("s"));

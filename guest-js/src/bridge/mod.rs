@@ -16,6 +16,7 @@ mod wait;
 
 use std::cell::Cell;
 
+use javy::quickjs::function::Opt;
 use javy::quickjs::{Ctx, Exception, Function, Object, Result};
 
 use crate::pb::trace::tracing::{self, Level};
@@ -71,7 +72,9 @@ pub fn register(ctx: &Ctx<'_>) -> Result<()> {
     Ok(())
 }
 
-fn log(level: String, message: String) {
+/// `log(level, message, fieldsJson?)`: with fields (a JSON object's
+/// text), a `pb:trace` `log-json` line whose fields keep their types.
+fn log(level: String, message: String, fields: Opt<Option<String>>) {
     let level = match level.as_str() {
         "trace" => Level::Trace,
         "debug" => Level::Debug,
@@ -79,5 +82,8 @@ fn log(level: String, message: String) {
         "error" => Level::Error,
         _ => Level::Info,
     };
-    tracing::log(level, &message, &[]);
+    match fields.0.flatten() {
+        Some(json) => tracing::log_json(level, &message, &json),
+        None => tracing::log(level, &message, &[]),
+    }
 }

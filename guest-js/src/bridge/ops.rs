@@ -79,6 +79,8 @@ pub enum Op {
     SecretsStoreGet,
     /// `pb:trace/tracing@0.1.0` `log`
     TraceTracingLog,
+    /// `pb:trace/tracing@0.1.0` `log-json`
+    TraceTracingLogJson,
     /// `pb:trace/tracing@0.1.0` `[constructor]span`
     TraceTracingSpanNew,
     /// `pb:trace/tracing@0.1.0` `[method]span.set-attribute`
@@ -135,6 +137,7 @@ impl Op {
             Op::KvStoreOpen => "kv/store.open",
             Op::SecretsStoreGet => "secrets/store.get",
             Op::TraceTracingLog => "trace/tracing.log",
+            Op::TraceTracingLogJson => "trace/tracing.log-json",
             Op::TraceTracingSpanNew => "trace/tracing.span.new",
             Op::TraceTracingSpanSetAttribute => "trace/tracing.span.set-attribute",
             Op::TraceTracingSpanRecordError => "trace/tracing.span.record-error",
@@ -184,6 +187,7 @@ impl Op {
             "kv/store.open" => Op::KvStoreOpen,
             "secrets/store.get" => Op::SecretsStoreGet,
             "trace/tracing.log" => Op::TraceTracingLog,
+            "trace/tracing.log-json" => Op::TraceTracingLogJson,
             "trace/tracing.span.new" => Op::TraceTracingSpanNew,
             "trace/tracing.span.set-attribute" => Op::TraceTracingSpanSetAttribute,
             "trace/tracing.span.record-error" => Op::TraceTracingSpanRecordError,

@@ -522,6 +522,10 @@ fn call<'js>(ctx: Ctx<'js>, op: String, args: Array<'js>) -> Result<Value<'js>> 
             tracing::log(level(&s(0)?), &s(1)?, &fields_arg(c, o, &args, 2)?);
             Ok(Value::new_undefined(c.clone()))
         }
+        Op::TraceTracingLogJson => {
+            tracing::log_json(level(&s(0)?), &s(1)?, &s(2)?);
+            Ok(Value::new_undefined(c.clone()))
+        }
         Op::TraceTracingSpanNew => {
             let span = Span::new(&s(0)?, &fields_arg(c, o, &args, 1)?);
             SPANS.with(|t| t.borrow_mut().insert(span)).into_js(c)

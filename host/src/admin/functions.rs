@@ -7,6 +7,7 @@
 //! | PUT, POST | `functions/{name}?triggers=http,jobs&allowed_hosts=api.openai.com,10.0.0.5:8080` | deploy a component (body: the `.wasm`) |
 //! | DELETE | `functions/{name}` | stop serving a function (its versions stay) |
 //! | POST | `check?triggers=…` | run the deploy checks without storing anything |
+//! | GET | `functions/{name}/usage?hours=24` | its cost per hour ([`super::usage`]) |
 
 use super::{method_not_allowed, not_found, Ctx};
 use crate::config::DEFAULT_MAX_COMPONENT_SIZE;
@@ -26,6 +27,7 @@ pub async fn handle(ctx: &Ctx<'_>, req: Request<Incoming>) -> http::Response<Bod
             Err(e) => internal("admin API", e),
         },
         (Method::GET, ["functions", name]) => get(registry, name).await,
+        (Method::GET, ["functions", name, "usage"]) => super::usage::get(ctx, name, &req).await,
         (Method::PUT | Method::POST, ["functions", name]) => {
             let hosts: Vec<String> = query_param(&req, "allowed_hosts")
                 .unwrap_or_default()

@@ -12,6 +12,9 @@
 //! | [`jobs`] | `jobs`, `jobs/{id}`, `jobs/{id}/retry`, `jobs/{id}/cancel`, `jobs/bindings` |
 //! | [`cron`] | `cron` |
 //! | [`hooks`] | `hooks` |
+//! | [`logs`] | `logs` (recent lines, or follow them: server-sent events) |
+//! | [`metrics`] | `metrics` (Prometheus text) |
+//! | [`usage`] | `functions/{name}/usage` |
 //!
 //! Each file's docs list its methods and bodies. Every answer is JSON; an
 //! error is PocketBase's `{status, message, data}`.
@@ -21,7 +24,10 @@ pub mod cron;
 pub mod functions;
 pub mod hooks;
 pub mod jobs;
+pub mod logs;
+pub mod metrics;
 pub mod secrets;
+pub mod usage;
 
 use crate::caps::services::Services;
 use crate::deploy::{Registry, Trigger};
@@ -90,6 +96,12 @@ pub async fn handle(
         Some("jobs") => jobs::handle(&ctx, req).await,
         Some("cron") if ctx.segments.len() == 1 => cron::handle(&ctx, req).await,
         Some("hooks") if ctx.segments.len() == 1 => hooks::handle(&ctx, req).await,
+        Some("logs") if ctx.segments.len() == 1 && req.method() == http::Method::GET => {
+            logs::get(&ctx, &req).await
+        }
+        Some("metrics") if ctx.segments.len() == 1 && req.method() == http::Method::GET => {
+            metrics::get(&ctx).await
+        }
         _ => return unread(&req, not_found()),
     };
     resp

@@ -84,3 +84,9 @@ pub fn unavailable<E: WitError>(package: &str) -> E {
         "{package} needs the full host (`pbs serve` with a data folder), not single-component mode"
     ))
 }
+
+/// The WIT error case of a host call's result (none when it succeeded),
+/// for its span ([`crate::telemetry::Call::end`]).
+pub fn case<T, E: WitError>(result: &Result<T, E>) -> Option<&'static str> {
+    result.as_ref().err().map(WitError::case)
+}

@@ -6,6 +6,7 @@ mod check;
 mod deploy;
 mod deploy_project;
 mod jobs;
+mod logs;
 mod secrets;
 mod serve;
 mod types;
@@ -27,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the host (or, given a component, serve it alone at `/` like `wasmtime serve`).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Bundle a TypeScript/JavaScript entry and build it into a component.
     Build(build::BuildArgs),
     /// Upload a component to a running host as a new version of a function.
@@ -40,6 +41,8 @@ enum Command {
     Jobs(jobs::JobsArgs),
     /// Write the project's TypeScript types (pb-env.d.ts: collections, secrets, jobs) and the SDK.
     Types(types::TypesArgs),
+    /// Show a running host's recent function logs, or follow them (like `wrangler tail`).
+    Logs(logs::LogsArgs),
 }
 
 /// The HTTP client of the commands that call a host. It keeps no idle
@@ -57,7 +60,11 @@ pub fn http_client() -> reqwest::Client {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    let format = match &cli.command {
+        Command::Serve(args) => args.log_format,
+        _ => crate::telemetry::LogFormat::Text,
+    };
+    init_logging(format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -70,13 +77,14 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(*args).await,
             Command::Build(args) => build::run(args).await,
             Command::Deploy(args) => deploy::run(args).await,
             Command::Check(args) => check::run(args).await,
             Command::Secrets(args) => secrets::run(args).await,
             Command::Jobs(args) => jobs::run(args).await,
             Command::Types(args) => types::run(args).await,
+            Command::Logs(args) => logs::run(args).await,
         }
     });
     match result {
@@ -88,11 +96,16 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_logging() {
+fn init_logging(format: crate::telemetry::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PBS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        crate::telemetry::LogFormat::Text => builder.try_init(),
+        crate::telemetry::LogFormat::Json => builder
+            .event_format(crate::telemetry::logs::JsonFormat)
+            .try_init(),
+    };
 }

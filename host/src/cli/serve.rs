@@ -61,6 +61,18 @@ pub struct ServeArgs {
     job_timeout: f64,
     #[command(flatten)]
     files: crate::caps::files::config::FilesArgs,
+    /// How log lines are written: `text`, or `json` (one object per line:
+    /// level, msg, fields, trace_id, span_id, function, version, time).
+    #[arg(long, env = "PBS_LOG_FORMAT", default_value = "text")]
+    pub log_format: crate::telemetry::LogFormat,
+    /// Export traces and metrics over OTLP/HTTP (protobuf) to this
+    /// collector (`http://localhost:4318`); default `OTEL_EXPORTER_OTLP_ENDPOINT`,
+    /// else none. The other standard `OTEL_*` variables apply.
+    #[arg(long)]
+    otlp_endpoint: Option<String>,
+    /// The service name on traces and metrics (default `OTEL_SERVICE_NAME`, else `pbs`).
+    #[arg(long)]
+    service_name: Option<String>,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -78,6 +90,22 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         (1..=65536).contains(&args.memory_mb),
         "--memory-mb must be between 1 and 65536"
     );
+    let mut telemetry = crate::telemetry::TelemetryConfig::from_env()?;
+    if let Some(endpoint) = args.otlp_endpoint {
+        anyhow::ensure!(
+            endpoint.starts_with("http://") || endpoint.starts_with("https://"),
+            "--otlp-endpoint must be an http:// or https:// URL"
+        );
+        telemetry.endpoint = Some(endpoint);
+        telemetry.traces_endpoint = None;
+        telemetry.metrics_endpoint = None;
+    }
+    if let Some(name) = args.service_name {
+        telemetry.service_name = name;
+    }
+    if let Some(endpoint) = telemetry.traces_endpoint() {
+        tracing::info!("exporting traces over OTLP to {endpoint}");
+    }
     let config = HostConfig {
         mode: match args.component {
             Some(path) => Mode::Single(path),
@@ -111,6 +139,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             ..Default::default()
         },
         files: args.files.config()?,
+        telemetry,
         ..HostConfig::default()
     };
     let single = matches!(config.mode, Mode::Single(_));

@@ -12,6 +12,7 @@ pub use state::Invocation;
 use crate::caps::http_out::OutboundPolicy;
 use crate::caps::services::Services;
 use crate::config::Limits;
+use crate::telemetry::{Scope, Start, Telemetry, Trigger};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::Linker;
@@ -54,6 +55,7 @@ struct RuntimeInner {
     outbound: OutboundPolicy,
     budget: Arc<MemoryBudget>,
     services: std::sync::OnceLock<Arc<Services>>,
+    telemetry: std::sync::OnceLock<Telemetry>,
 }
 
 impl Runtime {
@@ -70,6 +72,7 @@ impl Runtime {
                 allowed_hosts,
                 budget: Arc::new(MemoryBudget::new(limits.memory_budget)),
                 services: std::sync::OnceLock::new(),
+                telemetry: std::sync::OnceLock::new(),
                 limits,
             }),
         })
@@ -96,6 +99,16 @@ impl Runtime {
         let _ = self.inner.services.set(Arc::new(services));
     }
 
+    /// Gives every later invocation the host's telemetry (once; before,
+    /// and without, it is all off but the ledger, logs and metrics).
+    pub fn set_telemetry(&self, telemetry: Telemetry) {
+        let _ = self.inner.telemetry.set(telemetry);
+    }
+
+    pub fn telemetry(&self) -> &Telemetry {
+        self.inner.telemetry.get_or_init(Telemetry::default)
+    }
+
     /// The database, data folder and secrets key (none in single-component mode).
     pub fn services(&self) -> Option<&Arc<Services>> {
         self.inner.services.get()
@@ -118,12 +131,19 @@ impl Runtime {
         &self.inner.budget
     }
 
-    /// A fresh store for one invocation of `function`, with its limits set.
+    /// A fresh store for a build-time evaluation of `function`.
     pub fn new_store(&self, function: Arc<str>, deadline: Arc<Deadline>) -> Store<Invocation> {
+        let scope = Scope::new(self.telemetry(), Start::new(function, Trigger::Build));
+        self.new_store_in(scope, deadline)
+    }
+
+    /// A fresh store for one invocation (`scope`: its function, version,
+    /// trigger and place in a trace), with its limits set.
+    pub fn new_store_in(&self, scope: Arc<Scope>, deadline: Arc<Deadline>) -> Store<Invocation> {
         let limits = &self.inner.limits;
-        let outbound = self.inner.outbound.for_invocation(function.clone());
+        let outbound = self.inner.outbound.for_invocation(scope.function.clone());
         let state = Invocation::new(
-            function,
+            scope,
             limits,
             outbound,
             deadline,
@@ -154,6 +174,48 @@ impl Runtime {
             }
         });
         store
+    }
+}
+
+/// Records how an invocation's run ended: its peak memory and fuel into
+/// the ledger, then [`Scope::ran`] (the invocation ends once its trigger
+/// has also answered, for HTTP).
+pub fn ran(store: &Store<Invocation>, fuel_limit: Option<u64>, outcome: &str, error: Option<&str>) {
+    let data = store.data();
+    let ledger = &data.trace.scope.ledger;
+    crate::telemetry::Ledger::add(&ledger.memory_peak, data.limiter.memory_used as u64);
+    if let Some(limit) = fuel_limit {
+        let left = store.get_fuel().unwrap_or(0);
+        crate::telemetry::Ledger::add(&ledger.fuel, limit.saturating_sub(left));
+    }
+    data.trace.scope.ran(outcome, error);
+}
+
+/// A short name for how a run that returned `Err` ended: `memory`,
+/// `busy`, `timeout`, `fuel` or `trap`.
+pub fn failure_outcome(store: &Store<Invocation>, e: &wasmtime::Error) -> &'static str {
+    let data = store.data();
+    if data.limiter.memory_exceeded {
+        "memory"
+    } else if data.limiter.budget_exhausted
+        || e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+            .is_some()
+    {
+        "busy"
+    } else if data.deadline.was_hit()
+        || matches!(
+            e.downcast_ref::<wasmtime::Trap>(),
+            Some(wasmtime::Trap::Interrupt)
+        )
+    {
+        "timeout"
+    } else if matches!(
+        e.downcast_ref::<wasmtime::Trap>(),
+        Some(wasmtime::Trap::OutOfFuel)
+    ) {
+        "fuel"
+    } else {
+        "trap"
     }
 }
 

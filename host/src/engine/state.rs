@@ -9,6 +9,7 @@ use crate::caps::services::Services;
 use crate::caps::trace::output::GuestOutput;
 use crate::caps::trace::TraceCtx;
 use crate::config::Limits;
+use crate::telemetry::Scope;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -36,7 +37,7 @@ pub struct Invocation {
 
 impl Invocation {
     pub fn new(
-        function: Arc<str>,
+        scope: Arc<Scope>,
         limits: &Limits,
         outbound: OutboundPolicy,
         deadline: Arc<Deadline>,
@@ -46,8 +47,9 @@ impl Invocation {
         // No preopened directory, no environment, no sockets, no name
         // lookups: a guest sees nothing of the host it runs on. Its stdout
         // and stderr become log lines of the host, within a budget.
-        let trace = TraceCtx::new(function.clone());
-        let (stdout, stderr) = GuestOutput::pair(function, trace.redactor.clone());
+        let version = scope.version.clone();
+        let trace = TraceCtx::new(scope.clone());
+        let (stdout, stderr) = GuestOutput::pair(scope, trace.redactor.clone());
         let wasi = WasiCtx::builder()
             .allow_tcp(false)
             .allow_udp(false)
@@ -72,8 +74,8 @@ impl Invocation {
             },
             deadline,
             trace,
+            version,
             services,
-            version: None,
             secrets: SecretsCtx::default(),
             hook: Default::default(),
         };
@@ -84,10 +86,12 @@ impl Invocation {
     /// Sets the outbound policy, giving it this invocation's access to
     /// secrets (for `{{secret:NAME}}` placeholders).
     pub fn set_outbound(&mut self, outbound: OutboundPolicy) {
-        self.outbound = outbound.with_secrets(SecretAccess {
-            services: self.services.clone(),
-            redactor: self.trace.redactor.clone(),
-        });
+        self.outbound = outbound
+            .with_secrets(SecretAccess {
+                services: self.services.clone(),
+                redactor: self.trace.redactor.clone(),
+            })
+            .with_telemetry(self.trace.scope.clone());
     }
 }
 

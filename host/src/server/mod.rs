@@ -36,11 +36,16 @@ pub struct Server {
     accepting: Option<tokio::task::JoinHandle<()>>,
     /// pb:jobs' dispatcher: on shutdown it puts the running jobs back.
     jobs: Option<tokio::task::JoinHandle<()>>,
+    /// Writes the usage sums; on shutdown, once more.
+    usage: Option<tokio::task::JoinHandle<()>>,
+    telemetry: crate::telemetry::Telemetry,
 }
 
 impl Server {
     pub async fn start(config: HostConfig) -> anyhow::Result<Server> {
         let runtime = Runtime::new(config.limits, config.allowed_hosts.clone())?;
+        let telemetry = crate::telemetry::Telemetry::new(config.telemetry.clone());
+        runtime.set_telemetry(telemetry.clone());
         let (target, registry, admin_token) = match &config.mode {
             Mode::Single(path) => {
                 let deployed = load_single(&runtime, path).await?;
@@ -90,7 +95,22 @@ impl Server {
         let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
         let mut jobs = None;
+        let mut usage = None;
         if let Some(registry) = &registry {
+            // The cost ledger's hourly sums, and the job queue's depth for
+            // the metrics pushed over OTLP.
+            usage = Some(tokio::spawn(crate::telemetry::usage::flush_loop(
+                telemetry.clone(),
+                registry.db().clone(),
+                stopped.clone(),
+            )));
+            if config.telemetry.metrics_endpoint().is_some() {
+                tokio::spawn(queue_depth_loop(
+                    telemetry.clone(),
+                    registry.db().clone(),
+                    stopped.clone(),
+                ));
+            }
             tokio::spawn(refresh_loop(
                 registry.clone(),
                 config.registry_refresh,
@@ -114,7 +134,14 @@ impl Server {
             stop,
             accepting: Some(accepting),
             jobs,
+            usage,
+            telemetry,
         })
+    }
+
+    /// The host's telemetry: logs, metrics, usage, spans.
+    pub fn telemetry(&self) -> &crate::telemetry::Telemetry {
+        &self.telemetry
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -145,6 +172,10 @@ impl Server {
         if let Some(jobs) = self.jobs.take() {
             let _ = jobs.await;
         }
+        if let Some(usage) = self.usage.take() {
+            let _ = usage.await;
+        }
+        self.telemetry.flush(Duration::from_secs(5)).await;
     }
 }
 
@@ -231,6 +262,25 @@ const KEEP_ALIVE: http::HeaderName = http::HeaderName::from_static("keep-alive")
 fn keep_alive_hint() -> http::HeaderValue {
     http::HeaderValue::from_str(&format!("timeout={}", HEADER_READ_TIMEOUT.as_secs()))
         .expect("a valid header value")
+}
+
+/// Reads the job queue's depth by state every 15 s, for the metrics
+/// pushed over OTLP (a Prometheus scrape reads it itself).
+async fn queue_depth_loop(
+    telemetry: crate::telemetry::Telemetry,
+    db: Db,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        match crate::caps::jobs::queue_depth(&db).await {
+            Ok(depth) => telemetry.metrics().set_queue_depth(depth),
+            Err(e) => tracing::debug!("reading the job queue's depth failed: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(15)) => {}
+            _ = stopped.changed() => return,
+        }
+    }
 }
 
 async fn refresh_loop(

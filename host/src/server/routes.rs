@@ -56,7 +56,24 @@ impl App {
             };
             if segments.get(1).is_some_and(|s| s == "records") {
                 let admin = admin::is_admin(&req, admin_token);
-                return records::handle(&services.data, admin, &segments, req).await;
+                let telemetry = registry.runtime().telemetry();
+                if !telemetry.tracing() {
+                    return records::handle(&services.data, admin, &segments, req).await;
+                }
+                // A server span, with the record hooks the write runs under it.
+                let server = crate::telemetry::ServerSpan::start(
+                    telemetry,
+                    req.headers(),
+                    || format!("{} /api/collections/{{collection}}/records", req.method()),
+                    || {
+                        let c = segments.first().cloned().unwrap_or_default();
+                        vec![opentelemetry::KeyValue::new("db.collection.name", c)]
+                    },
+                );
+                let handled = records::handle(&services.data, admin, &segments, req);
+                let resp = crate::telemetry::scope::run_in(server.parent(), handled).await;
+                server.end(resp.status().as_u16());
+                return resp;
             }
             return admin::collections::handle(services, admin_token, &segments, req).await;
         }

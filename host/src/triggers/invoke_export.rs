@@ -16,6 +16,7 @@ use crate::caps::http_out::OutboundPolicy;
 use crate::deploy::handlers::{cron, job};
 use crate::deploy::{Registry, Version};
 use crate::engine::{Deadline, Invocation, Runtime};
+use crate::telemetry::{Scope, Start};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -88,6 +89,7 @@ pub async fn call_job(
     target: &Target,
     job: &Job,
     limit: Duration,
+    start: Start,
 ) -> Result<HandlerResult, CallError> {
     let pre = job::JobExportsPre::new(target.version.pre.clone()).map_err(|e| {
         CallError::NoHandler(format!(
@@ -97,15 +99,23 @@ pub async fn call_job(
         ))
     })?;
     let job = job.clone();
-    call(runtime, target, limit, "job", move |store| {
-        Box::pin(async move {
-            let exports = pre.instantiate_async(&mut *store).await?;
-            exports
-                .pb_serverless_job_handler()
-                .call_run(&mut *store, &job)
-                .await
-        })
-    })
+    call(
+        runtime,
+        target,
+        limit,
+        "job",
+        start,
+        handler_error,
+        move |store| {
+            Box::pin(async move {
+                let exports = pre.instantiate_async(&mut *store).await?;
+                exports
+                    .pb_serverless_job_handler()
+                    .call_run(&mut *store, &job)
+                    .await
+            })
+        },
+    )
     .await
 }
 
@@ -115,6 +125,7 @@ pub async fn call_cron(
     target: &Target,
     tick: &Tick,
     limit: Duration,
+    start: Start,
 ) -> Result<HandlerResult, CallError> {
     let pre = cron::CronExportsPre::new(target.version.pre.clone()).map_err(|e| {
         CallError::NoHandler(format!(
@@ -124,41 +135,66 @@ pub async fn call_cron(
         ))
     })?;
     let tick = tick.clone();
-    call(runtime, target, limit, "cron", move |store| {
-        Box::pin(async move {
-            let exports = pre.instantiate_async(&mut *store).await?;
-            exports
-                .pb_serverless_cron_handler()
-                .call_run(&mut *store, &tick)
-                .await
-        })
-    })
+    call(
+        runtime,
+        target,
+        limit,
+        "cron",
+        start,
+        handler_error,
+        move |store| {
+            Box::pin(async move {
+                let exports = pre.instantiate_async(&mut *store).await?;
+                exports
+                    .pb_serverless_cron_handler()
+                    .call_run(&mut *store, &tick)
+                    .await
+            })
+        },
+    )
     .await
 }
 
 type Call<'a, R> = Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>;
 
+/// The error a job or cron handler returned, for telemetry.
+fn handler_error(r: &HandlerResult) -> Option<String> {
+    r.as_ref().err().cloned()
+}
+
 /// Runs `f` on a fresh store for `target`, under the limits, and sorts
-/// what went wrong.
+/// what went wrong. `start` places the invocation in a trace (its function
+/// and version are `target`'s); `failed` says whether an answer is the
+/// handler's own error.
 pub async fn call<R, F>(
     runtime: &Runtime,
     target: &Target,
     limit: Duration,
     what: &str,
+    start: Start,
+    failed: fn(&R) -> Option<String>,
     f: F,
 ) -> Result<R, CallError>
 where
     F: for<'a> FnOnce(&'a mut Store<Invocation>) -> Call<'a, R>,
 {
     let deadline = Arc::new(Deadline::after(limit));
-    let mut store = runtime.new_store(target.function.clone(), deadline.clone());
+    let scope = Scope::new(
+        runtime.telemetry(),
+        Start {
+            function: target.function.clone(),
+            version: Some(target.version.hash.as_str().into()),
+            ..start
+        },
+    );
+    let mut store = runtime.new_store_in(scope.clone(), deadline.clone());
     {
         let data = store.data_mut();
         data.trace.source_map = target.version.source_map.clone();
-        data.version = Some(target.version.hash.as_str().into());
         data.set_outbound(target.outbound.for_invocation(target.function.clone()));
     }
-    let result = match tokio::time::timeout(limit + HOST_GRACE, f(&mut store)).await {
+    let run = crate::telemetry::scope::Timed::new(&scope.ledger, f(&mut store));
+    let result = match tokio::time::timeout(limit + HOST_GRACE, run).await {
         Ok(r) => r,
         Err(_) => {
             deadline.mark_hit();
@@ -167,10 +203,19 @@ where
             ))
         }
     };
+    let fuel = runtime.limits().fuel;
     let error = match result {
-        Ok(r) => return Ok(r),
+        Ok(r) => {
+            match failed(&r) {
+                None => crate::engine::ran(&store, fuel, "ok", None),
+                Some(e) => crate::engine::ran(&store, fuel, "error", Some(&e)),
+            }
+            return Ok(r);
+        }
         Err(e) => e,
     };
+    let outcome = crate::engine::failure_outcome(&store, &error);
+    crate::engine::ran(&store, fuel, outcome, Some(&error.root_cause().to_string()));
     let function = &*target.function;
     let version = short(&target.version.hash);
     let limiter = &store.data().limiter;

@@ -12,6 +12,7 @@ mod imports;
 mod jobs;
 mod js;
 mod kv;
+mod observability;
 mod project;
 mod records;
 mod registry;

@@ -81,6 +81,7 @@ async fn host_allowing(allowed: &[String]) -> TestHost {
         secrets: Default::default(),
         jobs: Default::default(),
         files: Default::default(),
+        telemetry: Default::default(),
     };
     let server = Server::start(config).await.expect("start host");
     let base = format!("http://{}", server.addr());

@@ -48,6 +48,7 @@ use crate::caps::bindings::data::types::{
 use crate::caps::error::{self as failure, Answer};
 use crate::caps::services::Services;
 use crate::engine::Invocation;
+use crate::telemetry::{Call, CallKind, Scope};
 use error::DataError;
 use hooks::Origin;
 use rules::Access;
@@ -62,6 +63,8 @@ pub use tx::Transaction;
 pub struct DataView<'a> {
     pub table: &'a mut ResourceTable,
     pub function: &'a Arc<str>,
+    /// The invocation's telemetry: a span and the rows of each call.
+    pub obs: &'a Scope,
     pub services: Option<&'a Arc<Services>>,
     /// Inside a record hook: its depth and the write's transaction.
     pub origin: &'a Origin,
@@ -77,6 +80,7 @@ pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
         DataView {
             table: &mut s.table,
             function: &s.trace.function,
+            obs: &s.trace.scope,
             services: s.services.as_ref(),
             origin: &s.hook,
         }
@@ -118,16 +122,67 @@ fn parse_object(text: &str, what: &str) -> Result<Map<String, Value>, Error> {
     }
 }
 
-/// Runs one operation on the host's store inside a `pb.data.<op>` span; the
-/// store's error becomes the WIT error.
+/// Rows a call's answer holds, for the ledger and its span.
+trait Rows {
+    fn rows(&self) -> u64;
+}
+
+impl Rows for String {
+    fn rows(&self) -> u64 {
+        1
+    }
+}
+
+impl Rows for () {
+    fn rows(&self) -> u64 {
+        1
+    }
+}
+
+impl Rows for ListResult {
+    fn rows(&self) -> u64 {
+        self.items.len() as u64
+    }
+}
+
+impl Rows for Vec<ScoredRecord> {
+    fn rows(&self) -> u64 {
+        self.len() as u64
+    }
+}
+
+/// Whether a call reads or writes its rows (or neither: commit, rollback).
+#[derive(Clone, Copy)]
+enum Rw {
+    Read,
+    Write,
+    Neither,
+}
+
+/// Ends a `pb.data.*` host call: counts the rows of `result` and sets the
+/// span's outcome.
+fn finish<T: Rows>(mut call: Call<'_>, rw: Rw, result: &Result<T, DataError>) {
+    match (result, rw) {
+        (Ok(v), Rw::Read) => call.rows(v.rows(), 0),
+        (Ok(v), Rw::Write) => call.rows(0, v.rows()),
+        _ => {}
+    }
+    call.end(result.as_ref().err().map(|e| e.case()));
+}
+
+/// Runs one operation on the host's store as a `pb.data.<op>` host call
+/// (collection and rows on its span); the store's error becomes the WIT
+/// error.
 macro_rules! op {
-    ($self:ident, $name:literal, |$store:ident| $body:expr) => {{
+    ($self:ident, $name:literal, $rw:expr, $collection:expr, |$store:ident| $body:expr) => {{
         let Some(services) = $self.services else {
             return Ok(Err(failure::unavailable("pb:data")));
         };
         let $store = &services.data;
-        let span = tracing::debug_span!(concat!("pb.data.", $name), function = %$self.function);
-        let result = tracing::Instrument::instrument(async { $body.await }, span).await;
+        let mut call = $self.obs.call(concat!("pb.data.", $name), CallKind::Data);
+        call.attr_str("db.collection.name", $collection);
+        let result = call.run(async { $body.await }).await;
+        finish(call, $rw, &result);
         Ok(result.map_err(|e| wit_error(e, $name)))
     }};
 }
@@ -136,7 +191,7 @@ impl types::Host for DataView<'_> {}
 
 impl Host for DataView<'_> {
     async fn get_one(&mut self, collection: String, id: String) -> Answer<String, Error> {
-        op!(self, "get-one", |s| async {
+        op!(self, "get-one", Rw::Read, &collection, |s| async {
             let (c, r) = s
                 .get_one(&collection, &id, Access::Full, self.origin)
                 .await?;
@@ -147,7 +202,7 @@ impl Host for DataView<'_> {
     async fn get_list(&mut self, collection: String, o: ListOptions) -> Answer<ListResult, Error> {
         let q = list_query(&o);
         let fields = o.fields;
-        op!(self, "get-list", |s| async {
+        op!(self, "get-list", Rw::Read, &collection, |s| async {
             let (c, page) = s.list(&collection, &q, Access::Full, self.origin).await?;
             Ok::<_, DataError>(list_result(&c, page, fields.as_deref()))
         })
@@ -158,12 +213,18 @@ impl Host for DataView<'_> {
         collection: String,
         filter: String,
     ) -> Answer<String, Error> {
-        op!(self, "get-first-list-item", |s| async {
-            let (c, r) = s
-                .first(&collection, &filter, Access::Full, self.origin)
-                .await?;
-            Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
-        })
+        op!(
+            self,
+            "get-first-list-item",
+            Rw::Read,
+            &collection,
+            |s| async {
+                let (c, r) = s
+                    .first(&collection, &filter, Access::Full, self.origin)
+                    .await?;
+                Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
+            }
+        )
     }
 
     async fn create(&mut self, collection: String, record: String) -> Answer<String, Error> {
@@ -171,7 +232,7 @@ impl Host for DataView<'_> {
             Ok(o) => o,
             Err(e) => return Ok(Err(e)),
         };
-        op!(self, "create", |s| async {
+        op!(self, "create", Rw::Write, &collection, |s| async {
             let (c, r) = s
                 .create(&collection, &input, Access::Full, self.origin)
                 .await?;
@@ -189,7 +250,7 @@ impl Host for DataView<'_> {
             Ok(o) => o,
             Err(e) => return Ok(Err(e)),
         };
-        op!(self, "update", |s| async {
+        op!(self, "update", Rw::Write, &collection, |s| async {
             let (c, r) = s
                 .update(&collection, &id, &patch, Access::Full, self.origin)
                 .await?;
@@ -198,7 +259,7 @@ impl Host for DataView<'_> {
     }
 
     async fn delete(&mut self, collection: String, id: String) -> Answer<(), Error> {
-        op!(self, "delete", |s| s.delete(
+        op!(self, "delete", Rw::Write, &collection, |s| s.delete(
             &collection,
             &id,
             Access::Full,
@@ -211,7 +272,7 @@ impl Host for DataView<'_> {
         collection: String,
         q: VectorQuery,
     ) -> Answer<Vec<ScoredRecord>, Error> {
-        op!(self, "vector-search", |s| async {
+        op!(self, "vector-search", Rw::Read, &collection, |s| async {
             let query = vector::Query {
                 field: &q.field,
                 vector: &q.vector,
@@ -244,9 +305,9 @@ impl Host for DataView<'_> {
                     .into(),
             )));
         }
-        let span = tracing::debug_span!("pb.data.begin", function = %self.function);
-        let begun =
-            tracing::Instrument::instrument(Transaction::begin(services.data.clone()), span).await;
+        let call = self.obs.call("pb.data.begin", CallKind::Data);
+        let begun = call.run(Transaction::begin(services.data.clone())).await;
+        call.end(begun.as_ref().err().map(|e| e.case()));
         match begun {
             Ok(tx) => Ok(Ok(self.table.push(tx)?)),
             Err(e) => Ok(Err(wit_error(e, "begin"))),
@@ -254,13 +315,17 @@ impl Host for DataView<'_> {
     }
 }
 
-/// Runs one operation on the transaction `$t` inside a `pb.data.tx.<op>`
-/// span; the store's error becomes the WIT error.
+/// Runs one operation on the transaction `$t` as a `pb.data.tx.<op>` host
+/// call; the store's error becomes the WIT error.
 macro_rules! tx_op {
-    ($self:ident, $t:ident, $name:literal, |$tx:ident| $body:expr) => {{
-        let span = tracing::debug_span!(concat!("pb.data.tx.", $name), function = %$self.function);
+    ($self:ident, $t:ident, $name:literal, $rw:expr, $collection:expr, |$tx:ident| $body:expr) => {{
         let $tx: &Transaction = $self.table.get(&$t)?;
-        let result = tracing::Instrument::instrument(async { $body.await }, span).await;
+        let mut call = $self
+            .obs
+            .call(concat!("pb.data.tx.", $name), CallKind::Data);
+        call.attr_str("db.collection.name", $collection);
+        let result = call.run(async { $body.await }).await;
+        finish(call, $rw, &result);
         Ok(result.map_err(|e| wit_error(e, concat!("tx.", $name))))
     }};
 }
@@ -298,7 +363,7 @@ impl HostTransaction for DataView<'_> {
         c: String,
         id: String,
     ) -> Answer<String, Error> {
-        tx_op!(self, t, "get-one", |tx| async {
+        tx_op!(self, t, "get-one", Rw::Read, &c, |tx| async {
             let (c, r) = tx.get_one(&c, &id, Access::Full).await?;
             Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
         })
@@ -311,7 +376,7 @@ impl HostTransaction for DataView<'_> {
     ) -> Answer<ListResult, Error> {
         let q = list_query(&o);
         let fields = o.fields;
-        tx_op!(self, t, "get-list", |tx| async {
+        tx_op!(self, t, "get-list", Rw::Read, &c, |tx| async {
             let (c, page) = tx.list(&c, &q, Access::Full).await?;
             Ok::<_, DataError>(list_result(&c, page, fields.as_deref()))
         })
@@ -322,7 +387,7 @@ impl HostTransaction for DataView<'_> {
         c: String,
         f: String,
     ) -> Answer<String, Error> {
-        tx_op!(self, t, "get-first-list-item", |tx| async {
+        tx_op!(self, t, "get-first-list-item", Rw::Read, &c, |tx| async {
             let (c, r) = tx.first(&c, &f, Access::Full).await?;
             Ok::<_, DataError>(Value::Object(r.to_json(&c)).to_string())
         })
@@ -337,7 +402,7 @@ impl HostTransaction for DataView<'_> {
             Ok(o) => o,
             Err(e) => return Ok(Err(e)),
         };
-        tx_op!(self, t, "create", |tx| async {
+        tx_op!(self, t, "create", Rw::Write, &c, |tx| async {
             let (c, r) = tx
                 .create(&c, &input, Access::Full, self.origin.depth)
                 .await?;
@@ -355,7 +420,7 @@ impl HostTransaction for DataView<'_> {
             Ok(o) => o,
             Err(e) => return Ok(Err(e)),
         };
-        tx_op!(self, t, "update", |tx| async {
+        tx_op!(self, t, "update", Rw::Write, &c, |tx| async {
             let (c, r) = tx
                 .update(&c, &id, &patch, Access::Full, self.origin.depth)
                 .await?;
@@ -368,7 +433,7 @@ impl HostTransaction for DataView<'_> {
         c: String,
         id: String,
     ) -> Answer<(), Error> {
-        tx_op!(self, t, "delete", |tx| tx.delete(
+        tx_op!(self, t, "delete", Rw::Write, &c, |tx| tx.delete(
             &c,
             &id,
             Access::Full,
@@ -381,7 +446,7 @@ impl HostTransaction for DataView<'_> {
         c: String,
         q: VectorQuery,
     ) -> Answer<Vec<ScoredRecord>, Error> {
-        tx_op!(self, t, "vector-search", |tx| async {
+        tx_op!(self, t, "vector-search", Rw::Read, &c, |tx| async {
             let query = vector::Query {
                 field: &q.field,
                 vector: &q.vector,
@@ -401,10 +466,10 @@ impl HostTransaction for DataView<'_> {
         })
     }
     async fn commit(&mut self, t: Resource<Transaction>) -> Answer<(), Error> {
-        tx_op!(self, t, "commit", |tx| tx.commit())
+        tx_op!(self, t, "commit", Rw::Neither, "", |tx| tx.commit())
     }
     async fn rollback(&mut self, t: Resource<Transaction>) -> Answer<(), Error> {
-        tx_op!(self, t, "rollback", |tx| tx.rollback())
+        tx_op!(self, t, "rollback", Rw::Neither, "", |tx| tx.rollback())
     }
     async fn drop(&mut self, t: Resource<Transaction>) -> wasmtime::Result<()> {
         self.table.delete(t)?;

@@ -44,6 +44,8 @@ use wasmtime::component::{HasData, Linker};
 /// Per-call view of an invocation for `pb:files`.
 pub struct FilesView<'a> {
     pub function: &'a Arc<str>,
+    /// The invocation's telemetry: a span and a ledger entry per call.
+    pub obs: &'a crate::telemetry::Scope,
     pub services: Option<&'a Arc<Services>>,
 }
 
@@ -55,12 +57,13 @@ impl HasData for HasFilesView {
 pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
     storage::add_to_linker::<_, HasFilesView>(linker, |s| FilesView {
         function: &s.trace.function,
+        obs: &s.trace.scope,
         services: s.services.as_ref(),
     })
 }
 
 impl FilesView<'_> {
-    /// Runs `op` on the host's files inside a `pb.files.<name>` span; a
+    /// Runs `op` on the host's files as a `pb.files.<name>` host call; a
     /// store failure is logged in full and the guest gets no paths.
     async fn run<T, F>(
         &self,
@@ -74,19 +77,22 @@ impl FilesView<'_> {
             return Ok(Err(failure::unavailable("pb:files")));
         };
         let function = &**self.function;
-        let span = match op {
-            "read" => tracing::debug_span!("pb.files.read", function),
-            "save" => tracing::debug_span!("pb.files.save", function),
-            "delete" => tracing::debug_span!("pb.files.delete", function),
-            _ => tracing::debug_span!("pb.files.list", function),
+        let name = match op {
+            "read" => "pb.files.read",
+            "save" => "pb.files.save",
+            "delete" => "pb.files.delete",
+            _ => "pb.files.list",
         };
-        let result = tracing::Instrument::instrument(call(services.clone()), span).await;
-        Ok(result.map_err(|e| match e {
+        let traced = self.obs.call(name, crate::telemetry::CallKind::Files);
+        let result = traced.run(call(services.clone())).await;
+        let result = result.map_err(|e| match e {
             FileError::NotFound(m) => Error::NotFound(m),
             FileError::Invalid(m) => Error::Invalid(m),
             FileError::Quota(m) => Error::Quota(m),
             FileError::Internal(detail) => failure::internal("pb:files", op, function, detail),
-        }))
+        });
+        traced.end(failure::case(&result));
+        Ok(result)
     }
 }
 

@@ -35,6 +35,7 @@
 
 pub mod allowlist;
 pub mod dial;
+mod traced;
 
 use crate::caps::secrets::{self, SecretAccess};
 use crate::common::address::{self, BadAuthority, Host, Special};
@@ -62,6 +63,8 @@ pub struct OutboundPolicy {
     requests: u32,
     /// For `{{secret:NAME}}` placeholders (none: a placeholder is refused).
     secrets: Option<SecretAccess>,
+    /// The invocation's telemetry: each request counted, with a client span.
+    obs: Option<Arc<crate::telemetry::Scope>>,
 }
 
 impl Default for OutboundPolicy {
@@ -94,6 +97,7 @@ impl OutboundPolicy {
             function: None,
             requests: 0,
             secrets: None,
+            obs: None,
         }
     }
 
@@ -115,6 +119,12 @@ impl OutboundPolicy {
             requests: 0,
             ..self.clone()
         }
+    }
+
+    /// Counts this invocation's requests in `scope` (and traces them).
+    pub fn with_telemetry(mut self, scope: Arc<crate::telemetry::Scope>) -> Self {
+        self.obs = Some(scope);
+        self
     }
 
     /// Gives the policy access to secrets, for placeholders.
@@ -314,6 +324,8 @@ impl WasiHttpHooks for OutboundPolicy {
                 return Box::new(std::future::ready(Err(refusal.error())));
             }
         };
+        let obs = self.obs.clone();
+        let span = obs.as_ref().and_then(|o| traced::start(o, &mut request));
         let allowlist = self.allowlist.clone();
         let resolver = self.resolver.clone();
         let function = self.function.clone();
@@ -324,7 +336,7 @@ impl WasiHttpHooks for OutboundPolicy {
                 redactor: Default::default(),
             })
         });
-        Box::new(async move {
+        let sending = async move {
             // Secrets go in before anything is resolved or dialled.
             let substituted = match &secrets {
                 None => Vec::new(),
@@ -359,6 +371,18 @@ impl WasiHttpHooks for OutboundPolicy {
             })?;
             let (response, io) = dial::send(request, addrs, plan.tls, timeouts, deadline).await?;
             Ok((secrets::redact_response(response, &substituted), io))
+        };
+        Box::new(async move {
+            let Some(obs) = obs else {
+                return sending.await;
+            };
+            match sending.await {
+                Ok((response, io)) => Ok((traced::finish(&obs, span, response), io)),
+                Err(e) => {
+                    traced::fail(span, &e);
+                    Err(e)
+                }
+            }
         })
     }
 }

@@ -230,6 +230,8 @@ pub struct JobsView<'a> {
     pub table: &'a mut ResourceTable,
     pub function: &'a Arc<str>,
     pub version: Option<&'a Arc<str>>,
+    /// The invocation's telemetry: a span and a ledger entry per call.
+    pub obs: &'a crate::telemetry::Scope,
     pub services: Option<&'a Arc<Services>>,
     /// Inside a before-hook: the write's transaction, which `enqueue`
     /// joins (the job exists only if the write commits).
@@ -245,6 +247,7 @@ pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
     queue::add_to_linker::<_, HasJobsView>(linker, |s| JobsView {
         table: &mut s.table,
         function: &s.trace.function,
+        obs: &s.trace.scope,
         version: s.version.as_ref(),
         services: s.services.as_ref(),
         scope: s.hook.scope.as_ref(),
@@ -263,7 +266,9 @@ impl JobsView<'_> {
         let Some(services) = self.services else {
             return Ok(Err(unavailable()));
         };
-        let span = tracing::debug_span!("pb.jobs.enqueue-in", function = %self.function);
+        let obs = self.obs;
+        let mut traced = obs.call("pb.jobs.enqueue-in", crate::telemetry::CallKind::Jobs);
+        traced.attr_str("pb.job.name", &name);
         let mut guard = tx.lock().await;
         let conn = match guard.conn() {
             Ok(c) => c,
@@ -278,7 +283,9 @@ impl JobsView<'_> {
             &payload,
             &options,
         );
-        let id = match tracing::Instrument::instrument(call, span).await {
+        let enqueued = traced.run(call).await;
+        traced.end(failure::case(&enqueued));
+        let id = match enqueued {
             Ok(id) => id,
             Err(e) => return Ok(Err(e)),
         };
@@ -438,6 +445,9 @@ pub async fn prepare(
         run_at: now + delay,
         dedupe_key,
         enqueued_by: caller.to_string(),
+        // The span enqueueing it (when spans are exported): its run links
+        // to it.
+        trace_parent: crate::telemetry::current_traceparent(),
         now,
     })
 }
@@ -461,6 +471,17 @@ pub async fn enqueue_in_tx(
         .await
         .map(|(id, _)| id)
         .map_err(|e| failed(caller, "enqueue-in", e))
+}
+
+/// Jobs by state (`queued`, `running`, …), for the queue-depth metric.
+pub async fn queue_depth(db: &crate::store::Db) -> sqlx::Result<Vec<(String, i64)>> {
+    let rows = db
+        .query("SELECT state, COUNT(*) AS n FROM pbs_jobs GROUP BY state ORDER BY state")
+        .fetch_all()
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.get::<String>("state")?, r.get::<i64>("n")?)))
+        .collect()
 }
 
 /// Wakes this host's idle workers after a transaction holding an
@@ -493,7 +514,9 @@ impl Host for JobsView<'_> {
         let Some(services) = self.services else {
             return Ok(Err(unavailable()));
         };
-        let span = tracing::debug_span!("pb.jobs.enqueue", function = %self.function);
+        let obs = self.obs;
+        let mut traced = obs.call("pb.jobs.enqueue", crate::telemetry::CallKind::Jobs);
+        traced.attr_str("pb.job.name", &name);
         let call = async {
             let job = prepare(
                 services,
@@ -512,7 +535,9 @@ impl Host for JobsView<'_> {
             services.jobs.wake.notify_one();
             Ok(id)
         };
-        Ok(tracing::Instrument::instrument(call, span).await)
+        let enqueued = traced.run(call).await;
+        traced.end(failure::case(&enqueued));
+        Ok(enqueued)
     }
 
     async fn enqueue_in(

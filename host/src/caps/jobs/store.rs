@@ -66,6 +66,8 @@ pub struct NewJob {
     pub dedupe_key: Option<String>,
     /// The function that enqueued it.
     pub enqueued_by: String,
+    /// The W3C trace context of the span that enqueued it.
+    pub trace_parent: Option<String>,
     pub now: i64,
 }
 
@@ -80,6 +82,8 @@ pub struct Claimed {
     /// This attempt (1 on the first run).
     pub attempt: i32,
     pub max_attempts: i32,
+    /// The W3C trace context of the span that enqueued it.
+    pub trace_parent: Option<String>,
 }
 
 /// A job as the admin API and `status` show it.
@@ -109,13 +113,13 @@ const UNFINISHED: &str = "('queued', 'running', 'failed')";
 
 const INSERT: &str =
     "INSERT INTO pbs_jobs (id, function, version, name, payload, state, attempts, \
-     max_attempts, priority, run_at, dedupe_key, enqueued_by, created_ms, updated_ms) \
-     VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8, $9, $10, $11, $11) \
+     max_attempts, priority, run_at, dedupe_key, enqueued_by, created_ms, updated_ms, trace_parent) \
+     VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $7, $8, $9, $10, $11, $11, $12) \
      ON CONFLICT (function, dedupe_key) \
      WHERE dedupe_key IS NOT NULL AND state IN ('queued', 'running', 'failed') DO NOTHING \
      RETURNING id";
 
-/// Binds the 11 values of [`INSERT`] (created and updated share one).
+/// Binds the 12 values of [`INSERT`] (created and updated share one).
 fn bind_job<'e, 'q>(q: Query<'e, 'q>, job: &'q NewJob) -> Query<'e, 'q> {
     q.bind(&job.id)
         .bind(&job.function)
@@ -128,6 +132,7 @@ fn bind_job<'e, 'q>(q: Query<'e, 'q>, job: &'q NewJob) -> Query<'e, 'q> {
         .bind(&job.dedupe_key)
         .bind(&job.enqueued_by)
         .bind(job.now)
+        .bind(&job.trace_parent)
 }
 
 /// [`insert`] on a connection of the pool, in the writer's turn.
@@ -183,12 +188,12 @@ pub async fn insert_many(db: &Db, jobs: &[NewJob]) -> sqlx::Result<()> {
     }
     let mut values = String::new();
     for i in 0..jobs.len() {
-        let b = i * 11;
+        let b = i * 12;
         if i > 0 {
             values.push_str(", ");
         }
         values.push_str(&format!(
-            "(${}, ${}, ${}, ${}, ${}, 'queued', 0, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+            "(${}, ${}, ${}, ${}, ${}, 'queued', 0, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
             b + 1,
             b + 2,
             b + 3,
@@ -200,13 +205,14 @@ pub async fn insert_many(db: &Db, jobs: &[NewJob]) -> sqlx::Result<()> {
             b + 9,
             b + 10,
             b + 11,
-            b + 11
+            b + 11,
+            b + 12
         ));
     }
     let insert = format!(
         "INSERT INTO pbs_jobs (id, function, version, name, payload, state, attempts, \
-         max_attempts, priority, run_at, dedupe_key, enqueued_by, created_ms, updated_ms) \
-         VALUES {values}"
+         max_attempts, priority, run_at, dedupe_key, enqueued_by, created_ms, updated_ms, \
+         trace_parent) VALUES {values}"
     );
     let sql = db.dialect().pick(
         format!("{insert} RETURNING 1"),
@@ -275,7 +281,8 @@ pub async fn claim(db: &Db, n: i64, now: i64, lease_until: i64) -> sqlx::Result<
          started_ms = $1, updated_ms = $1 \
          WHERE id IN (SELECT id FROM pbs_jobs WHERE state IN ('queued', 'failed') AND run_at <= $1 \
            ORDER BY priority DESC, run_at, id LIMIT $3{lock}) \
-         RETURNING id, function, version, name, payload, attempts, max_attempts, priority, run_at"
+         RETURNING id, function, version, name, payload, attempts, max_attempts, priority, run_at, \
+         trace_parent"
     );
     let mut rows = db
         .query(&sql)
@@ -297,6 +304,7 @@ pub async fn claim(db: &Db, n: i64, now: i64, lease_until: i64) -> sqlx::Result<
                     payload: r.get("payload")?,
                     attempt: r.get("attempts")?,
                     max_attempts: r.get("max_attempts")?,
+                    trace_parent: r.get("trace_parent")?,
                 },
             ))
         })

@@ -35,6 +35,7 @@ use crate::caps::error::{self as failure, Answer};
 use crate::caps::services::Services;
 use crate::engine::Invocation;
 use crate::store::{now_ms, Db, Leases};
+use crate::telemetry::{CallKind, Scope};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -84,6 +85,8 @@ impl KvStore {
 pub struct KvView<'a> {
     pub table: &'a mut ResourceTable,
     pub function: &'a Arc<str>,
+    /// The invocation's telemetry: a span and a ledger entry per call.
+    pub obs: &'a Scope,
     pub services: Option<&'a Arc<Services>>,
     /// Inside a before-hook: the write's transaction, which `set` and
     /// `delete` join (see [`crate::caps::data::hooks`]).
@@ -99,6 +102,7 @@ pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
     store::add_to_linker::<_, HasKvView>(linker, |s| KvView {
         table: &mut s.table,
         function: &s.trace.function,
+        obs: &s.trace.scope,
         services: s.services.as_ref(),
         scope: s.hook.scope.as_ref(),
     })
@@ -213,53 +217,70 @@ impl KvView<'_> {
         let Some(readers) = services.kv.readers(&services.db) else {
             return Ok(None);
         };
-        let _span = tracing::debug_span!("pb.kv.get", function = %self.function).entered();
+        let call = self.obs.call("pb.kv.get", CallKind::Kv);
         Ok(match readers.get(&bucket.namespace, key, now_ms()) {
-            Ok(reader::Read::Done(value)) => Some(Ok(value)),
-            Ok(reader::Read::Busy) => None,
-            Err(e) => Some(Err(failure::internal("pb:kv", "get", self.function, e))),
+            Ok(reader::Read::Done(value)) => {
+                call.end(None);
+                Some(Ok(value))
+            }
+            // Counted again on the sqlx path: take the one back.
+            Ok(reader::Read::Busy) => {
+                crate::telemetry::Ledger::sub(&self.obs.ledger.kv_ops, 1);
+                None
+            }
+            Err(e) => {
+                call.end(Some("internal"));
+                Some(Err(failure::internal("pb:kv", "get", self.function, e)))
+            }
         })
     }
 }
 
 /// Runs one operation on a connection lent by `pb:kv`'s [`KvStore`]; a
-/// database error becomes `internal` (logged). Inside a `pb.kv.<op>` span.
+/// database error becomes `internal` (logged). A `pb.kv.<op>` host call
+/// ([`crate::telemetry::Scope::call`]).
 macro_rules! op {
     ($self:ident, $b:ident, $name:literal, |$conn:ident, $ns:ident| $body:expr) => {{
-        let span = tracing::debug_span!(concat!("pb.kv.", $name), function = %$self.function);
         let (services, $ns) = match $self.target(&$b)? {
             Ok(t) => t,
             Err(e) => return Ok(Err(e)),
         };
-        let call = async {
+        let call = $self.obs.call(concat!("pb.kv.", $name), CallKind::Kv);
+        let work = async {
             let mut lease = services.kv.leases.lease(&services.db).await?;
             let $conn = lease.conn();
             let result = $body.await;
             lease.finished_with(&result);
             result
         };
-        let result: Result<_, Error> = tracing::Instrument::instrument(call, span)
+        let result: Result<_, Error> = call
+            .run(work)
             .await
             .map_err(|e| failure::internal("pb:kv", $name, $self.function, e));
+        call.end(failure::case(&result));
         Ok::<_, wasmtime::Error>(result)
     }};
 }
 
 /// Runs one operation on the connection of the pb:data transaction `$tx`
 /// (a `set-in`/`delete-in`, or a `set`/`delete` inside a before-hook); a
-/// finished transaction is `invalid`. Inside a `pb.kv.<op>` span.
+/// finished transaction is `invalid`. A `pb.kv.<op>` host call.
 macro_rules! in_tx {
     ($self:ident, $b:ident, $tx:expr, $name:literal, |$conn:ident, $ns:ident| $body:expr) => {{
         let $ns = $self.table.get(&$b)?.namespace.clone();
-        let span = tracing::debug_span!(concat!("pb.kv.", $name), function = %$self.function);
+        let call = $self.obs.call(concat!("pb.kv.", $name), CallKind::Kv);
         let tx: Transaction = $tx;
         let mut guard = tx.lock().await;
         let $conn = match guard.conn() {
             Ok(c) => c,
             Err(e) => return Ok(Err(Error::Invalid(e.message()))),
         };
-        let result = tracing::Instrument::instrument($body, span).await;
-        Ok(result.map_err(|e| failure::internal("pb:kv", $name, $self.function, e)))
+        let result = call
+            .run($body)
+            .await
+            .map_err(|e| failure::internal("pb:kv", $name, $self.function, e));
+        call.end(failure::case(&result));
+        Ok(result)
     }};
 }
 

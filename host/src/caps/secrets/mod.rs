@@ -189,6 +189,7 @@ pub struct SecretsCtx {
 /// Per-call view of an invocation for `pb:secrets`.
 pub struct SecretsView<'a> {
     services: Option<&'a Arc<Services>>,
+    obs: &'a crate::telemetry::Scope,
     ctx: &'a mut SecretsCtx,
     redactor: &'a Redactor,
     function: &'a str,
@@ -202,6 +203,7 @@ impl HasData for HasSecretsView {
 pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
     wit::add_to_linker::<_, HasSecretsView>(linker, |s| SecretsView {
         services: s.services.as_ref(),
+        obs: &s.trace.scope,
         ctx: &mut s.secrets,
         redactor: &s.trace.redactor,
         function: &s.trace.function,
@@ -209,7 +211,24 @@ pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
 }
 
 impl Host for SecretsView<'_> {
+    /// A `pb.secrets.get` host call: its span names the secret, never
+    /// the value.
     async fn get(&mut self, name: String) -> Answer<Option<String>, Error> {
+        let obs = self.obs;
+        let mut call = obs.call("pb.secrets.get", crate::telemetry::CallKind::Secrets);
+        if call.recording() && valid_name(&name).is_ok() {
+            call.attr_str("pb.secret.name", &name);
+        }
+        let answer = self.get_value(name).await;
+        if let Ok(result) = &answer {
+            call.end(failure::case(result));
+        }
+        answer
+    }
+}
+
+impl SecretsView<'_> {
+    async fn get_value(&mut self, name: String) -> Answer<Option<String>, Error> {
         let Some(services) = self.services else {
             return Ok(Err(failure::unavailable("pb:secrets")));
         };

@@ -1,7 +1,10 @@
-//! `pb:trace` — structured logs and spans from guests, into the host's
-//! `tracing` output (target `pb.guest`), tagged with the function and the
-//! invocation's trace id. The secret values the invocation has read are
-//! redacted from everything it logs ([`redact`]).
+//! `pb:trace` — structured logs and spans from guests. A log line goes to
+//! the host's `tracing` output (target `pb.guest`, tagged with the function
+//! and the trace and span ids) and to the host's buffer of the function's
+//! lines (`pbs logs`, [`crate::telemetry::logs`]); a span is an
+//! OpenTelemetry span of the invocation's trace (when spans are exported),
+//! nesting what the guest does inside it. The secret values the invocation
+//! has read are redacted from everything it logs ([`redact`]).
 
 pub mod output;
 pub mod redact;
@@ -11,6 +14,10 @@ pub use redact::{Redactor, REDACTED};
 use crate::caps::bindings::trace::tracing::{self as wit, Field, Host, HostSpan, Level};
 use crate::common::sourcemap::SourceMapper;
 use crate::engine::Invocation;
+use crate::telemetry::logs::Fields;
+use crate::telemetry::{Level as LogLevel, LogRecord, Scope};
+use opentelemetry::trace::Span as _;
+use opentelemetry::KeyValue;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
@@ -25,9 +32,8 @@ pub const MAX_FIELD_LEN: usize = 1024;
 /// Per-invocation tracing state.
 pub struct TraceCtx {
     pub function: Arc<str>,
-    /// W3C trace id, 32 hex digits; made on first use, so invocations
-    /// that never trace pay nothing for it.
-    trace_id: std::sync::OnceLock<String>,
+    /// The invocation's telemetry: trace context, spans, cost.
+    pub scope: Arc<Scope>,
     /// The function's source map (JS/TS functions): stack traces in logged
     /// messages are shown at their `.ts` positions.
     pub source_map: Option<Arc<SourceMapper>>,
@@ -37,18 +43,18 @@ pub struct TraceCtx {
 }
 
 impl TraceCtx {
-    pub fn new(function: Arc<str>) -> Self {
+    pub fn new(scope: Arc<Scope>) -> Self {
         TraceCtx {
-            function,
-            trace_id: std::sync::OnceLock::new(),
+            function: scope.function.clone(),
+            scope,
             source_map: None,
             redactor: redact::Redactor::default(),
         }
     }
 
-    pub fn trace_id(&self) -> &str {
-        self.trace_id
-            .get_or_init(|| format!("{:032x}", rand::random::<u128>()))
+    /// The W3C trace id, 32 hex digits.
+    pub fn trace_id(&self) -> String {
+        self.scope.trace_id()
     }
 }
 
@@ -59,6 +65,8 @@ pub struct Span {
     error: Option<String>,
     start: Instant,
     ended: bool,
+    /// Its OpenTelemetry span, when spans are exported.
+    otel: Option<opentelemetry_sdk::trace::Span>,
 }
 
 pub struct TraceView<'a> {
@@ -126,22 +134,122 @@ macro_rules! guest_event {
     };
 }
 
-impl Host for TraceView<'_> {
-    fn log(&mut self, level: Level, message: String, fields: Vec<Field>) -> wasmtime::Result<()> {
+/// A JSON object's text with every value clipped to [`MAX_FIELD_LEN`]
+/// (strings; other values by their JSON text), at most [`MAX_FIELDS`]
+/// entries, redacted; anything but an object is kept as field `fields`.
+fn clean_json(redactor: &redact::Redactor, text: String) -> String {
+    use serde_json::Value;
+    let text = clip(text, MAX_MESSAGE_LEN * 4);
+    let map = match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(map)) => map,
+        Ok(other) => [("fields".to_string(), other)].into_iter().collect(),
+        Err(_) => [("fields".to_string(), Value::String(text))]
+            .into_iter()
+            .collect(),
+    };
+    let map: serde_json::Map<String, Value> = map
+        .into_iter()
+        .take(MAX_FIELDS)
+        .map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => Value::String(clip(s, MAX_FIELD_LEN)),
+                v @ (Value::Number(_) | Value::Bool(_) | Value::Null) => v,
+                v => {
+                    let t = v.to_string();
+                    if t.len() > MAX_FIELD_LEN {
+                        Value::String(clip(t, MAX_FIELD_LEN))
+                    } else {
+                        v
+                    }
+                }
+            };
+            (clip(k, MAX_FIELD_LEN), v)
+        })
+        .collect();
+    // Redacting the text is safe: a secret cannot contain JSON's syntax
+    // between its own characters in a way that breaks the object (it is
+    // replaced inside string tokens, or the line falls back to text).
+    let out = Value::Object(map).to_string();
+    let redacted = redactor.redact_owned(out.clone());
+    if redacted == out || serde_json::from_str::<Value>(&redacted).is_ok() {
+        redacted
+    } else {
+        serde_json::json!({ "fields": redactor.redact_owned(out) }).to_string()
+    }
+}
+
+fn log_level(level: Level) -> LogLevel {
+    match level {
+        Level::Trace => LogLevel::Trace,
+        Level::Debug => LogLevel::Debug,
+        Level::Info => LogLevel::Info,
+        Level::Warn => LogLevel::Warn,
+        Level::Error => LogLevel::Error,
+    }
+}
+
+impl TraceView<'_> {
+    /// Writes one guest line: to the host's log and to the function's
+    /// buffer. `fields` is a clean JSON object's text (or empty).
+    fn emit(&self, level: Level, message: String, fields: String) {
         let message = match &self.ctx.source_map {
             Some(map) => map.map_text(&message),
             None => message,
         };
-        let redactor = &self.ctx.redactor;
-        let message = clean(redactor, message, MAX_MESSAGE_LEN);
-        let fields = render(&clip_fields(redactor, fields));
-        let (function, trace_id) = (&*self.ctx.function, self.ctx.trace_id());
-        guest_event!(level, function, trace_id, fields, "{message}");
+        let message = clean(&self.ctx.redactor, message, MAX_MESSAGE_LEN);
+        let scope = &self.ctx.scope;
+        let trace_id = scope.trace_id();
+        let span_id = scope.span_id();
+        let function = &*self.ctx.function;
+        let version = scope.version.as_deref().map(crate::telemetry::scope::short);
+        let shown_span = span_id.as_deref().unwrap_or("");
+        guest_event!(level, function, version, trace_id = %trace_id, span_id = shown_span, fields = %fields, "{message}");
+        if scope.trigger == crate::telemetry::Trigger::Build {
+            // Evaluated at build time: the host's log only.
+            return;
+        }
+        scope.telemetry().logs().push(LogRecord {
+            time_ms: crate::telemetry::scope::now_ms(),
+            level: log_level(level),
+            component: "wasm",
+            function: self.ctx.function.clone(),
+            version: scope.version.clone(),
+            trace_id: Some(trace_id),
+            span_id,
+            msg: message,
+            fields: if fields == "{}" {
+                Fields::None
+            } else {
+                Fields::Json(fields.into())
+            },
+        });
+    }
+}
+
+impl Host for TraceView<'_> {
+    fn log(&mut self, level: Level, message: String, fields: Vec<Field>) -> wasmtime::Result<()> {
+        let fields = render(&clip_fields(&self.ctx.redactor, fields));
+        self.emit(level, message, fields);
+        Ok(())
+    }
+
+    fn log_json(
+        &mut self,
+        level: Level,
+        message: String,
+        fields_json: String,
+    ) -> wasmtime::Result<()> {
+        let fields = if fields_json.trim().is_empty() {
+            "{}".to_string()
+        } else {
+            clean_json(&self.ctx.redactor, fields_json)
+        };
+        self.emit(level, message, fields);
         Ok(())
     }
 
     fn trace_id(&mut self) -> wasmtime::Result<String> {
-        Ok(self.ctx.trace_id().to_string())
+        Ok(self.ctx.trace_id())
     }
 }
 
@@ -158,12 +266,25 @@ impl TraceView<'_> {
         let fields = redactor.redact_owned(render(&span.fields));
         let name = redactor.redact(&span.name);
         let error = span.error.as_deref().map(|e| redactor.redact(e));
+        if let Some(mut otel) = span.otel.take() {
+            self.ctx.scope.close(&otel);
+            for f in &span.fields {
+                otel.set_attribute(KeyValue::new(
+                    redactor.redact_owned(f.key.clone()),
+                    redactor.redact_owned(f.value.clone()),
+                ));
+            }
+            if let Some(e) = &error {
+                otel.set_status(opentelemetry::trace::Status::error(e.to_string()));
+            }
+            otel.end();
+        }
         match &error {
             Some(error) => {
-                tracing::warn!(target: "pb.guest.span", function, trace_id, span = %name, duration_us, fields, error = %error, "span failed")
+                tracing::warn!(target: "pb.guest.span", function, trace_id = %trace_id, span = %name, duration_us, fields, error = %error, "span failed")
             }
             None => {
-                tracing::info!(target: "pb.guest.span", function, trace_id, span = %name, duration_us, fields, "span")
+                tracing::info!(target: "pb.guest.span", function, trace_id = %trace_id, span = %name, duration_us, fields, "span")
             }
         }
     }
@@ -172,12 +293,16 @@ impl TraceView<'_> {
 impl HostSpan for TraceView<'_> {
     fn new(&mut self, name: String, fields: Vec<Field>) -> wasmtime::Result<Resource<Span>> {
         let redactor = &self.ctx.redactor;
+        let name = clean(redactor, name, MAX_FIELD_LEN);
+        // Its attributes go on at the end, redacted again then.
+        let otel = self.ctx.scope.open(&name, Vec::new());
         let span = Span {
-            name: clean(redactor, name, MAX_FIELD_LEN),
+            name,
             fields: clip_fields(redactor, fields),
             error: None,
             start: Instant::now(),
             ended: false,
+            otel,
         };
         Ok(self.table.push(span)?)
     }
@@ -214,6 +339,7 @@ impl HostSpan for TraceView<'_> {
                 error: None,
                 start: Instant::now(),
                 ended: true,
+                otel: None,
             },
         );
         self.finish(&mut taken);

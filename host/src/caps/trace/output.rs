@@ -1,11 +1,14 @@
 //! A guest's stdout and stderr, turned into log lines of the host
-//! (`pb.guest.stdout` / `pb.guest.stderr`, tagged with the function), with a
+//! (`pb.guest.stdout` / `pb.guest.stderr`, tagged with the function and
+//! trace id, and kept in the function's buffer for `pbs logs`), with a
 //! byte budget per invocation so a guest cannot flood the host's log, and
 //! never written raw to the host's own output (where it could pose as the
 //! host's messages). Secret values the invocation has read are redacted
 //! from each line ([`super::redact`]).
 
 use super::redact::Redactor;
+use crate::telemetry::logs::Fields;
+use crate::telemetry::{Level, LogRecord, Scope};
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,6 +36,7 @@ pub struct GuestOutput {
 
 struct LineBuffer {
     function: Arc<str>,
+    scope: Arc<Scope>,
     stream: Stream,
     pending: Vec<u8>,
     budget: Arc<AtomicUsize>,
@@ -43,11 +47,12 @@ struct LineBuffer {
 impl GuestOutput {
     /// Stdout and stderr of one invocation, sharing one budget, with the
     /// invocation's redactor.
-    pub fn pair(function: Arc<str>, redactor: Redactor) -> (GuestOutput, GuestOutput) {
+    pub fn pair(scope: Arc<Scope>, redactor: Redactor) -> (GuestOutput, GuestOutput) {
         let budget = Arc::new(AtomicUsize::new(MAX_GUEST_OUTPUT));
         let make = |stream| GuestOutput {
             inner: Arc::new(Mutex::new(LineBuffer {
-                function: function.clone(),
+                function: scope.function.clone(),
+                scope: scope.clone(),
                 stream,
                 pending: Vec::new(),
                 budget: budget.clone(),
@@ -87,9 +92,29 @@ impl LineBuffer {
         let line = String::from_utf8_lossy(&self.pending);
         let line = self.redactor.redact(&line);
         let function = &*self.function;
-        match self.stream {
-            Stream::Stdout => tracing::info!(target: "pb.guest.stdout", function, "{line}"),
-            Stream::Stderr => tracing::warn!(target: "pb.guest.stderr", function, "{line}"),
+        let trace_id = self.scope.trace_id();
+        let level = match self.stream {
+            Stream::Stdout => {
+                tracing::info!(target: "pb.guest.stdout", function, trace_id = %trace_id, "{line}");
+                Level::Info
+            }
+            Stream::Stderr => {
+                tracing::warn!(target: "pb.guest.stderr", function, trace_id = %trace_id, "{line}");
+                Level::Warn
+            }
+        };
+        if self.scope.trigger != crate::telemetry::Trigger::Build {
+            self.scope.telemetry().logs().push(LogRecord {
+                time_ms: crate::telemetry::scope::now_ms(),
+                level,
+                component: "wasm",
+                function: self.function.clone(),
+                version: self.scope.version.clone(),
+                trace_id: Some(trace_id),
+                span_id: self.scope.span_id(),
+                msg: line.into_owned(),
+                fields: Fields::None,
+            });
         }
         self.pending.clear();
     }

@@ -177,7 +177,27 @@ async fn fire(registry: &Registry, s: &store::Schedule, scheduled_ms: i64) {
             schedule: s.cron.clone(),
             scheduled_ms: scheduled_ms.max(0) as u64,
         };
-        match invoke_export::call_cron(registry.runtime(), &target, &tick, TIMEOUT).await {
+        let lag = (crate::store::now_ms() - scheduled_ms).max(0) as f64 / 1000.0;
+        let telemetry = registry.runtime().telemetry();
+        telemetry.metrics().cron_lag(&s.function, &s.func, lag);
+        // A trace of its own.
+        let start = crate::telemetry::Start {
+            attributes: Some(Box::new({
+                let (func, cron) = (s.func.clone(), s.cron.clone());
+                move || {
+                    vec![
+                        opentelemetry::KeyValue::new("pb.cron.func", func),
+                        opentelemetry::KeyValue::new("pb.cron.schedule", cron),
+                        opentelemetry::KeyValue::new("pb.cron.lag_ms", (lag * 1000.0) as i64),
+                    ]
+                }
+            })),
+            ..crate::telemetry::Start::new(
+                s.function.as_str().into(),
+                crate::telemetry::Trigger::Cron,
+            )
+        };
+        match invoke_export::call_cron(registry.runtime(), &target, &tick, TIMEOUT, start).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(e),
             Err(e) => Err(e.to_string()),

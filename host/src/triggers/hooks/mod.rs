@@ -77,16 +77,44 @@ async fn run(registry: &Arc<Registry>, call: Call) -> Result<Outcome, String> {
     };
     let runtime = registry.runtime();
     let limit = runtime.limits().max_duration;
-    let answered = invoke_export::call(runtime, &target, limit, "hook", move |store| {
-        store.data_mut().hook = origin;
-        Box::pin(async move {
-            let exports = pre.instantiate_async(&mut *store).await?;
-            exports
-                .pb_serverless_hook_handler()
-                .call_handle(&mut *store, &ctx)
-                .await
-        })
-    })
+    // Nested inside the write that ran it (the pb:data call's span, or the
+    // records request's).
+    let start = crate::telemetry::Start {
+        parent: crate::telemetry::scope::current_span(),
+        attributes: Some(Box::new({
+            let (collection, event, func) = (
+                b.collection.clone(),
+                format!("{:?}", b.event),
+                b.func.clone(),
+            );
+            move || {
+                vec![
+                    opentelemetry::KeyValue::new("db.collection.name", collection),
+                    opentelemetry::KeyValue::new("pb.hook.event", event),
+                    opentelemetry::KeyValue::new("pb.hook.func", func),
+                ]
+            }
+        })),
+        ..crate::telemetry::Start::new(b.function.as_str().into(), crate::telemetry::Trigger::Hook)
+    };
+    let answered = invoke_export::call(
+        runtime,
+        &target,
+        limit,
+        "hook",
+        start,
+        |_| None,
+        move |store| {
+            store.data_mut().hook = origin;
+            Box::pin(async move {
+                let exports = pre.instantiate_async(&mut *store).await?;
+                exports
+                    .pb_serverless_hook_handler()
+                    .call_handle(&mut *store, &ctx)
+                    .await
+            })
+        },
+    )
     .await;
     match answered {
         Ok(wit::Outcome::Keep) => Ok(Outcome::Keep),

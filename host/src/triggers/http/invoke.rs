@@ -5,9 +5,11 @@
 use super::reply::{closing, error, has_body, Body};
 use crate::deploy::Deployed;
 use crate::engine::{Deadline, Runtime};
+use crate::telemetry::{Scope, ServerSpan, Start, Trigger};
 use http::Request;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use opentelemetry::KeyValue;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -33,24 +35,70 @@ enum Failure {
     NoResponse,
 }
 
+/// The server span of a request to `function` (its route: the function's
+/// prefix, or `/` when one component is served alone).
+fn server_span<B>(runtime: &Runtime, function: &str, req: &Request<B>) -> ServerSpan {
+    ServerSpan::start(
+        runtime.telemetry(),
+        req.headers(),
+        || {
+            let route = route(function, req.uri().path());
+            format!("{} {route}", req.method())
+        },
+        || {
+            vec![
+                KeyValue::new("http.request.method", req.method().as_str().to_string()),
+                KeyValue::new("http.route", route(function, req.uri().path())),
+                KeyValue::new(
+                    "url.path",
+                    crate::telemetry::scope::clip(req.uri().path().to_string()),
+                ),
+            ]
+        },
+    )
+}
+
+fn route(function: &str, path: &str) -> String {
+    if path.starts_with(super::FUNCTIONS_PREFIX) {
+        format!("{}{function}", super::FUNCTIONS_PREFIX)
+    } else {
+        "/".into()
+    }
+}
+
 pub async fn http(
     runtime: &Runtime,
     deployed: Arc<Deployed>,
     req: Request<Incoming>,
 ) -> http::Response<Body> {
+    let server = server_span(runtime, &deployed.name, &req);
     let Some(pre) = deployed.version.proxy.clone() else {
+        server.end(404);
         return error(404, "this function has no HTTP handler");
     };
     let Ok(slot) = deployed.slots.clone().try_acquire_owned() else {
         tracing::warn!(function = %deployed.name, "function at its concurrency limit");
+        server.end(503);
+        runtime
+            .telemetry()
+            .metrics()
+            .request(&deployed.name, 503, 0.0);
         let resp = error(503, "this function is at its concurrency limit; try again");
         return if has_body(&req) { closing(resp) } else { resp };
     };
     let limits = *runtime.limits();
     let deadline = Arc::new(Deadline::after(limits.headers_timeout));
-    let mut store = runtime.new_store(deployed.name.clone(), deadline.clone());
+    let scope = Scope::new(
+        runtime.telemetry(),
+        Start {
+            version: Some(deployed.version.hash.as_str().into()),
+            parent: server.parent(),
+            server: Some(server),
+            ..Start::new(deployed.name.clone(), Trigger::Http)
+        },
+    );
+    let mut store = runtime.new_store_in(scope.clone(), deadline.clone());
     store.data_mut().trace.source_map = deployed.version.source_map.clone();
-    store.data_mut().version = Some(deployed.version.hash.as_str().into());
     store
         .data_mut()
         .set_outbound(deployed.outbound.for_invocation(deployed.name.clone()));
@@ -69,6 +117,7 @@ pub async fn http(
     let hard_limit = limits.headers_timeout + limits.max_duration + HOST_GRACE;
     let headers_sent = Arc::new(AtomicBool::new(false));
     let sent = headers_sent.clone();
+    let ledger_scope = scope.clone();
     let task = tokio::spawn(async move {
         // The slot is held for as long as the instance lives.
         let _slot = slot;
@@ -79,6 +128,7 @@ pub async fn http(
                 .call_handle(&mut store, req, out)
                 .await
         };
+        let run = crate::telemetry::scope::Timed::new(&ledger_scope.ledger, run);
         let result = match tokio::time::timeout(hard_limit, run).await {
             Ok(r) => r,
             Err(_) => {
@@ -108,6 +158,14 @@ pub async fn http(
                 tracing::warn!(function = %store.data().trace.function, "function failed while streaming its response: {e:?}");
             }
         }
+        match &result {
+            Ok(()) => crate::engine::ran(&store, limits.fuel, "ok", None),
+            Err(e) => {
+                let outcome = crate::engine::failure_outcome(&store, e);
+                let detail = format!("{}", e.root_cause());
+                crate::engine::ran(&store, limits.fuel, outcome, Some(&detail));
+            }
+        }
         (result, memory)
     });
     // If the client goes away before the headers (this future is dropped),
@@ -116,6 +174,29 @@ pub async fn http(
 
     let function = &*deployed.name;
     let version = deployed.version.hash.get(..12).unwrap_or_default();
+    let resp = answer(
+        function, version, &limits, task, guard, receiver, sent, deadline,
+    )
+    .await;
+    scope.answered(resp.status().as_u16());
+    resp
+}
+
+/// Waits for the guest's response (or for how it failed) and turns it into
+/// the client's answer.
+#[allow(clippy::too_many_arguments)]
+async fn answer(
+    function: &str,
+    version: &str,
+    limits: &crate::config::Limits,
+    task: tokio::task::JoinHandle<(wasmtime::Result<()>, Option<MemoryCap>)>,
+    guard: AbortOnDrop,
+    receiver: tokio::sync::oneshot::Receiver<
+        Result<http::Response<Body>, wasmtime_wasi_http::p2::bindings::http::types::ErrorCode>,
+    >,
+    sent: Arc<AtomicBool>,
+    deadline: Arc<Deadline>,
+) -> http::Response<Body> {
     match tokio::time::timeout(limits.headers_timeout + HOST_GRACE, receiver).await {
         Ok(Ok(Ok(resp))) => {
             // Headers are out: the body may stream on while chunks keep
@@ -147,11 +228,11 @@ pub async fn http(
                 Err(join) => Failure::Trap(format!("the invocation panicked: {join}")),
             };
             drop(guard);
-            respond(function, version, failure, &limits)
+            respond(function, version, failure, limits)
         }
         Err(_) => {
             drop(guard);
-            respond(function, version, Failure::Timeout, &limits)
+            respond(function, version, Failure::Timeout, limits)
         }
     }
 }

@@ -549,7 +549,30 @@ impl Pool {
             attempt: job.attempt.max(1) as u32,
         };
         let runtime = self.registry.runtime();
-        match invoke_export::call_job(runtime, &target, &input, self.config.timeout).await {
+        // A trace of its own, linked to the span that enqueued it.
+        let start = crate::telemetry::Start {
+            links: job
+                .trace_parent
+                .as_deref()
+                .and_then(|tp| crate::telemetry::parse_traceparent(tp, None))
+                .into_iter()
+                .collect(),
+            attributes: Some(Box::new({
+                let (id, name, attempt) = (job.id.clone(), job.name.clone(), job.attempt);
+                move || {
+                    vec![
+                        opentelemetry::KeyValue::new("pb.job.id", id),
+                        opentelemetry::KeyValue::new("pb.job.name", name),
+                        opentelemetry::KeyValue::new("pb.job.attempt", attempt as i64),
+                    ]
+                }
+            })),
+            ..crate::telemetry::Start::new(
+                job.function.as_str().into(),
+                crate::telemetry::Trigger::Job,
+            )
+        };
+        match invoke_export::call_job(runtime, &target, &input, self.config.timeout, start).await {
             Ok(Ok(())) => Outcome::Completed,
             Ok(Err(e)) => Outcome::Failed(e),
             Err(CallError::NoHandler(e)) => Outcome::Dead(e),
