@@ -3,6 +3,7 @@
 //! every capability. Each invocation is a fresh `Store` + instance made from
 //! a cached `InstancePre` (see `deploy::Deployed`).
 
+pub mod compile_cache;
 mod limits;
 mod state;
 
@@ -58,7 +59,9 @@ struct RuntimeInner {
 
 impl Runtime {
     pub fn new(limits: Limits, allowed_hosts: Vec<String>) -> anyhow::Result<Self> {
-        let engine = Engine::new(&engine_config(&limits))?;
+        let mut config = engine_config(&limits);
+        config.enable_incremental_compilation(compile_cache::shared())?;
+        let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         crate::caps::add_to_linker(&mut linker)?;
         spawn_epoch_ticker(&engine);
