@@ -188,6 +188,7 @@ impl Registry {
             live.insert(name.to_string(), deployed);
         }
         tracing::info!(function = name, version = %version.hash, "deployed");
+        tokio::task::spawn_blocking(crate::engine::release_memory);
         Ok(FunctionInfo {
             name: name.to_string(),
             version: version.hash.clone(),
@@ -422,6 +423,7 @@ impl Registry {
             .await?
             .flatten();
         checked.source_map = source_map.map(|m| Arc::new(SourceMapper::new(m)));
+        tokio::task::spawn_blocking(crate::engine::release_memory);
         Ok(self.remember(checked))
     }
 

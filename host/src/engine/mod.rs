@@ -160,6 +160,21 @@ impl Runtime {
     }
 }
 
+/// Gives the memory a compilation freed back to the system.
+///
+/// Cranelift compiles on a pool of threads, and glibc's allocator keeps an
+/// arena per thread that holds on to what was freed there: after a few
+/// deploys the process kept 100–230 MB it no longer used. `malloc_trim`
+/// returns the free pages of every arena. Called after each compile, never
+/// on the request path.
+pub fn release_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 fn engine_config(limits: &Limits) -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);

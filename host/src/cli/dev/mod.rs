@@ -31,7 +31,8 @@ use anyhow::Context;
 use clap::Args;
 use reqwest::Method;
 use serde_json::json;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -139,9 +140,10 @@ fn say(line: &str) {
 
 /// What dev knows about a function of the project.
 struct Function {
-    /// The files its last build read; empty until one succeeded (then
-    /// every change rebuilds it).
-    inputs: HashSet<PathBuf>,
+    /// The files its last build read, with a hash of what each held when
+    /// that build started; empty until one succeeded (then every change
+    /// rebuilds it). A save that changes none of them rebuilds nothing.
+    inputs: HashMap<PathBuf, u64>,
     /// Its definition in the manifest, to tell what a manifest change
     /// touched.
     definition: String,
@@ -192,7 +194,10 @@ impl Session {
             .iter()
             .filter(|(name, f)| {
                 !rebuilt.contains(*name)
-                    && (f.inputs.is_empty() || paths.iter().any(|p| f.inputs.contains(p)))
+                    && (f.inputs.is_empty()
+                        || paths
+                            .iter()
+                            .any(|p| f.inputs.get(p).is_some_and(|&hash| content_hash(p) != hash)))
             })
             .map(|(name, _)| name.clone())
             .collect();
@@ -321,8 +326,22 @@ impl Session {
             return;
         };
         let started = Instant::now();
+        // What the known inputs hold as the build starts (a save during the
+        // build then differs, and rebuilds again).
+        let before: HashMap<PathBuf, u64> = self
+            .functions
+            .get(name)
+            .map(|f| {
+                f.inputs
+                    .keys()
+                    .map(|p| (p.clone(), content_hash(p)))
+                    .collect()
+            })
+            .unwrap_or_default();
         let built = build_function(&self.project, name, spec, &self.runtime).await;
         let build_time = started.elapsed();
+        // The snapshot's compile ran in this process too.
+        tokio::task::spawn_blocking(crate::engine::release_memory);
         let serving = self
             .functions
             .get(name)
@@ -344,10 +363,13 @@ impl Session {
             }
         };
         let Built { inputs, .. } = &built;
-        let inputs: HashSet<PathBuf> = inputs.iter().cloned().collect();
-        if let Some(f) = self.functions.get_mut(name) {
-            f.inputs = inputs;
-        }
+        let inputs: HashMap<PathBuf, u64> = inputs
+            .iter()
+            .map(|p| {
+                let hash = before.get(p).copied().unwrap_or_else(|| content_hash(p));
+                (p.clone(), hash)
+            })
+            .collect();
         match upload_built(&self.host, built).await {
             Ok(answer) => {
                 let version = answer["version"].as_str().unwrap_or_default().to_string();
@@ -360,6 +382,7 @@ impl Session {
                 ));
                 if let Some(f) = self.functions.get_mut(name) {
                     f.version = Some(version);
+                    f.inputs = inputs;
                 }
             }
             Err(e) => say(&format!(
@@ -368,6 +391,13 @@ impl Session {
             )),
         }
     }
+}
+
+/// A hash of a file's contents (0 when it cannot be read: deleted).
+fn content_hash(path: &std::path::Path) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::fs::read(path).unwrap_or_default().hash(&mut h);
+    h.finish()
 }
 
 fn short(version: &str) -> &str {
