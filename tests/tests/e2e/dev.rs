@@ -158,10 +158,11 @@ async fn rag_template_embeds_new_documents_in_a_job_and_searches_them() {
     }
     // The `embed` jobs run after the responses; search finds documents once
     // their vectors are stored.
-    let hits: Vec<Value> = eventually("the three documents embedded", || async {
-        let hits: Value = host
+    let h = &host;
+    let hits: Vec<Value> = eventually("the three documents embedded", || async move {
+        let hits: Value = h
             .client
-            .get(format!("{}?q=coffee", host.function_url("docs")))
+            .get(format!("{}?q=coffee", h.function_url("docs")))
             .send()
             .await
             .ok()?
@@ -292,6 +293,7 @@ async fn dev_serves_edits_keeps_the_last_good_version_and_rolls_back() {
     };
     let client = pbs_tests::client();
     let url = format!("{}/api/pb_serverless/hello?name=you", dev.base);
+    let (c, u) = (&client, url.as_str());
 
     // The first deploy, and a console.log with its trace id.
     dev.out
@@ -322,8 +324,8 @@ async fn dev_serves_edits_keeps_the_last_good_version_and_rolls_back() {
            return Response.json({ message: `Howdy, ${name}!` });\n}\n",
     )
     .unwrap();
-    eventually("the edit served", || async {
-        (message(&client, &url).await == "Howdy, you!").then_some(())
+    eventually("the edit served", || async move {
+        (message(c, u).await == "Howdy, you!").then_some(())
     })
     .await;
 
@@ -367,10 +369,11 @@ async fn dev_serves_edits_keeps_the_last_good_version_and_rolls_back() {
     )
     .unwrap();
     let token = std::fs::read_to_string(project.join(".pb/data/admin_token")).unwrap();
-    eventually("the collection", || async {
-        let resp = client
-            .get(format!("{}/api/collections/notes", dev.base))
-            .bearer_auth(token.trim())
+    let (token, base) = (token.trim(), dev.base.as_str());
+    eventually("the collection", || async move {
+        let resp = c
+            .get(format!("{base}/api/collections/notes"))
+            .bearer_auth(token)
             .send()
             .await
             .ok()?;
@@ -384,9 +387,7 @@ async fn dev_serves_edits_keeps_the_last_good_version_and_rolls_back() {
         "export async function GET(): Promise<Response> {\n  return Response.json({ message: \"Hey\" });\n}\n",
     )
     .unwrap();
-    eventually("the fix served", || async {
-        (message(&client, &url).await == "Hey").then_some(())
-    })
+    eventually("the fix served", || async move { (message(c, u).await == "Hey").then_some(()) })
     .await;
     let out = pbs_in(&project, &dev.base, &["versions", "hello"]).await;
     assert!(out.status.success(), "{}", text(&out));
