@@ -35,6 +35,8 @@ struct State {
     /// Set once a streamed answer has been sent to the end.
     finished: AtomicBool,
     requests: Mutex<Vec<Value>>,
+    /// The `authorization` header of each request.
+    authorizations: Mutex<Vec<String>>,
 }
 
 type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
@@ -87,6 +89,11 @@ impl FakeOpenAi {
     pub fn requests(&self) -> Vec<Value> {
         self.state.requests.lock().unwrap().clone()
     }
+
+    /// The `authorization` headers received so far (empty when absent).
+    pub fn authorizations(&self) -> Vec<String> {
+        self.state.authorizations.lock().unwrap().clone()
+    }
 }
 
 async fn answer(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
@@ -96,6 +103,13 @@ async fn answer(state: Arc<State>, req: Request<Incoming>) -> Response<Body> {
             json!({"error": {"message": "not found", "type": "invalid_request_error"}}),
         );
     }
+    let authorization = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    state.authorizations.lock().unwrap().push(authorization);
     let bytes = req
         .into_body()
         .collect()

@@ -5,7 +5,7 @@
 //! | GET | `functions` | every function and the version it serves |
 //! | GET | `functions/{name}` | one function with its deploy history |
 //! | PUT, POST | `functions/{name}?triggers=http,jobs&allowed_hosts=api.openai.com,10.0.0.5:8080` | deploy a component (body: the `.wasm`) |
-//! | DELETE | `functions/{name}` | stop serving a function (its versions stay) |
+//! | DELETE | `functions/{name}` | stop serving a function (its versions stay; requests under way finish) |
 //! | POST | `check?triggers=…` | run the deploy checks without storing anything |
 //! | GET | `functions/{name}/usage?hours=24` | its cost per hour ([`super::usage`]) |
 
@@ -41,7 +41,15 @@ pub async fn handle(ctx: &Ctx<'_>, req: Request<Incoming>) -> http::Response<Bod
                 Err(resp) => return resp,
             };
             match registry.deploy(name, bytes, &triggers, &hosts).await {
-                Ok(info) => json(201, &serde_json::to_value(info).unwrap_or_default()),
+                Ok(info) => {
+                    // Retention: every function keeps its last versions,
+                    // and nothing in use goes (see deploy::versions).
+                    let keep = crate::deploy::versions::DEFAULT_KEEP;
+                    if let Err(e) = crate::deploy::versions::prune(registry.db(), keep).await {
+                        tracing::warn!("pruning old versions after a deploy failed: {e}");
+                    }
+                    json(201, &serde_json::to_value(info).unwrap_or_default())
+                }
                 Err(e) => deploy_error(e),
             }
         }

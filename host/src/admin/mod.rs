@@ -7,6 +7,7 @@
 //! | file | paths under `_admin/` |
 //! |---|---|
 //! | [`functions`] | `functions`, `functions/{name}`, `check` |
+//! | [`versions`] | `functions/{name}/versions`, `functions/{name}/rollback`, `versions/prune` |
 //! | [`collections`] | `collections` (and `/api/collections…`) |
 //! | [`secrets`] | `secrets`, `secrets/{name}` |
 //! | [`jobs`] | `jobs`, `jobs/{id}`, `jobs/{id}/retry`, `jobs/{id}/cancel`, `jobs/bindings` |
@@ -28,6 +29,7 @@ pub mod logs;
 pub mod metrics;
 pub mod secrets;
 pub mod usage;
+pub mod versions;
 
 use crate::caps::services::Services;
 use crate::deploy::{Registry, Trigger};
@@ -88,6 +90,8 @@ pub async fn handle(
             .collect(),
     };
     let resp = match ctx.segments.first().map(String::as_str) {
+        Some("functions") if ctx.segments.len() == 3 => versions::handle(&ctx, req).await,
+        Some("versions") => versions::handle(&ctx, req).await,
         Some("functions" | "check") => functions::handle(&ctx, req).await,
         Some("collections") if ctx.segments.len() == 1 => {
             collections::admin_import(&ctx, req).await

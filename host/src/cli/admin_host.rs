@@ -18,24 +18,40 @@ pub struct AdminHost {
     dir: PathBuf,
 }
 
+/// Where `pbs dev` keeps its host's data, inside the project.
+pub const DEV_DATA_DIR: &str = ".pb/data";
+
 impl AdminHost {
     /// A host at `server`, its token given or found as the flags would.
     pub fn new(server: String, token: Option<String>, dir: PathBuf) -> AdminHost {
         AdminHost { server, token, dir }
     }
 
-    pub fn token(&self) -> anyhow::Result<String> {
-        match &self.token {
-            Some(t) => Ok(t.clone()),
-            None => std::fs::read_to_string(self.dir.join("admin_token"))
-                .map(|t| t.trim().to_string())
-                .with_context(|| {
-                    format!(
-                        "no admin token: pass --token, set PB_ADMIN_TOKEN, or run next to the host's data folder ({} has no admin_token)",
-                        self.dir.display()
-                    )
-                }),
+    /// A host at `server` with a known token (`pbs dev`'s own).
+    pub fn with_token(server: String, token: String) -> AdminHost {
+        AdminHost {
+            server,
+            token: Some(token),
+            dir: PathBuf::from(DEV_DATA_DIR),
         }
+    }
+
+    /// The token: given, else `<dir>/admin_token`, else (in a project
+    /// folder where `pbs dev` runs) `.pb/data/admin_token`.
+    pub fn token(&self) -> anyhow::Result<String> {
+        if let Some(t) = &self.token {
+            return Ok(t.clone());
+        }
+        [self.dir.as_path(), std::path::Path::new(DEV_DATA_DIR)]
+            .iter()
+            .find_map(|dir| std::fs::read_to_string(dir.join("admin_token")).ok())
+            .map(|t| t.trim().to_string())
+            .with_context(|| {
+                format!(
+                    "no admin token: pass --token, set PB_ADMIN_TOKEN, or run next to the host's data folder ({} has no admin_token)",
+                    self.dir.display()
+                )
+            })
     }
 
     /// `<server>/api/pb_serverless/_admin/<path>`.

@@ -37,12 +37,21 @@ pub async fn run(args: BuildArgs) -> anyhow::Result<()> {
 
 /// Bundles and snapshots `entry` with a throwaway engine.
 pub async fn build_entry(entry: &Path) -> anyhow::Result<js::JsComponent> {
+    build_entry_with(&build_runtime()?, entry).await
+}
+
+/// The engine builds run on: one instance at a time.
+pub fn build_runtime() -> anyhow::Result<Runtime> {
     let limits = Limits {
         max_instances: 1,
         ..Limits::default()
     };
-    let runtime = Runtime::new(limits, Vec::new())?;
-    js::build(&runtime, entry)
+    Runtime::new(limits, Vec::new())
+}
+
+/// Bundles and snapshots `entry` on `runtime` (several builds may share one).
+pub async fn build_entry_with(runtime: &Runtime, entry: &Path) -> anyhow::Result<js::JsComponent> {
+    js::build(runtime, entry)
         .await
         .with_context(|| format!("cannot build {}", entry.display()))
 }

@@ -62,6 +62,28 @@ pub async fn upload(
     triggers: &str,
     allowed_hosts: &[String],
 ) -> anyhow::Result<()> {
+    let body = upload_quietly(host, name, bytes, triggers, allowed_hosts).await?;
+    let triggers: Vec<&str> = body["triggers"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|t| t.as_str()).collect())
+        .unwrap_or_default();
+    println!(
+        "deployed {name} version {} ({} bytes, triggers: {})",
+        body["version"].as_str().unwrap_or("?"),
+        body["size"],
+        triggers.join(", ")
+    );
+    Ok(())
+}
+
+/// Uploads one version of a function; the host's answer.
+pub async fn upload_quietly(
+    host: &AdminHost,
+    name: &str,
+    bytes: Vec<u8>,
+    triggers: &str,
+    allowed_hosts: &[String],
+) -> anyhow::Result<serde_json::Value> {
     let token = host.token()?;
     let response = super::http_client()
         .put(host.url(&format!("functions/{name}")))
@@ -81,15 +103,5 @@ pub async fn upload(
         let message = body["message"].as_str().unwrap_or("no message");
         anyhow::bail!("deploy of {name} refused ({status}): {message}");
     }
-    let triggers: Vec<&str> = body["triggers"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|t| t.as_str()).collect())
-        .unwrap_or_default();
-    println!(
-        "deployed {name} version {} ({} bytes, triggers: {})",
-        body["version"].as_str().unwrap_or("?"),
-        body["size"],
-        triggers.join(", ")
-    );
-    Ok(())
+    Ok(body)
 }

@@ -8,20 +8,28 @@
 //! (hooks name them), functions (bindings name them), then job bindings,
 //! cron schedules and hooks, which replace the host's previous sets, and the
 //! hosts of each secret the manifest names (which must be set already).
+//!
+//! `pbs dev` (`super::dev`) uses the same steps one by one.
 
 use super::admin_host::AdminHost;
-use super::deploy::{read_component, upload};
+use super::deploy::{read_component, upload, upload_quietly};
 use crate::deploy::js_serves_http;
-use crate::project::Project;
+use crate::engine::Runtime;
+use crate::project::{manifest::FunctionSpec, Project};
 use anyhow::Context;
 use reqwest::Method;
 use serde_json::json;
+use std::path::PathBuf;
 
-struct Built {
-    name: String,
-    bytes: Vec<u8>,
-    triggers: Vec<String>,
-    allowed_hosts: Vec<String>,
+/// A function built and checked against the manifest, ready to upload.
+pub struct Built {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub triggers: Vec<String>,
+    pub allowed_hosts: Vec<String>,
+    /// The files it was made of (absolute): a JS bundle's inputs, or the
+    /// component file.
+    pub inputs: Vec<PathBuf>,
 }
 
 pub async fn run(project: &Project, host: &AdminHost, force: bool) -> anyhow::Result<()> {
@@ -29,50 +37,10 @@ pub async fn run(project: &Project, host: &AdminHost, force: bool) -> anyhow::Re
     if manifest.functions.is_empty() && manifest.collections.is_empty() {
         anyhow::bail!("the manifest defines no functions and no collections: nothing to deploy");
     }
+    let runtime = super::build::build_runtime()?;
     let mut built = Vec::new();
     for (name, spec) in &manifest.functions {
-        let bound: Vec<String> = manifest
-            .bound_triggers(name)
-            .into_iter()
-            .map(String::from)
-            .collect();
-        let (bytes, triggers) = match (&spec.entry, &spec.component) {
-            (Some(entry), _) => {
-                let component = super::build::build_entry(&project.dir.join(entry)).await?;
-                for (export, needed_by) in manifest.expected_exports(name) {
-                    if !component.exports.contains(&export) {
-                        anyhow::bail!(
-                            "function `{name}` ({}) does not export `{export}`, which {needed_by} calls; it exports: {}",
-                            entry.display(),
-                            component.exports.join(", ")
-                        );
-                    }
-                }
-                // A JS function serves whatever its bundle exports; ask for
-                // HTTP only when it has a handler, so a worker-only bundle
-                // deploys.
-                let mut triggers = bound;
-                if js_serves_http(&component.exports) || triggers.is_empty() {
-                    triggers.insert(0, "http".to_string());
-                }
-                (component.component, triggers)
-            }
-            (None, Some(component)) => {
-                let bytes = read_component(&project.dir.join(component))?;
-                let triggers = match &spec.triggers {
-                    Some(t) => t.clone(),
-                    None => std::iter::once("http".to_string()).chain(bound).collect(),
-                };
-                (bytes, triggers)
-            }
-            (None, None) => unreachable!("Manifest::resolve refuses a function without a source"),
-        };
-        built.push(Built {
-            name: name.clone(),
-            bytes,
-            triggers,
-            allowed_hosts: spec.allowed_hosts.clone(),
-        });
+        built.push(build_function(project, name, spec, &runtime).await?);
     }
     // Every secret the manifest binds must be set on the host, checked
     // before anything is uploaded.
@@ -83,14 +51,7 @@ pub async fn run(project: &Project, host: &AdminHost, force: bool) -> anyhow::Re
                 format!("secret `{name}` (bound to hosts in the manifest): set it first with `pbs secrets set {name}`")
             })?;
     }
-
-    if !manifest.collections.is_empty() {
-        let body = json!({ "collections": manifest.collections, "force": force });
-        host.call(Method::PUT, "collections", &[], Some(&body))
-            .await
-            .context("collections refused")?;
-        println!("collections: {} applied", manifest.collections.len());
-    }
+    apply_collections(project, host, force).await?;
     for f in built {
         upload(
             host,
@@ -101,6 +62,104 @@ pub async fn run(project: &Project, host: &AdminHost, force: bool) -> anyhow::Re
         )
         .await?;
     }
+    apply_bindings(project, host).await?;
+    bind_secrets(project, host).await?;
+    Ok(())
+}
+
+/// Builds function `name` of the project (a JS/TS entry with `runtime`'s
+/// engine, or reads its component) and checks that it has every export the
+/// manifest binds to it.
+pub async fn build_function(
+    project: &Project,
+    name: &str,
+    spec: &FunctionSpec,
+    runtime: &Runtime,
+) -> anyhow::Result<Built> {
+    let manifest = &project.manifest;
+    let bound: Vec<String> = manifest
+        .bound_triggers(name)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let (bytes, triggers, inputs) = match (&spec.entry, &spec.component) {
+        (Some(entry), _) => {
+            let component =
+                super::build::build_entry_with(runtime, &project.dir.join(entry)).await?;
+            for (export, needed_by) in manifest.expected_exports(name) {
+                if !component.exports.contains(&export) {
+                    anyhow::bail!(
+                        "function `{name}` ({}) does not export `{export}`, which {needed_by} calls; it exports: {}",
+                        entry.display(),
+                        component.exports.join(", ")
+                    );
+                }
+            }
+            // A JS function serves whatever its bundle exports; ask for
+            // HTTP only when it has a handler, so a worker-only bundle
+            // deploys.
+            let mut triggers = bound;
+            if js_serves_http(&component.exports) || triggers.is_empty() {
+                triggers.insert(0, "http".to_string());
+            }
+            (component.component, triggers, component.inputs)
+        }
+        (None, Some(component)) => {
+            let path = project.dir.join(component);
+            let bytes = read_component(&path)?;
+            let triggers = match &spec.triggers {
+                Some(t) => t.clone(),
+                None => std::iter::once("http".to_string()).chain(bound).collect(),
+            };
+            let absolute = std::path::absolute(&path).unwrap_or(path);
+            (bytes, triggers, vec![absolute])
+        }
+        (None, None) => unreachable!("Manifest::resolve refuses a function without a source"),
+    };
+    Ok(Built {
+        name: name.to_string(),
+        bytes,
+        triggers,
+        allowed_hosts: spec.allowed_hosts.clone(),
+        inputs,
+    })
+}
+
+/// Uploads a built function as its new version; the host's answer.
+pub async fn upload_built(host: &AdminHost, f: Built) -> anyhow::Result<serde_json::Value> {
+    upload_quietly(
+        host,
+        &f.name,
+        f.bytes,
+        &f.triggers.join(","),
+        &f.allowed_hosts,
+    )
+    .await
+}
+
+/// The manifest's collections, in one transaction (`force`: also changes
+/// that lose data).
+pub async fn apply_collections(
+    project: &Project,
+    host: &AdminHost,
+    force: bool,
+) -> anyhow::Result<()> {
+    let manifest = &project.manifest;
+    if manifest.collections.is_empty() {
+        return Ok(());
+    }
+    let body = json!({ "collections": manifest.collections, "force": force });
+    host.call(Method::PUT, "collections", &[], Some(&body))
+        .await
+        .context("collections refused")?;
+    println!("collections: {} applied", manifest.collections.len());
+    Ok(())
+}
+
+/// Job bindings, cron schedules and record hooks: each replaces the host's
+/// set (a manifest without hooks removes the host's).
+pub async fn apply_bindings(project: &Project, host: &AdminHost) -> anyhow::Result<()> {
+    let manifest = &project.manifest;
     let bindings = json!({ "bindings": manifest.jobs });
     host.call(Method::PUT, "jobs/bindings", &[], Some(&bindings))
         .await
@@ -130,14 +189,19 @@ pub async fn run(project: &Project, host: &AdminHost, force: bool) -> anyhow::Re
             json!({ "collection": h.collection, "event": h.event, "function": h.function, "func": h.func })
         })
         .collect();
-    // Always sent: a manifest without hooks removes the host's.
     host.call(Method::PUT, "hooks", &[], Some(&json!({ "hooks": hooks })))
         .await
         .context("record hooks refused")?;
     if !hooks.is_empty() {
         println!("hooks: {}", hooks.len());
     }
-    // Only the bindings: values never live in the manifest.
+    Ok(())
+}
+
+/// Binds each secret the manifest names to its hosts (only the bindings:
+/// values never live in the manifest).
+pub async fn bind_secrets(project: &Project, host: &AdminHost) -> anyhow::Result<()> {
+    let manifest = &project.manifest;
     for (name, spec) in &manifest.secrets {
         let path = format!("secrets/{name}");
         let body = json!({ "hosts": spec.hosts });

@@ -5,11 +5,14 @@ mod build;
 mod check;
 mod deploy;
 mod deploy_project;
+mod dev;
+mod init;
 mod jobs;
 mod logs;
 mod secrets;
 mod serve;
 mod types;
+mod versions;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,6 +30,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create a project: `pbs init my-app [--template hello|ai-chat|rag]`.
+    Init(init::InitArgs),
+    /// Run a project on a local host and rebuild what changes on every save.
+    Dev(dev::DevArgs),
     /// Run the host (or, given a component, serve it alone at `/` like `wasmtime serve`).
     Serve(Box<serve::ServeArgs>),
     /// Bundle a TypeScript/JavaScript entry and build it into a component.
@@ -43,6 +50,10 @@ enum Command {
     Types(types::TypesArgs),
     /// Show a running host's recent function logs, or follow them (like `wrangler tail`).
     Logs(logs::LogsArgs),
+    /// The versions of a function (`pbs versions NAME`), or remove old ones (`pbs versions prune`).
+    Versions(versions::VersionsArgs),
+    /// Serve an earlier version of a function again (default: the previous one).
+    Rollback(versions::RollbackArgs),
 }
 
 /// The HTTP client of the commands that call a host. It keeps no idle
@@ -64,7 +75,10 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => args.log_format,
         _ => crate::telemetry::LogFormat::Text,
     };
-    init_logging(format);
+    // `pbs dev` prints the log its own way.
+    if !matches!(cli.command, Command::Dev(_)) {
+        init_logging(format);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -77,6 +91,8 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Init(args) => init::run(args).await,
+            Command::Dev(args) => dev::run(args).await,
             Command::Serve(args) => serve::run(*args).await,
             Command::Build(args) => build::run(args).await,
             Command::Deploy(args) => deploy::run(args).await,
@@ -85,6 +101,8 @@ pub fn main() -> ExitCode {
             Command::Jobs(args) => jobs::run(args).await,
             Command::Types(args) => types::run(args).await,
             Command::Logs(args) => logs::run(args).await,
+            Command::Versions(args) => versions::run(args).await,
+            Command::Rollback(args) => versions::rollback(args).await,
         }
     });
     match result {

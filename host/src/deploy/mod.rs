@@ -10,6 +10,7 @@ mod check;
 pub mod handlers;
 pub mod js;
 mod registry;
+pub mod versions;
 
 pub use check::{inspect, js_serves_http, Checked, DeployError, Trigger};
 pub use registry::{Deployed, FunctionInfo, Registry, Version};

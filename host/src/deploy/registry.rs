@@ -188,6 +188,7 @@ impl Registry {
             live.insert(name.to_string(), deployed);
         }
         tracing::info!(function = name, version = %version.hash, "deployed");
+        tokio::task::spawn_blocking(crate::engine::release_memory);
         Ok(FunctionInfo {
             name: name.to_string(),
             version: version.hash.clone(),
@@ -425,6 +426,7 @@ impl Registry {
             .await?
             .flatten();
         checked.source_map = source_map.map(|m| Arc::new(SourceMapper::new(m)));
+        tokio::task::spawn_blocking(crate::engine::release_memory);
         Ok(self.remember(checked))
     }
 
@@ -505,6 +507,78 @@ impl Registry {
         }
     }
 
+    /// Switches `name` to `hash`, a version already stored (a rollback): the
+    /// same atomic switch as a deploy — new requests get `hash`, requests
+    /// under way finish on the version they started with. The function keeps
+    /// its allowlist. Recorded in the deploy history like a deploy.
+    pub async fn activate(&self, name: &str, hash: &str) -> anyhow::Result<FunctionInfo> {
+        let version = self.load_version(hash).await?;
+        let _switch = self.switch.lock().await;
+        let hosts: String = self
+            .db
+            .query("SELECT allowed_hosts FROM pbs_functions WHERE name = $1")
+            .bind(name)
+            .optional_scalar()
+            .await?
+            .with_context(|| format!("no function named `{name}` is deployed"))?;
+        let hosts = split_list(&hosts);
+        let outbound = self
+            .runtime
+            .outbound_policy(&hosts)
+            .unwrap_or_else(|_| OutboundPolicy::new(hosts.clone().into()));
+        let now = now_ms();
+        let mut tx = self.db.begin().await?;
+        let mut conn = tx.conn();
+        conn.query(
+            "UPDATE pbs_functions SET version = $1, triggers = $2, updated_ms = $3 WHERE name = $4",
+        )
+        .bind(&version.hash)
+        .bind(join_triggers(&version.triggers))
+        .bind(now)
+        .bind(name)
+        .execute()
+        .await?;
+        conn.query("INSERT INTO pbs_deployments (name, version, created_ms) VALUES ($1, $2, $3)")
+            .bind(name)
+            .bind(&version.hash)
+            .bind(now)
+            .execute()
+            .await?;
+        tx.commit().await?;
+        let size: i64 = self
+            .db
+            .query("SELECT size FROM pbs_versions WHERE hash = $1")
+            .bind(hash)
+            .scalar()
+            .await?;
+        let deployed = Arc::new(Deployed::new(
+            name,
+            version.clone(),
+            self.runtime.limits().max_per_function,
+            hosts.clone(),
+            outbound,
+        ));
+        if let Ok(mut live) = self.live.write() {
+            live.insert(name.to_string(), deployed);
+        }
+        tracing::info!(function = name, version = %version.hash, "rolled back");
+        Ok(FunctionInfo {
+            name: name.to_string(),
+            version: version.hash.clone(),
+            triggers: version
+                .triggers
+                .iter()
+                .map(|t| t.name().to_string())
+                .collect(),
+            exports: version.exports.clone(),
+            allowed_hosts: hosts,
+            size,
+            updated_ms: now,
+        })
+    }
+}
+
+impl Registry {
     /// The version function `name` serves now, as stored (another host may
     /// have deployed it since this one last refreshed).
     pub async fn current_version(&self, name: &str) -> anyhow::Result<Option<String>> {

@@ -3,6 +3,7 @@
 //! every capability. Each invocation is a fresh `Store` + instance made from
 //! a cached `InstancePre` (see `deploy::Deployed`).
 
+pub mod compile_cache;
 mod limits;
 mod state;
 
@@ -60,7 +61,9 @@ struct RuntimeInner {
 
 impl Runtime {
     pub fn new(limits: Limits, allowed_hosts: Vec<String>) -> anyhow::Result<Self> {
-        let engine = Engine::new(&engine_config(&limits))?;
+        let mut config = engine_config(&limits);
+        config.enable_incremental_compilation(compile_cache::shared())?;
+        let engine = Engine::new(&config)?;
         let mut linker = Linker::new(&engine);
         crate::caps::add_to_linker(&mut linker)?;
         spawn_epoch_ticker(&engine);
@@ -216,6 +219,21 @@ pub fn failure_outcome(store: &Store<Invocation>, e: &wasmtime::Error) -> &'stat
         "fuel"
     } else {
         "trap"
+    }
+}
+
+/// Gives the memory a compilation freed back to the system.
+///
+/// Cranelift compiles on a pool of threads, and glibc's allocator keeps an
+/// arena per thread that holds on to what was freed there: after a few
+/// deploys the process kept 100–230 MB it no longer used. `malloc_trim`
+/// returns the free pages of every arena. Called after each compile, never
+/// on the request path.
+pub fn release_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -305,6 +305,17 @@ pub fn render(
     Ok(out)
 }
 
+/// Writes the `pb-env.d.ts` of `project` from its manifest alone (no
+/// host's collections or secrets), when its text changed; whether it did.
+/// `pbs init` and `pbs dev` call it so the editor knows a collection or job
+/// as soon as the manifest names it.
+pub fn write_from_manifest(project: &crate::project::Project) -> anyhow::Result<bool> {
+    let collections = CollectionTypes::parse_all(&project.manifest.collections)
+        .context("the manifest's `collections`")?;
+    let text = render(&project.manifest, &collections, &[])?;
+    write(&project.dir, &text)
+}
+
 /// Writes `pb-env.d.ts` into `dir` when its text changed; whether it did.
 pub fn write(dir: &Path, text: &str) -> anyhow::Result<bool> {
     let path = dir.join(FILE_NAME);

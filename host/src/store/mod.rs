@@ -28,6 +28,7 @@
 
 pub mod dialect;
 pub mod leases;
+mod migrations;
 pub mod sql;
 
 pub use dialect::Dialect;
@@ -117,8 +118,8 @@ impl Db {
 
     async fn migrate(&self) -> anyhow::Result<()> {
         match &self.pool {
-            Pool::Sqlite(p) => sqlx::migrate!("src/store/migrations/sqlite").run(p).await,
-            Pool::Postgres(p) => sqlx::migrate!("src/store/migrations/postgres").run(p).await,
+            Pool::Sqlite(p) => migrations::migrator(migrations::SQLITE).run(p).await,
+            Pool::Postgres(p) => migrations::migrator(migrations::POSTGRES).run(p).await,
         }
         .context("migrate the database")
     }

@@ -109,7 +109,8 @@ pub struct JobRow {
     pub finished_ms: Option<i64>,
 }
 
-const UNFINISHED: &str = "('queued', 'running', 'failed')";
+/// The states of a job that is not done: such a job pins its version.
+pub const UNFINISHED: &str = "('queued', 'running', 'failed')";
 
 const INSERT: &str =
     "INSERT INTO pbs_jobs (id, function, version, name, payload, state, attempts, \

@@ -9,6 +9,9 @@ use std::process::Command;
 pub struct Bundle {
     pub code: String,
     pub map: Vec<u8>,
+    /// Every file esbuild read (from its metafile), absolute: what `pbs
+    /// dev` watches to know which functions a saved file touches.
+    pub inputs: Vec<PathBuf>,
 }
 
 /// `node_modules/.bin/esbuild` in the entry's folder or the nearest folder
@@ -50,6 +53,10 @@ pub fn bundle(entry: &Path) -> anyhow::Result<Bundle> {
             "--log-level=error",
         ])
         .arg(format!("--outfile={}", out.display()))
+        .arg(format!(
+            "--metafile={}",
+            dir.path().join("meta.json").display()
+        ))
         .output()
         .with_context(|| format!("run {}", esbuild.display()))?;
     if !output.status.success() {
@@ -63,10 +70,35 @@ pub fn bundle(entry: &Path) -> anyhow::Result<Bundle> {
     let map = std::fs::read(out.with_extension("js.map")).context("read the source map")?;
     // The map's `sources` are relative to the temporary folder; make them
     // relative to the working directory so stack traces name real files.
+    let inputs = std::fs::read(dir.path().join("meta.json"))
+        .ok()
+        .map(|meta| inputs(&meta))
+        .unwrap_or_default();
     Ok(Bundle {
         code,
         map: rebase_sources(&map, dir.path()),
+        inputs,
     })
+}
+
+/// The `inputs` of an esbuild metafile (paths relative to the working
+/// directory), made absolute.
+fn inputs(meta: &[u8]) -> Vec<PathBuf> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(meta) else {
+        return Vec::new();
+    };
+    json.get("inputs")
+        .and_then(|i| i.as_object())
+        .map(|inputs| {
+            inputs
+                .keys()
+                // Virtual modules (`<stdin>`, plugin namespaces) have a `:`.
+                .filter(|k| !k.contains(':') || Path::new(k).is_absolute())
+                .map(|k| normalize(&cwd.join(k)))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn rebase_sources(map: &[u8], bundle_dir: &Path) -> Vec<u8> {

@@ -20,6 +20,8 @@ pub struct JsComponent {
     /// The bundle's export names (`default.fetch` for `export default {fetch}`).
     pub exports: Vec<String>,
     pub bundle_size: usize,
+    /// The files the bundle was made of (absolute paths).
+    pub inputs: Vec<std::path::PathBuf>,
 }
 
 /// Whether `path` names a JS/TS entry file rather than a component.
@@ -44,5 +46,6 @@ pub async fn build(runtime: &Runtime, entry: &Path) -> anyhow::Result<JsComponen
         component,
         exports: snapshot.exports,
         bundle_size: bundled.code.len(),
+        inputs: bundled.inputs,
     })
 }
