@@ -20,6 +20,9 @@ const GUESTS: &[&str] = &[
     "fetch_proxy",
     "jobs_tester",
     "hook_guard",
+    "wasi_0_2_0",
+    "wasi_0_2_12",
+    "net_error_code",
 ];
 
 /// Builds the workspace at `dir` for wasm32-wasip2 in release mode.

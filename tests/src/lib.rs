@@ -42,6 +42,14 @@ pub mod guests {
     /// Exports `pb:serverless/hook-handler` in Rust: `stamp` (replace or
     /// reject) and `no_deletes` (hooks.rs).
     pub const HOOK_GUARD: &str = env!("GUEST_HOOK_GUARD");
+    /// A plain `wasi:http/proxy` component from the WASI 0.2.0 bindings
+    /// crate (`wasi` 0.13.0), not from `wit/` (wasi_versions.rs).
+    pub const WASI_0_2_0: &str = env!("GUEST_WASI_0_2_0");
+    /// The same from the WASI 0.2.12 bindings crate (`wasip2` 2.0.1).
+    pub const WASI_0_2_12: &str = env!("GUEST_WASI_0_2_12");
+    /// A `wasi:http/proxy` component importing the feature-gated
+    /// `wasi:sockets/network.network-error-code` (as StarlingMonkey's do).
+    pub const NET_ERROR_CODE: &str = env!("GUEST_NET_ERROR_CODE");
 
     /// The example function of `examples/hello` (the README's tutorial).
     pub const EXAMPLE_HELLO: &str = env!("EXAMPLE_HELLO");

@@ -20,3 +20,4 @@ mod serve;
 mod ssrf;
 mod transactions;
 mod vector;
+mod wasi_versions;
