@@ -6,6 +6,7 @@ pub mod js;
 pub mod load;
 pub mod pg;
 pub mod s3;
+pub mod toolchains;
 
 use pbs::config::{HostConfig, Limits, Mode};
 use pbs::server::Server;
@@ -53,6 +54,8 @@ pub mod guests {
 
     /// The example function of `examples/hello` (the README's tutorial).
     pub const EXAMPLE_HELLO: &str = env!("EXAMPLE_HELLO");
+    /// The visits example in Rust (`examples/visits-rust`, with `pb-sdk`).
+    pub const EXAMPLE_VISITS_RUST: &str = env!("EXAMPLE_VISITS_RUST");
 
     pub fn bytes(path: &str) -> Vec<u8> {
         std::fs::read(path).unwrap_or_else(|e| panic!("read {path}: {e}"))

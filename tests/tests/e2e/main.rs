@@ -18,6 +18,7 @@ mod registry;
 mod secrets;
 mod serve;
 mod ssrf;
+mod toolchains;
 mod transactions;
 mod vector;
 mod wasi_versions;
