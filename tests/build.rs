@@ -23,6 +23,7 @@ const GUESTS: &[&str] = &[
     "wasi_0_2_0",
     "wasi_0_2_12",
     "net_error_code",
+    "sdk_handlers",
 ];
 
 /// Builds the workspace at `dir` for wasm32-wasip2 in release mode.

@@ -51,6 +51,9 @@ pub mod guests {
     /// A `wasi:http/proxy` component importing the feature-gated
     /// `wasi:sockets/network.network-error-code` (as StarlingMonkey's do).
     pub const NET_ERROR_CODE: &str = env!("GUEST_NET_ERROR_CODE");
+    /// `pb-sdk`'s http, job and cron handler attributes in one component,
+    /// with its jobs, kv and transaction helpers (sdk_rust.rs).
+    pub const SDK_HANDLERS: &str = env!("GUEST_SDK_HANDLERS");
 
     /// The example function of `examples/hello` (the README's tutorial).
     pub const EXAMPLE_HELLO: &str = env!("EXAMPLE_HELLO");

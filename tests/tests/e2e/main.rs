@@ -15,6 +15,7 @@ mod kv;
 mod project;
 mod records;
 mod registry;
+mod sdk_rust;
 mod secrets;
 mod serve;
 mod ssrf;
