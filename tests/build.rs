@@ -92,12 +92,16 @@ fn main() {
 
     let examples = root.join("examples");
     println!("cargo:rerun-if-changed={}", examples.display());
+    // The Rust SDK the examples use.
+    println!("cargo:rerun-if-changed={}", root.join("sdk-rust").display());
     build_wasm(&guests_dir, &target_dir);
     // The example the README deploys is tested too.
     let examples_target = root.join("target").join("examples");
     build_wasm(&examples, &examples_target);
     let example = examples_target.join("wasm32-wasip2/release/hello.wasm");
     println!("cargo:rustc-env=EXAMPLE_HELLO={}", example.display());
+    let visits = examples_target.join("wasm32-wasip2/release/visits_rust.wasm");
+    println!("cargo:rustc-env=EXAMPLE_VISITS_RUST={}", visits.display());
 
     let sources = test_sources(&manifest_dir);
     let mut consts = String::new();

@@ -7,6 +7,7 @@ pub mod load;
 pub mod otlp;
 pub mod pg;
 pub mod s3;
+pub mod toolchains;
 
 use pbs::config::{HostConfig, Limits, Mode};
 use pbs::server::Server;
@@ -20,6 +21,8 @@ pub mod guests {
 
     /// The example function of `examples/hello` (the README's tutorial).
     pub const EXAMPLE_HELLO: &str = env!("EXAMPLE_HELLO");
+    /// The visits example in Rust (`examples/visits-rust`, with `pb-sdk`).
+    pub const EXAMPLE_VISITS_RUST: &str = env!("EXAMPLE_VISITS_RUST");
 
     pub fn bytes(path: &str) -> Vec<u8> {
         std::fs::read(path).unwrap_or_else(|e| panic!("read {path}: {e}"))

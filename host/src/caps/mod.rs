@@ -34,7 +34,13 @@ pub fn add_to_linker(linker: &mut Linker<Invocation>) -> wasmtime::Result<()> {
     // wasi:cli, clocks, random, io, filesystem and sockets: what standard
     // toolchains always import. The WasiCtx of an invocation has no
     // preopened directory and refuses every socket and name lookup.
-    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    // Defined at WASI 0.2.12; the Linker matches imports of every 0.2.x
+    // to them (semver). `network-error-code` is feature-gated in 0.2.x,
+    // but StarlingMonkey (ComponentizeJS) imports it whenever a world names
+    // wasi:sockets, so it is linked too.
+    let mut wasi = wasmtime_wasi::p2::bindings::LinkOptions::default();
+    wasi.network_error_code(true);
+    wasmtime_wasi::p2::add_to_linker_with_options_async(linker, &wasi)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
 
     data::add_to_linker(linker)?;

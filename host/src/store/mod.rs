@@ -35,6 +35,8 @@ pub use dialect::Dialect;
 pub use leases::{Lease, Leases};
 pub use sql::{unique_violation, Arg, Conn, Connection, Query, Row, Tx};
 
+mod busy;
+
 use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::SqliteSynchronous;
@@ -145,6 +147,9 @@ async fn open_sqlite(path: &Path) -> anyhow::Result<SqlitePool> {
         .busy_timeout(SQLITE_BUSY_TIMEOUT);
     SqlitePoolOptions::new()
         .max_connections(MAX_CONNECTIONS)
+        // Short waits for the write lock instead of SQLite's sleeps of up
+        // to 100 ms (see busy.rs).
+        .after_connect(|conn, _| Box::pin(busy::install(conn)))
         .connect_with(options)
         .await
         .with_context(|| format!("open SQLite database {}", path.display()))

@@ -409,7 +409,10 @@ async fn dev_serves_edits_keeps_the_last_good_version_and_rolls_back() {
         "{listing}"
     );
     assert_eq!(
-        listing.lines().filter(|l| l.starts_with('*')).count(),
+        listing
+            .lines()
+            .filter(|l| l.starts_with('*') && l.contains(" js "))
+            .count(),
         1,
         "{listing}"
     );

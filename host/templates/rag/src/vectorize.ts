@@ -19,6 +19,6 @@ export async function vectorize(text: string): Promise<number[]> {
     v[bucket(word)] += 1;
     if (i > 0) v[bucket(`${words[i - 1]} ${word}`)] += 0.5;
   });
-  if (v.every((x) => x === 0)) v[0] = 1; // a zero vector has no direction
+  if (!v.some((x) => x !== 0)) v[0] = 1; // a zero vector has no direction
   return v;
 }

@@ -10,7 +10,7 @@ wit_bindgen::generate!({
         }
         world bad {
             import api;
-            export wasi:http/incoming-handler@0.2.12;
+            export wasi:http/incoming-handler@0.2.10;
         }
     ",
     world: "test:evil/bad",

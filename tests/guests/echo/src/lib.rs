@@ -4,14 +4,13 @@
 
 wit_bindgen::generate!({
     path: "../../../wit",
-    world: "wasi:http/proxy@0.2.12",
+    world: "wasi:http/proxy@0.2.10",
     generate_all,
 });
 
 use exports::wasi::http::incoming_handler::Guest;
 use wasi::http::types::{
-    Fields, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingResponse,
-    ResponseOutparam,
+    Fields, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
 use wasi::io::streams::StreamError;
 

@@ -3,7 +3,7 @@
 
 wit_bindgen::generate!({
     path: "../../../wit",
-    world: "wasi:http/proxy@0.2.12",
+    world: "wasi:http/proxy@0.2.10",
     generate_all,
 });
 
@@ -17,7 +17,12 @@ struct Hello;
 
 impl Guest for Hello {
     fn handle(_request: IncomingRequest, out: ResponseOutparam) {
-        http::respond(out, 200, &[("content-type", "text/plain")], b"Hello, world!\n");
+        http::respond(
+            out,
+            200,
+            &[("content-type", "text/plain")],
+            b"Hello, world!\n",
+        );
     }
 }
 

@@ -2,7 +2,7 @@
 
 wit_bindgen::generate!({
     path: "../../../wit",
-    world: "wasi:http/proxy@0.2.12",
+    world: "wasi:http/proxy@0.2.10",
     generate_all,
 });
 
