@@ -90,7 +90,12 @@ pub async fn handle(
             .collect(),
     };
     let resp = match ctx.segments.first().map(String::as_str) {
-        Some("functions") if ctx.segments.len() == 3 => versions::handle(&ctx, req).await,
+        Some("functions")
+            if ctx.segments.len() == 3
+                && matches!(ctx.segments[2].as_str(), "versions" | "rollback") =>
+        {
+            versions::handle(&ctx, req).await
+        }
         Some("versions") => versions::handle(&ctx, req).await,
         Some("functions" | "check") => functions::handle(&ctx, req).await,
         Some("collections") if ctx.segments.len() == 1 => {

@@ -322,6 +322,15 @@ async fn dev_serves_edits_keeps_the_last_good_version_and_rolls_back() {
         logged.contains(" hello ") && logged.contains(&format!("trace={trace}")),
         "{logged}"
     );
+    // `pbs logs` in the project folder reads the dev host's buffer (its
+    // token found in .pb/data).
+    let out = pbs_in(&project, &dev.base, &["logs", "hello", "-n", "20"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("hello you (visit 1)"),
+        "{}",
+        text(&out)
+    );
 
     // An edit is served without a restart.
     let source = project.join("src/index.ts");
