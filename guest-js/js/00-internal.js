@@ -210,6 +210,37 @@
     return true;
   }
 
+  // ---------------------------------------------------------------------------
+  // Secret values this instance has read (`pb.secrets.get`). The host redacts
+  // them from everything the guest logs, but the error bodies the runtime
+  // writes itself (an uncaught error's 500, a hook's refusal) go to the client
+  // through the guest, so they are redacted here, the way the host does it:
+  // the exact value, and each line of 8 characters or more of a multi-line
+  // value. An instance serves one invocation, so this never outlives it.
+
+  const REDACTED = "[redacted]";
+  const secretValues = [];
+
+  function noteSecret(value) {
+    if (typeof value !== "string" || value.length === 0) return;
+    const parts = [value];
+    if (value.includes("\n")) {
+      for (const line of value.split("\n")) {
+        const trimmed = line.endsWith("\r") ? line.slice(0, -1) : line;
+        if (trimmed.length >= 8) parts.push(trimmed);
+      }
+    }
+    for (const part of parts) if (!secretValues.includes(part)) secretValues.push(part);
+    // Longest first, so a value containing another is replaced whole.
+    secretValues.sort((a, b) => b.length - a.length);
+  }
+
+  function redactSecrets(text) {
+    let out = String(text);
+    for (const value of secretValues) if (out.includes(value)) out = out.split(value).join(REDACTED);
+    return out;
+  }
+
   // Fixed: the engine calls into it on every request, so user code must not
   // be able to delete or replace it (its members stay writable for the other
   // prelude files, which fill them in).
@@ -218,6 +249,8 @@
     exposeClass,
     describeError,
     reportError,
+    noteSecret,
+    redactSecrets,
     setTimer,
     clearTimer,
     waitFor,

@@ -136,7 +136,7 @@
   /** 500 with the PocketBase-style JSON error body. */
   function sendServerError(err) {
     const token = pbs.respond(500, [["content-type", "application/json"]]);
-    pbs.write(token, encoder.encode(errorBody(500, errorText(err))));
+    pbs.write(token, encoder.encode(errorBody(500, internal.redactSecrets(errorText(err)))));
     pbs.finish(token);
   }
 
@@ -179,7 +179,7 @@
     try {
       value = await internal.runExport(name, args);
     } catch (err) {
-      return "reject:" + (typeof err?.message === "string" ? err.message : errorText(err));
+      return "reject:" + internal.redactSecrets(typeof err?.message === "string" ? err.message : errorText(err));
     }
     if (value === undefined || value === null) return "keep";
     return "replace:" + JSON.stringify(value);

@@ -12,4 +12,8 @@ declare const __pbsInternal: {
   expose(name: string, value: unknown): void;
   /** Logs an error that has nowhere else to go. */
   reportError(err: unknown, context: string): void;
+  /** Remembers a secret value read, for redactSecrets. */
+  noteSecret(value: string): void;
+  /** `text` with every secret value read so far replaced by `[redacted]`. */
+  redactSecrets(text: string): string;
 };

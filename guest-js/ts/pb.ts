@@ -405,7 +405,9 @@ const files: Sdk.FileStore = {
 const secrets: Sdk.SecretStore = {
   /** The secret's value, or null when it is not set. */
   async get(name) {
-    return Wit.secrets.store.get(String(name)) ?? null;
+    const value = Wit.secrets.store.get(String(name)) ?? null;
+    if (value !== null) internal.noteSecret(value);
+    return value;
   },
 };
 

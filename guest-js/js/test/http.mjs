@@ -877,6 +877,24 @@ test("serve: a thrown error and a non-Response become 500 JSON", async () => {
   eq([wrong.status, JSON.parse(bodyText(wrong)).message], [500, "TypeError: the GET handler returned object, not a Response"]);
 });
 
+test("serve: secret values read are redacted from the 500 body and a hook's refusal", async () => {
+  const rt = createRuntime();
+  const thrown = await rt.serve(
+    `{ async GET() { const v = await pb.secrets.get("KEY"); throw new Error("bad key " + v + "!" + v); } }`,
+    { method: "GET", url: "http://fn.test/x" },
+  );
+  eq([thrown.status, JSON.parse(bodyText(thrown)).message], [500, "Error: bad key [redacted]![redacted]"]);
+  // A secret never read is not known to the runtime: only what was read is redacted.
+  const unread = await createRuntime().serve(`{ GET() { throw new Error("s3cret"); } }`, { method: "GET", url: "http://fn.test/" });
+  eq(JSON.parse(bodyText(unread)).message, "Error: s3cret");
+
+  // A record hook's refusal goes to the client too.
+  const hooks = createRuntime();
+  hooks.internal.module = hooks.global(`({ async guard() { throw new Error("no: " + (await pb.secrets.get("KEY"))); } })`);
+  const refusal = await hooks.run(`() => __pbsInternal.runHook("guard", [{}, {}])`);
+  eq(refusal, "reject:no: [redacted]");
+});
+
 test("serve: a ReadableStream response is written chunk by chunk", async () => {
   const rt = createRuntime();
   const response = await rt.serve(

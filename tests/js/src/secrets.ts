@@ -9,6 +9,10 @@
 //                               → {status, body, echoed}: what the guest sees
 //   /bench?name=N&n=K           K gets in one invocation → {n, us}
 //   /first?name=N               one get (the first of an invocation) → {us}
+//   /leak?name=N&marker=M       reads N and leaks it every way a function can: logs
+//                               (console.log, console.error, pb.trace.log with a
+//                               field), a span attribute, then an uncaught Error
+//                               quoting it → the runtime's 500 (the canary test)
 
 
 async function route(path: string, q: URLSearchParams): Promise<unknown> {
@@ -51,10 +55,25 @@ async function route(path: string, q: URLSearchParams): Promise<unknown> {
   }
 }
 
+async function leak(q: URLSearchParams): Promise<never> {
+  const value = await pb.secrets.get(q.get("name") ?? "API_KEY");
+  const marker = q.get("marker");
+  console.log(`leak ${marker}: the value is ${value}`);
+  console.error(`leak ${marker}: again`, value);
+  await pb.trace.log("warn", `leak ${marker}: ${value}`, { secret: value });
+  await pb.trace.span(`leak ${marker}`, async (span: any) => {
+    span.setAttribute?.("secret", value);
+    span.setAttribute?.(`secret ${value}`, "as a key");
+  });
+  throw new Error(`leak ${marker}: failed with ${value}`);
+}
+
 export async function GET(req: Request): Promise<Response> {
   // req.url is `http://host/api/pb_serverless/sec/<route>?query`.
   const [pathname, query = ""] = req.url.split("?", 2);
   const path = pathname.split("/").pop() ?? "";
+  // Uncaught on purpose: the client gets the runtime's own 500.
+  if (path === "leak") return leak(new URLSearchParams(query));
   try {
     return Response.json(await route(path, new URLSearchParams(query)));
   } catch (e: any) {

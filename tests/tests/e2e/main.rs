@@ -10,6 +10,7 @@ mod files;
 mod hooks;
 mod hostile;
 mod imports;
+mod inbound;
 mod jobs;
 mod js;
 mod kv;

@@ -908,7 +908,164 @@ async fn placeholders_are_filled_only_for_bound_hosts(backend: Backend) {
     }
 }
 
+/// A canary value no test prints elsewhere (long enough to be masked).
+const CANARY: &str = "canary-5e0d1b7a-c0ffee-never-in-clear-9d41";
+
+/// Every file under `dir`, with the offsets where `needle` occurs.
+fn files_holding(dir: &std::path::Path, needle: &[u8]) -> (usize, u64, Vec<String>) {
+    let (mut files, mut bytes, mut found) = (0, 0, Vec::new());
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let Ok(data) = std::fs::read(&path) else {
+                continue;
+            };
+            files += 1;
+            bytes += data.len() as u64;
+            if data.windows(needle.len()).any(|w| w == needle) {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    (files, bytes, found)
+}
+
+/// Bound: a canary secret that a JS function logs (console.log,
+/// console.error, pb.trace.log and its fields), puts in a span attribute
+/// and throws (uncaught) appears 0 times in clear in the host's log buffer,
+/// the exported spans, the 500 body the client gets, and the database
+/// (SQLite: every byte of every file of the data folder, WAL included;
+/// PostgreSQL: every row of every table, bytea as hex).
+async fn a_canary_secret_never_appears_in_clear(backend: Backend) {
+    use prost::Message as _;
+    let receiver = pbs_tests::otlp::Receiver::start().await;
+    let telemetry = pbs::telemetry::TelemetryConfig {
+        endpoint: Some(receiver.url.clone()),
+        delay: Duration::from_millis(50),
+        ..Default::default()
+    };
+    let host = TestHost::start_with_telemetry(backend, &[], telemetry).await;
+    host.deploy_js("sec", "secrets.ts").await;
+    set(&host, "secrets/CANARY", json!({"value": CANARY})).await;
+    const CALLS: usize = 5;
+    let mut leaks = 0;
+    for i in 0..CALLS {
+        let resp = host
+            .client
+            .get(host.url(&format!(
+                "/api/pb_serverless/sec/leak?name=CANARY&marker=c4n{i}"
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 500);
+        let body = resp.text().await.unwrap();
+        leaks += body.matches(CANARY).count();
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            body["message"],
+            format!("Error: leak c4n{i}: failed with [redacted]"),
+            "{body}"
+        );
+    }
+    let error_body_leaks = leaks;
+
+    // The log buffer: every line the function wrote is there, redacted.
+    let (status, logs) = host
+        .admin_get("/api/pb_serverless/_admin/logs?function=sec&limit=10000")
+        .await;
+    assert_eq!(status, 200, "{logs}");
+    let text = logs.to_string();
+    let log_leaks = text.matches(CANARY).count();
+    let lines: Vec<String> = logs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.to_string())
+        .filter(|l| l.contains("leak c4n"))
+        .collect();
+    // console.log, console.error, pb.trace.log and the uncaught error, per
+    // call, each with the value redacted.
+    let redacted = lines.iter().filter(|l| l.contains("[redacted]")).count();
+    assert!(redacted >= 4 * CALLS, "{text}");
+
+    // The exported spans, as the collector decoded them, re-encoded.
+    let spans = receiver
+        .wait_for(|spans| {
+            (0..CALLS).all(|i| spans.iter().any(|s| s.name == format!("leak c4n{i}")))
+        })
+        .await;
+    let span_bytes: Vec<u8> = spans.iter().flat_map(|s| s.encode_to_vec()).collect();
+    let span_leaks = span_bytes
+        .windows(CANARY.len())
+        .filter(|w| *w == CANARY.as_bytes())
+        .count();
+    let leak_span = spans.iter().find(|s| s.name == "leak c4n0").unwrap();
+    assert!(
+        format!("{:?}", leak_span.attributes).contains("[redacted]"),
+        "{leak_span:?}"
+    );
+
+    // The database.
+    let (scanned, db_leaks) = match backend {
+        Backend::Sqlite => {
+            let (files, bytes, found) = files_holding(host.dir.path(), CANARY.as_bytes());
+            assert!(files >= 2 && bytes > 0);
+            (format!("{files} files, {bytes} bytes"), found.len())
+        }
+        Backend::Postgres => {
+            let db = pbs::store::Db::open(&host.db).await.unwrap();
+            let tables: Vec<(String,)> = db
+                .query(
+                    "SELECT table_name::text FROM information_schema.tables \
+                     WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+                )
+                .fetch_all_as()
+                .await
+                .unwrap();
+            let (mut rows, mut found) = (0, 0);
+            let hexed = hex::encode(CANARY);
+            for (table,) in &tables {
+                let dump: Vec<(String,)> = db
+                    .query(&format!("SELECT to_jsonb(t)::text FROM \"{table}\" t"))
+                    .fetch_all_as()
+                    .await
+                    .unwrap();
+                rows += dump.len();
+                found += dump
+                    .iter()
+                    .filter(|(row,)| row.contains(CANARY) || row.contains(&hexed))
+                    .count();
+            }
+            let secrets: Vec<(Vec<u8>,)> = db
+                .query("SELECT sealed FROM pbs_secrets WHERE name = 'CANARY'")
+                .fetch_all_as()
+                .await
+                .unwrap();
+            assert_eq!(secrets.len(), 1);
+            db.close().await;
+            (format!("{} tables, {rows} rows", tables.len()), found)
+        }
+    };
+    println!(
+        "canary ({backend:?}): {CALLS} leaking calls; in clear in error bodies {error_body_leaks}, \
+         log lines {log_leaks} ({} lines checked), spans {span_leaks} ({} spans), database {db_leaks} ({scanned})",
+        lines.len(),
+        spans.len()
+    );
+    assert_eq!(
+        (error_body_leaks, log_leaks, span_leaks, db_leaks),
+        (0, 0, 0, 0)
+    );
+}
+
 on_both_backends!(
+    a_canary_secret_never_appears_in_clear,
     set_get_list_and_remove,
     environments_are_isolated,
     swapped_or_tampered_ciphertexts_do_not_decrypt,

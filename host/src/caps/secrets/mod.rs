@@ -27,6 +27,8 @@
 //!   set/list/rm/rotate-key`; listings show masked values ([`mask`]) only.
 //!   The host never logs a value.
 
+#[cfg(test)]
+mod attack_tests;
 pub mod crypto;
 pub mod placeholder;
 pub mod store;

@@ -2,6 +2,7 @@
 //! fresh instance, under the instance limits. Whatever the guest does, the
 //! client gets an answer with a status that says what happened.
 
+use super::body_limit::{self, LimitedBody, MAX_REQUEST_BODY};
 use super::reply::{closing, error, has_body, Body};
 use crate::deploy::Deployed;
 use crate::engine::{Deadline, Runtime};
@@ -76,6 +77,15 @@ pub async fn http(
         server.end(404);
         return error(404, "this function has no HTTP handler");
     };
+    if let Some(len) = body_limit::declared_too_large(&req, MAX_REQUEST_BODY) {
+        server.end(413);
+        body_limit::linger(req.into_body());
+        return closing(error(
+            413,
+            &format!("the request body ({len} bytes) is larger than the limit of {MAX_REQUEST_BODY} bytes"),
+        ));
+    }
+    let req = req.map(|body| LimitedBody::new(body, MAX_REQUEST_BODY));
     let Ok(slot) = deployed.slots.clone().try_acquire_owned() else {
         tracing::warn!(function = %deployed.name, "function at its concurrency limit");
         server.end(503);

@@ -3,6 +3,7 @@
 //! [`files`]). Which request goes where is decided by `crate::server`'s
 //! router; [`reply`] holds what every answer the host writes itself uses.
 
+pub mod body_limit;
 pub mod files;
 pub mod invoke;
 pub mod records;

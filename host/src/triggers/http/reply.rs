@@ -76,11 +76,20 @@ pub fn unread<B>(req: &Request<B>, resp: http::Response<Body>) -> http::Response
 }
 
 /// The request's body, at most `limit` bytes (413 beyond, and the
-/// connection closes: the rest of the body is never read).
+/// connection closes: the rest of the body is never kept). A declared
+/// `content-length` over the limit is refused before anything is read.
 pub async fn read_body(
     req: Request<Incoming>,
     limit: usize,
 ) -> Result<Bytes, http::Response<Body>> {
+    // A declared length over the limit is refused before anything is read.
+    if let Some(len) = super::body_limit::declared_too_large(&req, limit as u64) {
+        super::body_limit::linger(req.into_body());
+        return Err(closing(error(
+            413,
+            &format!("the request body ({len} bytes) is larger than the limit of {limit} bytes"),
+        )));
+    }
     match Limited::new(req.into_body(), limit).collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(closing(error(
