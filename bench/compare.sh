@@ -7,6 +7,7 @@
 #
 #   bash bench/compare.sh /tmp/pbs-before target/release/pbs
 #   ROUNDS=3 DURATION=5 bash bench/compare.sh A B
+#   HELLO=/old/hello.wasm bash bench/compare.sh A B
 #
 # Prints requests/s and p50/p99 per round and the median B/A throughput
 # ratio per row, with the load average.
@@ -21,7 +22,9 @@ ROUNDS=${ROUNDS:-3}
 bash scripts/setup.sh --bench >/dev/null
 cargo build --release --locked --target wasm32-wasip2 \
   --manifest-path tests/guests/Cargo.toml --target-dir target/guests 2>&1 | tail -1
-HELLO=$PWD/target/guests/wasm32-wasip2/release/hello.wasm
+# HELLO=path: another build of the Rust hello (one both builds accept,
+# e.g. an older one when A predates a WASI version change).
+HELLO=${HELLO:-$PWD/target/guests/wasm32-wasip2/release/hello.wasm}
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
