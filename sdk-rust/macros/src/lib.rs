@@ -109,29 +109,13 @@ pub fn http_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// the job's attempts run out.
 #[proc_macro_attribute]
 pub fn job_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
-    let func = parse_macro_input!(item as ItemFn);
-    if let Err(e) = handler(attr, &func, "job_handler") {
-        return e.to_compile_error().into();
-    }
-    let name = &func.sig.ident;
-    let module = format_ident!("__pb_sdk_job_export_{}", name);
-    quote! {
-        #func
-
-        #[doc(hidden)]
-        #[allow(missing_docs, clippy::all)]
-        mod #module {
-            ::pb_sdk::__private::wit_bindgen::generate!({
-                runtime_path: "::pb_sdk::__private::wit_bindgen::rt",
-                path: #WIT,
-                inline: "package pb-sdk:job-export;
-                         world job-export { export pb:serverless/job-handler@0.1.0; }",
-                world: "pb-sdk:job-export/job-export",
-            });
-
+    pb_export(
+        attr,
+        item,
+        "job_handler",
+        "job",
+        quote! {
             use exports::pb::serverless::job_handler::{Guest, Job};
-
-            struct Handler;
 
             impl Guest for Handler {
                 fn run(job: Job) -> Result<(), String> {
@@ -141,14 +125,11 @@ pub fn job_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
                         payload: job.payload,
                         attempt: job.attempt,
                     };
-                    super::#name(job).map_err(|e| e.to_string())
+                    handler(job).map_err(|e| e.to_string())
                 }
             }
-
-            export!(Handler);
-        }
-    }
-    .into()
+        },
+    )
 }
 
 /// Exports the function as the component's `pb:serverless/cron-handler`: it
@@ -159,12 +140,49 @@ pub fn job_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// with `E: Display`.
 #[proc_macro_attribute]
 pub fn cron_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
+    pb_export(
+        attr,
+        item,
+        "cron_handler",
+        "cron",
+        quote! {
+            use exports::pb::serverless::cron_handler::{Guest, Tick};
+
+            impl Guest for Handler {
+                fn run(tick: Tick) -> Result<(), String> {
+                    let tick = ::pb_sdk::cron::Tick {
+                        name: tick.name,
+                        schedule: tick.schedule,
+                        scheduled_ms: tick.scheduled_ms,
+                    };
+                    handler(tick).map_err(|e| e.to_string())
+                }
+            }
+        },
+    )
+}
+
+/// What the job and cron attributes share: the function kept as written,
+/// and a module that generates the export of `pb:serverless/<kind>-handler`
+/// and holds `guest` (which implements its `Guest` for `Handler` and calls
+/// the function as `handler`).
+fn pb_export(
+    attr: TokenStream,
+    item: TokenStream,
+    what: &str,
+    kind: &str,
+    guest: proc_macro2::TokenStream,
+) -> TokenStream {
     let func = parse_macro_input!(item as ItemFn);
-    if let Err(e) = handler(attr, &func, "cron_handler") {
+    if let Err(e) = handler(attr, &func, what) {
         return e.to_compile_error().into();
     }
     let name = &func.sig.ident;
-    let module = format_ident!("__pb_sdk_cron_export_{}", name);
+    let module = format_ident!("__pb_sdk_{}_export_{}", kind, name);
+    let inline = format!(
+        "package pb-sdk:{kind}-export;\n world {kind}-export {{ export pb:serverless/{kind}-handler@0.1.0; }}"
+    );
+    let world = format!("pb-sdk:{kind}-export/{kind}-export");
     quote! {
         #func
 
@@ -174,25 +192,15 @@ pub fn cron_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
             ::pb_sdk::__private::wit_bindgen::generate!({
                 runtime_path: "::pb_sdk::__private::wit_bindgen::rt",
                 path: #WIT,
-                inline: "package pb-sdk:cron-export;
-                         world cron-export { export pb:serverless/cron-handler@0.1.0; }",
-                world: "pb-sdk:cron-export/cron-export",
+                inline: #inline,
+                world: #world,
             });
 
-            use exports::pb::serverless::cron_handler::{Guest, Tick};
+            use super::#name as handler;
 
             struct Handler;
 
-            impl Guest for Handler {
-                fn run(tick: Tick) -> Result<(), String> {
-                    let tick = ::pb_sdk::cron::Tick {
-                        name: tick.name,
-                        schedule: tick.schedule,
-                        scheduled_ms: tick.scheduled_ms,
-                    };
-                    super::#name(tick).map_err(|e| e.to_string())
-                }
-            }
+            #guest
 
             export!(Handler);
         }
