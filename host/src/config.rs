@@ -83,6 +83,12 @@ pub struct Limits {
     pub max_per_function: u32,
     /// Linear memory all instances together may hold (503 beyond).
     pub memory_budget: usize,
+    /// The most requests one instance of a function deployed with reuse
+    /// may serve (a function's own `reuse` is capped to it); 0 turns reuse
+    /// off on this host.
+    pub max_reuse: u32,
+    /// Idle instances kept for reuse on the whole host.
+    pub max_warm: u32,
 }
 
 impl Default for Limits {
@@ -95,6 +101,8 @@ impl Default for Limits {
             max_instances: DEFAULT_MAX_INSTANCES,
             max_per_function: DEFAULT_MAX_PER_FUNCTION,
             memory_budget: default_memory_budget(),
+            max_reuse: crate::engine::warm::DEFAULT_MAX_REUSE,
+            max_warm: crate::engine::warm::DEFAULT_MAX_WARM,
         }
     }
 }
@@ -135,8 +143,9 @@ impl std::fmt::Debug for SecretsConfig {
 /// What `pbs serve` serves.
 #[derive(Clone, Debug)]
 pub enum Mode {
-    /// One component at `/`, like `wasmtime serve`.
-    Single(PathBuf),
+    /// One component at `/`, like `wasmtime serve`; `reuse`: requests one
+    /// instance serves in turn (0: a fresh instance per request).
+    Single { component: PathBuf, reuse: u32 },
     /// The full host: deployed functions, admin API, database.
     Host,
 }

@@ -67,6 +67,7 @@ pub fn test_limits() -> Limits {
         max_instances: 200,
         max_per_function: 100,
         memory_budget: 4 << 30,
+        ..Limits::default()
     }
 }
 
@@ -314,7 +315,10 @@ pub fn streaming_body(
 /// Starts `pbs serve COMPONENT` in-process on a loopback port (single mode).
 pub async fn serve_single(component: &str, limits: Limits) -> anyhow::Result<(Server, String)> {
     let config = HostConfig {
-        mode: Mode::Single(PathBuf::from(component)),
+        mode: Mode::Single {
+            component: PathBuf::from(component),
+            reuse: 0,
+        },
         addr: "127.0.0.1:0".parse().unwrap(),
         limits,
         ..HostConfig::default()

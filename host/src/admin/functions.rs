@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | GET | `functions` | every function and the version it serves |
 //! | GET | `functions/{name}` | one function with its deploy history |
-//! | PUT, POST | `functions/{name}?triggers=http,jobs&allowed_hosts=api.openai.com,10.0.0.5:8080` | deploy a component (body: the `.wasm`) |
+//! | PUT, POST | `functions/{name}?triggers=http,jobs&allowed_hosts=api.openai.com,10.0.0.5:8080&reuse=1000` | deploy a component (body: the `.wasm`) |
 //! | DELETE | `functions/{name}` | stop serving a function (its versions stay; requests under way finish) |
 //! | POST | `check?triggers=…` | run the deploy checks without storing anything |
 //! | GET | `functions/{name}/usage?hours=24` | its cost per hour ([`super::usage`]) |
@@ -36,11 +36,26 @@ pub async fn handle(ctx: &Ctx<'_>, req: Request<Incoming>) -> http::Response<Bod
                 .filter(|h| !h.is_empty())
                 .map(String::from)
                 .collect();
+            let reuse = query_param(&req, "reuse").map(|r| r.parse::<u32>());
+            // The body is read first, so a client still sending it gets
+            // the answer rather than a reset connection.
             let (triggers, bytes) = match upload(req).await {
                 Ok(v) => v,
                 Err(resp) => return resp,
             };
-            match registry.deploy(name, bytes, &triggers, &hosts).await {
+            let reuse = match reuse {
+                None => 0,
+                Some(Ok(n)) => n,
+                Some(Err(_)) => return error(
+                    400,
+                    "`reuse` is the number of requests one instance may serve in turn (0 or more)",
+                ),
+            };
+            let settings = crate::deploy::Settings {
+                allowed_hosts: hosts,
+                reuse,
+            };
+            match registry.deploy(name, bytes, &triggers, &settings).await {
                 Ok(info) => {
                     // Retention: every function keeps its last versions,
                     // and nothing in use goes (see deploy::versions).

@@ -24,6 +24,11 @@ pub struct DeployArgs {
     /// A project lists them per function in its manifest.
     #[arg(long = "allow-host")]
     allow_hosts: Vec<String>,
+    /// Requests one instance of a single function may serve in turn (its
+    /// globals persist between them, like a Cloudflare Worker's isolate);
+    /// 0: a fresh instance per request. A project sets `reuse` per function.
+    #[arg(long, default_value_t = 0)]
+    reuse: u32,
     /// Apply collection changes that lose data (a dropped field, a changed type).
     #[arg(long)]
     force: bool,
@@ -32,9 +37,9 @@ pub struct DeployArgs {
 pub async fn run(args: DeployArgs) -> anyhow::Result<()> {
     let path = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
     if Project::is_project(&path) {
-        if args.name.is_some() || !args.allow_hosts.is_empty() {
+        if args.name.is_some() || !args.allow_hosts.is_empty() || args.reuse != 0 {
             anyhow::bail!(
-                "--name and --allow-host are for a single component or entry; a project sets them in {FILE_NAME}"
+                "--name, --allow-host and --reuse are for a single component or entry; a project sets them in {FILE_NAME}"
             );
         }
         return super::deploy_project::run(&Project::load(&path)?, &args.host, args.force).await;
@@ -47,7 +52,11 @@ pub async fn run(args: DeployArgs) -> anyhow::Result<()> {
     } else {
         read_component(&path)?
     };
-    upload(&args.host, name, bytes, &args.triggers, &args.allow_hosts).await
+    let settings = crate::deploy::Settings {
+        allowed_hosts: args.allow_hosts,
+        reuse: args.reuse,
+    };
+    upload(&args.host, name, bytes, &args.triggers, &settings).await
 }
 
 pub fn read_component(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -60,9 +69,9 @@ pub async fn upload(
     name: &str,
     bytes: Vec<u8>,
     triggers: &str,
-    allowed_hosts: &[String],
+    settings: &crate::deploy::Settings,
 ) -> anyhow::Result<()> {
-    let body = upload_quietly(host, name, bytes, triggers, allowed_hosts).await?;
+    let body = upload_quietly(host, name, bytes, triggers, settings).await?;
     let triggers: Vec<&str> = body["triggers"]
         .as_array()
         .map(|a| a.iter().filter_map(|t| t.as_str()).collect())
@@ -82,14 +91,15 @@ pub async fn upload_quietly(
     name: &str,
     bytes: Vec<u8>,
     triggers: &str,
-    allowed_hosts: &[String],
+    settings: &crate::deploy::Settings,
 ) -> anyhow::Result<serde_json::Value> {
     let token = host.token()?;
     let response = super::http_client()
         .put(host.url(&format!("functions/{name}")))
         .query(&[
             ("triggers", triggers),
-            ("allowed_hosts", &allowed_hosts.join(",")),
+            ("allowed_hosts", &settings.allowed_hosts.join(",")),
+            ("reuse", &settings.reuse.to_string()),
         ])
         .bearer_auth(token)
         .header("content-type", "application/wasm")

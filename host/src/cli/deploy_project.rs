@@ -13,7 +13,7 @@
 
 use super::admin_host::AdminHost;
 use super::deploy::{read_component, upload, upload_quietly};
-use crate::deploy::js_serves_http;
+use crate::deploy::{js_serves_http, Settings};
 use crate::engine::Runtime;
 use crate::project::{manifest::FunctionSpec, Project};
 use anyhow::Context;
@@ -26,7 +26,8 @@ pub struct Built {
     pub name: String,
     pub bytes: Vec<u8>,
     pub triggers: Vec<String>,
-    pub allowed_hosts: Vec<String>,
+    /// Its allowlist and reuse, from the manifest.
+    pub settings: Settings,
     /// The files it was made of (absolute): a JS bundle's inputs, or the
     /// component file.
     pub inputs: Vec<PathBuf>,
@@ -53,14 +54,7 @@ pub async fn run(project: &Project, host: &AdminHost, force: bool) -> anyhow::Re
     }
     apply_collections(project, host, force).await?;
     for f in built {
-        upload(
-            host,
-            &f.name,
-            f.bytes,
-            &f.triggers.join(","),
-            &f.allowed_hosts,
-        )
-        .await?;
+        upload(host, &f.name, f.bytes, &f.triggers.join(","), &f.settings).await?;
     }
     apply_bindings(project, host).await?;
     bind_secrets(project, host).await?;
@@ -120,21 +114,17 @@ pub async fn build_function(
         name: name.to_string(),
         bytes,
         triggers,
-        allowed_hosts: spec.allowed_hosts.clone(),
+        settings: Settings {
+            allowed_hosts: spec.allowed_hosts.clone(),
+            reuse: spec.reuse,
+        },
         inputs,
     })
 }
 
 /// Uploads a built function as its new version; the host's answer.
 pub async fn upload_built(host: &AdminHost, f: Built) -> anyhow::Result<serde_json::Value> {
-    upload_quietly(
-        host,
-        &f.name,
-        f.bytes,
-        &f.triggers.join(","),
-        &f.allowed_hosts,
-    )
-    .await
+    upload_quietly(host, &f.name, f.bytes, &f.triggers.join(","), &f.settings).await
 }
 
 /// The manifest's collections, in one transaction (`force`: also changes

@@ -38,6 +38,18 @@ pub struct ServeArgs {
     /// Instances of one function alive at once; its further requests get 503.
     #[arg(long, default_value_t = crate::config::DEFAULT_MAX_PER_FUNCTION)]
     max_per_function: u32,
+    /// With a component: requests one instance serves in turn, like
+    /// `wasmtime serve --max-instance-reuse-count` (0: a fresh instance per
+    /// request). Deployed functions set theirs with `reuse` in the manifest.
+    #[arg(long, default_value_t = 0)]
+    reuse: u32,
+    /// The most requests any instance serves in turn (caps each function's
+    /// `reuse`); 0 turns reuse off on this host.
+    #[arg(long, default_value_t = crate::engine::warm::DEFAULT_MAX_REUSE)]
+    max_reuse: u32,
+    /// Idle instances kept for reuse, host-wide.
+    #[arg(long, default_value_t = crate::engine::warm::DEFAULT_MAX_WARM)]
+    max_warm: u32,
     /// Linear memory all instances together may hold, in MiB (default: half of the machine's).
     #[arg(long)]
     memory_budget_mb: Option<u64>,
@@ -108,7 +120,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let config = HostConfig {
         mode: match args.component {
-            Some(path) => Mode::Single(path),
+            Some(component) => Mode::Single {
+                component,
+                reuse: args.reuse,
+            },
             None => Mode::Host,
         },
         addr: args.addr,
@@ -126,6 +141,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .memory_budget_mb
                 .map(|mb| (mb as usize) << 20)
                 .unwrap_or_else(crate::config::default_memory_budget),
+            max_reuse: args.max_reuse,
+            max_warm: args.max_warm,
         },
         allowed_hosts: args.allow_hosts,
         secrets: SecretsConfig {
@@ -142,7 +159,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         telemetry,
         ..HostConfig::default()
     };
-    let single = matches!(config.mode, Mode::Single(_));
+    let single = matches!(config.mode, Mode::Single { .. });
     let server = Server::start(config).await?;
     let addr = server.addr();
     let banner = if single {

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, RwLock};
 use wasmtime::component::{Component, InstancePre};
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 
 /// A compiled version, shared by every function that serves it.
 pub struct Version {
@@ -44,6 +44,20 @@ impl From<Checked> for Version {
     }
 }
 
+/// What a deploy sets for a function besides its code; kept across
+/// rollbacks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// The function's own outbound allowlist entries.
+    pub allowed_hosts: Vec<String>,
+    /// Requests one instance may serve in turn (HTTP); 0 or 1: a fresh
+    /// instance per request, the default ([`crate::engine::warm`]).
+    pub reuse: u32,
+}
+
+/// An HTTP instance kept for the next request of a function with reuse on.
+pub type WarmProxy = (wasmtime::Store<Invocation>, Proxy);
+
 /// What a function name serves now.
 pub struct Deployed {
     pub name: Arc<str>,
@@ -51,26 +65,30 @@ pub struct Deployed {
     /// One permit per live instance of this function, so one busy function
     /// cannot take every instance slot of the host.
     pub slots: Arc<tokio::sync::Semaphore>,
-    /// The function's own outbound allowlist entries.
-    pub allowed_hosts: Vec<String>,
+    /// Its allowlist and reuse, as deployed.
+    pub settings: Settings,
     /// Its outbound policy (host-wide + own list); each invocation gets a
     /// copy with a fresh request budget.
     pub outbound: OutboundPolicy,
+    /// Idle HTTP instances of this version, when it is deployed with reuse.
+    pub warm: Option<Arc<crate::engine::warm::WarmPool<WarmProxy>>>,
 }
 
 impl Deployed {
     pub fn new(
+        runtime: &Runtime,
         name: &str,
         version: Arc<Version>,
-        max_concurrency: u32,
-        allowed_hosts: Vec<String>,
+        settings: Settings,
         outbound: OutboundPolicy,
     ) -> Self {
+        let max_concurrency = runtime.limits().max_per_function;
         Deployed {
             name: name.into(),
             version,
             slots: Arc::new(tokio::sync::Semaphore::new(max_concurrency.max(1) as usize)),
-            allowed_hosts,
+            warm: runtime.warm_pool(settings.reuse),
+            settings,
             outbound,
         }
     }
@@ -84,6 +102,8 @@ pub struct FunctionInfo {
     pub triggers: Vec<String>,
     pub exports: Vec<String>,
     pub allowed_hosts: Vec<String>,
+    /// Requests one instance serves in turn (0: a fresh one per request).
+    pub reuse: u32,
     pub size: i64,
     pub updated_ms: i64,
 }
@@ -140,8 +160,9 @@ impl Registry {
         name: &str,
         bytes: Vec<u8>,
         triggers: &[Trigger],
-        allowed_hosts: &[String],
+        settings: &Settings,
     ) -> Result<FunctionInfo, DeployError> {
+        let allowed_hosts = &settings.allowed_hosts;
         if !super::valid_function_name(name) {
             return Err(DeployError::BadRequest(format!(
                 "invalid function name `{name}`: use 1-63 lowercase letters, digits, `-` or `_`, \
@@ -166,22 +187,14 @@ impl Registry {
         let version = self.remember(checked);
         let triggers_text = join_triggers(&version.triggers);
         let _switch = self.switch.lock().await;
-        let hosts_text = allowed_hosts.join(",");
-        self.store_deploy(
-            name,
-            &version,
-            &bytes,
-            &artifact,
-            &triggers_text,
-            &hosts_text,
-        )
-        .await
-        .map_err(DeployError::Internal)?;
+        self.store_deploy(name, &version, &bytes, &artifact, &triggers_text, settings)
+            .await
+            .map_err(DeployError::Internal)?;
         let deployed = Arc::new(Deployed::new(
+            &self.runtime,
             name,
             version.clone(),
-            self.runtime.limits().max_per_function,
-            allowed_hosts.to_vec(),
+            settings.clone(),
             outbound,
         ));
         if let Ok(mut live) = self.live.write() {
@@ -199,6 +212,7 @@ impl Registry {
                 .collect(),
             exports: version.exports.clone(),
             allowed_hosts: allowed_hosts.to_vec(),
+            reuse: settings.reuse,
             size: bytes.len() as i64,
             updated_ms: now_ms(),
         })
@@ -211,7 +225,7 @@ impl Registry {
         bytes: &[u8],
         artifact: &[u8],
         triggers: &str,
-        allowed_hosts: &str,
+        settings: &Settings,
     ) -> anyhow::Result<()> {
         let now = now_ms();
         let exports = serde_json::to_string(&version.exports)?;
@@ -240,16 +254,18 @@ impl Registry {
         .execute()
         .await?;
         conn.query(
-            "INSERT INTO pbs_functions (name, version, triggers, updated_ms, allowed_hosts) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE \
+            "INSERT INTO pbs_functions (name, version, triggers, updated_ms, allowed_hosts, reuse) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO UPDATE \
              SET version = excluded.version, triggers = excluded.triggers, \
-             updated_ms = excluded.updated_ms, allowed_hosts = excluded.allowed_hosts",
+             updated_ms = excluded.updated_ms, allowed_hosts = excluded.allowed_hosts, \
+             reuse = excluded.reuse",
         )
         .bind(name)
         .bind(&version.hash)
         .bind(triggers)
         .bind(now)
-        .bind(allowed_hosts)
+        .bind(settings.allowed_hosts.join(","))
+        .bind(settings.reuse as i64)
         .execute()
         .await?;
         conn.query("INSERT INTO pbs_deployments (name, version, created_ms) VALUES ($1, $2, $3)")
@@ -274,17 +290,21 @@ impl Registry {
     /// the database may have deployed) and loads what changed.
     pub async fn refresh(&self) -> anyhow::Result<()> {
         let _switch = self.switch.lock().await;
-        let rows: Vec<(String, String, String)> = self
+        let rows: Vec<(String, String, String, i64)> = self
             .db
-            .query("SELECT name, version, allowed_hosts FROM pbs_functions")
+            .query("SELECT name, version, allowed_hosts, reuse FROM pbs_functions")
             .fetch_all_as()
             .await?;
         let mut next = HashMap::new();
-        for (name, hash, hosts) in rows {
-            let hosts = split_list(&hosts);
+        for (name, hash, hosts, reuse) in rows {
+            let settings = Settings {
+                allowed_hosts: split_list(&hosts),
+                reuse: reuse.clamp(0, u32::MAX as i64) as u32,
+            };
+            let hosts = settings.allowed_hosts.clone();
             if let Some(current) = self
                 .get(&name)
-                .filter(|d| d.version.hash == hash && d.allowed_hosts == hosts)
+                .filter(|d| d.version.hash == hash && d.settings == settings)
             {
                 next.insert(name, current);
                 continue;
@@ -303,10 +323,10 @@ impl Registry {
                     next.insert(
                         name.clone(),
                         Arc::new(Deployed::new(
+                            &self.runtime,
                             &name,
                             version,
-                            self.runtime.limits().max_per_function,
-                            hosts,
+                            settings,
                             outbound,
                         )),
                     );
@@ -432,7 +452,7 @@ impl Registry {
 
     /// Every function, by name.
     pub async fn list(&self) -> anyhow::Result<Vec<FunctionInfo>> {
-        let sql = "SELECT f.name, f.version, f.triggers, f.updated_ms, f.allowed_hosts, v.size, v.exports \
+        let sql = "SELECT f.name, f.version, f.triggers, f.updated_ms, f.allowed_hosts, f.reuse, v.size, v.exports \
                    FROM pbs_functions f JOIN pbs_versions v ON v.hash = f.version ORDER BY f.name";
         let rows = self.db.query(sql).fetch_all().await?;
         let list = rows
@@ -444,6 +464,7 @@ impl Registry {
                     triggers: split_list(&r.get::<String>("triggers")?),
                     exports: serde_json::from_str(&r.get::<String>("exports")?).unwrap_or_default(),
                     allowed_hosts: split_list(&r.get::<String>("allowed_hosts")?),
+                    reuse: r.get::<i64>("reuse")?.clamp(0, u32::MAX as i64) as u32,
                     size: r.get("size")?,
                     updated_ms: r.get("updated_ms")?,
                 })
@@ -514,14 +535,18 @@ impl Registry {
     pub async fn activate(&self, name: &str, hash: &str) -> anyhow::Result<FunctionInfo> {
         let version = self.load_version(hash).await?;
         let _switch = self.switch.lock().await;
-        let hosts: String = self
+        let (hosts, reuse): (String, i64) = self
             .db
-            .query("SELECT allowed_hosts FROM pbs_functions WHERE name = $1")
+            .query("SELECT allowed_hosts, reuse FROM pbs_functions WHERE name = $1")
             .bind(name)
-            .optional_scalar()
+            .fetch_optional_as()
             .await?
             .with_context(|| format!("no function named `{name}` is deployed"))?;
-        let hosts = split_list(&hosts);
+        let settings = Settings {
+            allowed_hosts: split_list(&hosts),
+            reuse: reuse.clamp(0, u32::MAX as i64) as u32,
+        };
+        let hosts = settings.allowed_hosts.clone();
         let outbound = self
             .runtime
             .outbound_policy(&hosts)
@@ -552,10 +577,10 @@ impl Registry {
             .scalar()
             .await?;
         let deployed = Arc::new(Deployed::new(
+            &self.runtime,
             name,
             version.clone(),
-            self.runtime.limits().max_per_function,
-            hosts.clone(),
+            settings.clone(),
             outbound,
         ));
         if let Ok(mut live) = self.live.write() {
@@ -572,6 +597,7 @@ impl Registry {
                 .collect(),
             exports: version.exports.clone(),
             allowed_hosts: hosts,
+            reuse: settings.reuse,
             size,
             updated_ms: now,
         })

@@ -6,6 +6,7 @@
 pub mod compile_cache;
 mod limits;
 mod state;
+pub mod warm;
 
 pub use limits::{Deadline, InstanceLimiter, MemoryBudget};
 pub use state::Invocation;
@@ -55,6 +56,8 @@ struct RuntimeInner {
     allowed_hosts: Vec<String>,
     outbound: OutboundPolicy,
     budget: Arc<MemoryBudget>,
+    /// Idle instances kept for reuse, host-wide.
+    warm: Arc<warm::WarmBudget>,
     services: std::sync::OnceLock<Arc<Services>>,
     telemetry: std::sync::OnceLock<Telemetry>,
 }
@@ -74,6 +77,7 @@ impl Runtime {
                 outbound: OutboundPolicy::try_new(allowed_hosts.clone().into())?,
                 allowed_hosts,
                 budget: Arc::new(MemoryBudget::new(limits.memory_budget)),
+                warm: warm::WarmBudget::new(limits.max_warm),
                 services: std::sync::OnceLock::new(),
                 telemetry: std::sync::OnceLock::new(),
                 limits,
@@ -134,6 +138,26 @@ impl Runtime {
         &self.inner.budget
     }
 
+    /// The pool of idle instances of a function deployed with `reuse`
+    /// (requests per instance, capped by the host's `max_reuse`); none
+    /// when reuse is off for it or on this host.
+    pub fn warm_pool<T: Send + 'static>(&self, reuse: u32) -> Option<Arc<warm::WarmPool<T>>> {
+        let limits = &self.inner.limits;
+        let max_requests = reuse.min(limits.max_reuse);
+        (max_requests > 1).then(|| {
+            warm::WarmPool::new(
+                max_requests,
+                limits.max_per_function as usize,
+                self.inner.warm.clone(),
+            )
+        })
+    }
+
+    /// Idle instances kept for reuse on the host now.
+    pub fn warm_idle(&self) -> usize {
+        self.inner.warm.idle()
+    }
+
     /// A fresh store for a build-time evaluation of `function`.
     pub fn new_store(&self, function: Arc<str>, deadline: Arc<Deadline>) -> Store<Invocation> {
         let scope = Scope::new(self.telemetry(), Start::new(function, Trigger::Build));
@@ -155,13 +179,7 @@ impl Runtime {
         );
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limiter);
-        if let Some(fuel) = limits.fuel {
-            // Cannot fail: fuel is enabled in the config whenever set here.
-            let _ = store.set_fuel(fuel);
-        }
-        // Check at every tick: yield to other tasks, or stop the guest once
-        // its deadline has passed.
-        store.set_epoch_deadline(1);
+        self.arm(&mut store);
         store.epoch_deadline_callback(|ctx| {
             if ctx.data().deadline.expired() {
                 ctx.data().deadline.mark_hit();
@@ -177,6 +195,34 @@ impl Runtime {
             }
         });
         store
+    }
+}
+
+impl Runtime {
+    /// Makes `store`, which kept an instance from an earlier request that
+    /// ended well, the store of a new invocation: its own telemetry scope,
+    /// deadline, fuel, outbound budget and capability state; the instance's
+    /// memory, resources and redactor (secret values it has seen) stay.
+    pub fn reuse_store(
+        &self,
+        store: &mut Store<Invocation>,
+        scope: Arc<Scope>,
+        deadline: Arc<Deadline>,
+    ) {
+        let outbound = self.inner.outbound.for_invocation(scope.function.clone());
+        store.data_mut().begin_next(scope, deadline, outbound);
+        self.arm(store);
+    }
+
+    /// Sets a store's per-invocation budgets: fuel, and a check at every
+    /// epoch tick (yield to other tasks, or stop the guest once its
+    /// deadline has passed).
+    fn arm(&self, store: &mut Store<Invocation>) {
+        if let Some(fuel) = self.inner.limits.fuel {
+            // Cannot fail: fuel is enabled in the config whenever set here.
+            let _ = store.set_fuel(fuel);
+        }
+        store.set_epoch_deadline(1);
     }
 }
 

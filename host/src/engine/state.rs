@@ -33,6 +33,9 @@ pub struct Invocation {
     /// Record hooks: how deep in hooks this invocation runs, and inside a
     /// before-hook the write's transaction, which its pb:data calls join.
     pub hook: crate::caps::data::hooks::Origin,
+    /// The guest's stdout and stderr (also held by `wasi`), so a reused
+    /// instance's output goes to the invocation it serves now.
+    output: [GuestOutput; 2],
 }
 
 impl Invocation {
@@ -54,8 +57,8 @@ impl Invocation {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
-            .stdout(stdout)
-            .stderr(stderr)
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
             .build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(super::MAX_RESOURCES);
@@ -78,9 +81,34 @@ impl Invocation {
             services,
             secrets: SecretsCtx::default(),
             hook: Default::default(),
+            output: [stdout, stderr],
         };
         invocation.set_outbound(outbound);
         invocation
+    }
+
+    /// Starts the next invocation in a reused instance: everything that is
+    /// per request is new; memory, resources, the source map and the
+    /// redactor (the secret values this instance has seen, which its
+    /// globals may still hold) stay.
+    pub fn begin_next(
+        &mut self,
+        scope: Arc<Scope>,
+        deadline: Arc<Deadline>,
+        outbound: OutboundPolicy,
+    ) {
+        for output in &self.output {
+            output.rebind(scope.clone());
+        }
+        self.version = scope.version.clone();
+        self.trace.function = scope.function.clone();
+        self.trace.scope = scope;
+        self.deadline = deadline;
+        self.secrets = SecretsCtx::default();
+        self.hook = Default::default();
+        self.limiter.memory_exceeded = false;
+        self.limiter.budget_exhausted = false;
+        self.set_outbound(outbound);
     }
 
     /// Sets the outbound policy, giving it this invocation's access to

@@ -61,6 +61,11 @@ pub struct FunctionSpec {
     /// Hosts the function may call (`api.openai.com`, `*.example.com`, …).
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
+    /// Requests one instance may serve in turn (HTTP), its globals
+    /// persisting between them like a Cloudflare Worker's isolate; 0 (the
+    /// default): a fresh instance per request.
+    #[serde(default)]
+    pub reuse: u32,
     /// For a component: the triggers it must serve (default: http, plus
     /// what the manifest binds to it). A JS function serves what it exports.
     pub triggers: Option<Vec<String>>,

@@ -47,8 +47,8 @@ impl Server {
         let telemetry = crate::telemetry::Telemetry::new(config.telemetry.clone());
         runtime.set_telemetry(telemetry.clone());
         let (target, registry, admin_token) = match &config.mode {
-            Mode::Single(path) => {
-                let deployed = load_single(&runtime, path).await?;
+            Mode::Single { component, reuse } => {
+                let deployed = load_single(&runtime, component, *reuse).await?;
                 (Target::Single(deployed), None, None)
             }
             Mode::Host => {
@@ -185,7 +185,7 @@ impl Drop for Server {
     }
 }
 
-async fn load_single(runtime: &Runtime, path: &Path) -> anyhow::Result<Arc<Deployed>> {
+async fn load_single(runtime: &Runtime, path: &Path, reuse: u32) -> anyhow::Result<Arc<Deployed>> {
     let bytes = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
     let rt = runtime.clone();
     let checked = tokio::task::spawn_blocking(move || inspect(&rt, &bytes, &[Trigger::Http]))
@@ -195,11 +195,15 @@ async fn load_single(runtime: &Runtime, path: &Path) -> anyhow::Result<Arc<Deplo
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "component".into());
+    let settings = crate::deploy::Settings {
+        allowed_hosts: Vec::new(),
+        reuse,
+    };
     Ok(Arc::new(Deployed::new(
+        runtime,
         &name,
         Arc::new(Version::from(checked)),
-        runtime.limits().max_per_function,
-        Vec::new(),
+        settings,
         runtime.outbound_policy(&[])?,
     )))
 }

@@ -20,13 +20,13 @@ type Files = &'static [(i64, &'static str, &'static str)];
 pub const SQLITE: Files = migrations!("sqlite":
     1 "0001_registry", 2 "0002_artifact_hash", 3 "0003_js_functions", 4 "0004_kv",
     5 "0005_secrets", 6 "0006_collections", 7 "0007_jobs", 8 "0008_hooks",
-    9 "0009_observability",
+    9 "0009_observability", 10 "0010_reuse",
 );
 
 pub const POSTGRES: Files = migrations!("postgres":
     1 "0001_registry", 2 "0002_artifact_hash", 3 "0003_js_functions", 4 "0004_kv",
     5 "0005_secrets", 6 "0006_collections", 7 "0007_jobs", 8 "0008_hooks",
-    9 "0009_observability",
+    9 "0009_observability", 10 "0010_reuse",
 );
 
 /// The migrator of one backend's files.

@@ -18,6 +18,7 @@ mod observability;
 mod project;
 mod records;
 mod registry;
+mod reuse;
 mod sdk_rust;
 mod secrets;
 mod serve;

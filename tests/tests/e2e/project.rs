@@ -63,7 +63,7 @@ async fn a_project_deploys_every_function_and_its_bindings() {
             "functions": {
                 "greeter": {"entry": entry("hello.ts")},
                 "worker": {"entry": entry("project_worker.ts")},
-                "rusty": {"component": guests::HELLO},
+                "rusty": {"component": guests::HELLO, "reuse": 500},
             },
             "cron": [{"func": "nightly", "cron": "0 3 * * *", "function": "worker"}],
             "jobs": {"resize": "worker"},
@@ -91,6 +91,14 @@ async fn a_project_deploys_every_function_and_its_bindings() {
         host.get("rusty").await.text().await.unwrap(),
         "Hello, world!\n"
     );
+    let (_, rusty) = host.admin_get("functions").await;
+    let reuse: Vec<u64> = rusty["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["reuse"].as_u64())
+        .collect();
+    assert_eq!(reuse, [0, 500, 0], "greeter, rusty, worker: {rusty}");
     let (status, cron) = host.admin_get("cron").await;
     assert_eq!(status, 200, "{cron}");
     let cron = cron.to_string();

@@ -64,6 +64,22 @@ impl GuestOutput {
     }
 }
 
+impl GuestOutput {
+    /// Sends what follows to the invocation `scope` (a reused instance's
+    /// next request), with a full budget; a pending partial line is written
+    /// to the invocation it came from first.
+    pub fn rebind(&self, scope: Arc<Scope>) {
+        let mut line = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if !line.pending.is_empty() {
+            line.emit();
+        }
+        line.budget.store(MAX_GUEST_OUTPUT, Ordering::Relaxed);
+        line.cut = false;
+        line.function = scope.function.clone();
+        line.scope = scope;
+    }
+}
+
 impl LineBuffer {
     fn write(&mut self, mut bytes: &[u8]) {
         let allowed = self

@@ -1,6 +1,8 @@
 //! Invokes a component's `wasi:http/incoming-handler` for one request, in a
-//! fresh instance, under the instance limits. Whatever the guest does, the
-//! client gets an answer with a status that says what happened.
+//! fresh instance (or, for a function deployed with `reuse`, in an instance
+//! an earlier request left in good order: `engine::warm`), under the
+//! instance limits. Whatever the guest does, the client gets an answer with
+//! a status that says what happened.
 
 use super::body_limit::{self, LimitedBody, MAX_REQUEST_BODY};
 use super::reply::{closing, error, has_body, Body};
@@ -107,8 +109,18 @@ pub async fn http(
             ..Start::new(deployed.name.clone(), Trigger::Http)
         },
     );
-    let mut store = runtime.new_store_in(scope.clone(), deadline.clone());
-    store.data_mut().trace.source_map = deployed.version.source_map.clone();
+    let warm = deployed.warm.clone();
+    let (mut store, reused, served) = match warm.as_ref().and_then(|w| w.take()) {
+        Some(((mut store, proxy), served)) => {
+            runtime.reuse_store(&mut store, scope.clone(), deadline.clone());
+            (store, Some(proxy), served)
+        }
+        None => {
+            let mut store = runtime.new_store_in(scope.clone(), deadline.clone());
+            store.data_mut().trace.source_map = deployed.version.source_map.clone();
+            (store, None, 0)
+        }
+    };
     store
         .data_mut()
         .set_outbound(deployed.outbound.for_invocation(deployed.name.clone()));
@@ -132,11 +144,15 @@ pub async fn http(
         // The slot is held for as long as the instance lives.
         let _slot = slot;
         let run = async {
-            let proxy = pre.instantiate_async(&mut store).await?;
+            let proxy = match reused {
+                Some(proxy) => proxy,
+                None => pre.instantiate_async(&mut store).await?,
+            };
             proxy
                 .wasi_http_incoming_handler()
                 .call_handle(&mut store, req, out)
-                .await
+                .await?;
+            Ok(proxy)
         };
         let run = crate::telemetry::scope::Timed::new(&ledger_scope.ledger, run);
         let result = match tokio::time::timeout(hard_limit, run).await {
@@ -169,14 +185,23 @@ pub async fn http(
             }
         }
         match &result {
-            Ok(()) => crate::engine::ran(&store, limits.fuel, "ok", None),
+            Ok(_) => crate::engine::ran(&store, limits.fuel, "ok", None),
             Err(e) => {
                 let outcome = crate::engine::failure_outcome(&store, e);
                 let detail = format!("{}", e.root_cause());
                 crate::engine::ran(&store, limits.fuel, outcome, Some(&detail));
             }
         }
-        (result, memory)
+        match result {
+            Ok(proxy) => {
+                // Only an instance whose request ended well serves another.
+                if let Some(warm) = warm.filter(|_| memory.is_none()) {
+                    warm.put((store, proxy), served + 1);
+                }
+                (Ok(()), memory)
+            }
+            Err(e) => (Err(e), memory),
+        }
     });
     // If the client goes away before the headers (this future is dropped),
     // the guest is stopped instead of running on for nobody.
