@@ -136,16 +136,33 @@
 
   const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
+  // Names and values already checked, so the common ones (content-type,
+  // application/json …) skip the regular expressions, which cost a few µs
+  // each in QuickJS's interpreter. Bounded: cleared when full.
+  const CHECKED_MAX = 1024;
+  const checkedNames = new Map(); // name as given → lowercase
+  const checkedValues = new Set(); // values that are already normalized
+
   function normalizeHeaderName(name) {
+    const known = checkedNames.get(name);
+    if (known !== undefined) return known;
     name = `${name}`;
     if (!TOKEN.test(name)) throw new TypeError(`Invalid header name: ${JSON.stringify(name)}`);
-    return name.toLowerCase();
+    const lower = name.toLowerCase();
+    if (checkedNames.size >= CHECKED_MAX) checkedNames.clear();
+    checkedNames.set(name, lower);
+    return lower;
   }
 
   /** Strips HTTP whitespace; a value must be a ByteString without NUL, CR or LF. */
   function normalizeHeaderValue(value) {
+    if (checkedValues.has(value)) return value;
     value = `${value}`.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
     if (/[\0\n\r]|[^\0-\xff]/.test(value)) throw new TypeError(`Invalid header value: ${JSON.stringify(value)}`);
+    if (value.length <= 128) {
+      if (checkedValues.size >= CHECKED_MAX) checkedValues.clear();
+      checkedValues.add(value);
+    }
     return value;
   }
 
@@ -153,6 +170,7 @@
   // the host already checked them, and decodes values as UTF-8, which may
   // leave characters above U+00FF. Set in Headers' static block.
   let headersFromHost;
+  let headerList;
 
   class Headers {
     #list = []; // [lowercase name, value] in insertion order
@@ -180,6 +198,9 @@
         headers.#list = pairs.map(([name, value]) => [name.toLowerCase(), value]);
         return headers;
       };
+      // The [lowercase name, value] list as set, for `serve` to send: the
+      // wire needs neither the sorting nor the combining of `entries()`.
+      headerList = (headers) => headers.#list;
     }
 
     append(name, value) {
@@ -645,28 +666,42 @@
     return NORMALIZED_METHODS.has(upper) ? upper : method;
   }
 
+  // The href only, natively: building a whole URL object costs ~15 µs.
   function parseRequestURL(input) {
-    const url = URL.parse(`${input}`);
-    if (url === null) throw new TypeError(`Failed to parse URL from ${input}`);
-    if (url.username !== "" || url.password !== "") {
+    const href = pbs.requestHref(`${input}`);
+    if (href === null) throw new TypeError(`Failed to parse URL from ${input}`);
+    if (href === false) {
       throw new TypeError(`Request cannot be constructed from a URL that includes credentials: ${input}`);
     }
-    return url.href;
+    return href;
   }
 
-  /** A signal that aborts when `signal` (if any) does: a Request's own signal. */
+  const INCOMING_PLACEHOLDER_URL = "http://localhost/";
+
+  /**
+   * A signal that aborts when `signal` does: a Request's own signal; null
+   * when there is none to follow (the getter makes one that never aborts
+   * when asked: most requests never are).
+   */
   function followSignal(signal) {
+    if (signal === null || signal === undefined) return null;
     const controller = new AbortController();
-    if (signal === null || signal === undefined) return controller.signal;
     if (!(signal instanceof AbortSignal)) throw new TypeError("Request: signal must be an AbortSignal");
     if (signal.aborted) controller.abort(signal.reason);
     else signal.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
     return controller.signal;
   }
 
+  // (method, url, headers, body stream or null) → the Request of an
+  // incoming call, without the constructor's checks: the host already
+  // parsed the request. Its URL is normalized the first time it is read.
+  // Set in Request's static block.
+  let makeIncomingRequest;
+
   class Request extends Body {
     #method;
     #url;
+    #rawUrl = null; // an incoming request's URL, until `url` is read
     #headers;
     #signal;
     #redirect;
@@ -676,7 +711,7 @@
       super();
       init ??= {};
       const source = input instanceof Request ? input : null;
-      this.#url = source === null ? parseRequestURL(input) : source.#url;
+      this.#url = source === null ? parseRequestURL(input) : source.url;
       this.#method = init.method === undefined ? (source?.#method ?? "GET") : normalizeMethod(init.method);
       this.#redirect = init.redirect ?? source?.#redirect ?? "follow";
       if (!REDIRECT_MODES.includes(this.#redirect)) {
@@ -703,11 +738,28 @@
       else if (inputHasBody) transferBody(source, this);
     }
 
+    static {
+      makeIncomingRequest = (method, url, headers, body) => {
+        const request = new Request(INCOMING_PLACEHOLDER_URL);
+        request.#method = method;
+        request.#rawUrl = url;
+        request.#headers = headers;
+        if (body !== null) setBody(request, body);
+        return request;
+      };
+    }
+
     get method() {
       return this.#method;
     }
 
     get url() {
+      if (this.#rawUrl !== null) {
+        // `false` (credentials) cannot come from the host; keep the text.
+        const href = pbs.requestHref(this.#rawUrl);
+        this.#url = typeof href === "string" ? href : this.#rawUrl;
+        this.#rawUrl = null;
+      }
       return this.#url;
     }
 
@@ -716,7 +768,7 @@
     }
 
     get signal() {
-      return this.#signal;
+      return (this.#signal ??= new AbortController().signal);
     }
 
     get redirect() {
@@ -761,10 +813,10 @@
 
     clone() {
       // Without a body here, so that the constructor does not take this one over.
-      const copy = new Request(this.#url, {
+      const copy = new Request(this.url, {
         method: this.#method,
         headers: this.#headers,
-        signal: this.#signal,
+        signal: this.signal,
         redirect: this.#redirect,
         ...this.#options,
       });
@@ -800,7 +852,7 @@
         throw new RangeError(`Response: status must be in the range 200 to 599, got ${init.status}`);
       }
       const statusText = `${init.statusText ?? ""}`;
-      if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(statusText)) {
+      if (statusText !== "" && !/^[\t\x20-\x7e\x80-\xff]*$/.test(statusText)) {
         throw new TypeError(`Response: invalid statusText ${JSON.stringify(statusText)}`);
       }
       this.#status = status;
@@ -1025,7 +1077,9 @@
 
   // For 60-serve.js: the incoming request's headers and body.
   internal.headersFromHost = headersFromHost;
+  internal.headerList = (headers) => headerList(headers);
   internal.hostBodyStream = hostBodyStream;
+  internal.makeIncomingRequest = (method, url, headers, body) => makeIncomingRequest(method, url, headers, body);
   internal.takeKnownBytes = (message) => takeKnownBytes(message);
   internal.exposeClass(Headers);
   internal.exposeClass(Blob);

@@ -37,12 +37,13 @@
     const canHaveBody = method !== "GET" && method !== "HEAD";
     if (body !== null && body !== undefined && !canHaveBody) pbs.close(body);
     const hasBody = body !== null && body !== undefined && canHaveBody;
-    return new Request(url, {
+    return internal.makeIncomingRequest(
       method,
-      headers: internal.headersFromHost(headers),
+      url,
+      internal.headersFromHost(headers),
       // No signal for the client going away yet: the stream gets one that never aborts.
-      body: hasBody ? internal.hostBodyStream(body, new AbortController().signal) : null,
-    });
+      hasBody ? internal.hostBodyStream(body, new AbortController().signal) : null,
+    );
   }
 
   /** The `ctx` of `fetch(request, env, ctx)`, as on Cloudflare Workers. */
@@ -102,7 +103,7 @@
    */
   async function send(response, method, sent) {
     if (response.type === "error") throw new TypeError("the handler returned Response.error()");
-    const headers = [...response.headers].filter(([name]) => !HOP_BY_HOP.has(name));
+    const headers = internal.headerList(response.headers).filter(([name]) => !HOP_BY_HOP.has(name));
     sent.token = pbs.respond(response.status, headers);
     // Known bytes (a string, JSON, an ArrayBuffer …) go out in one write.
     const bytes = internal.takeKnownBytes(response);

@@ -17,7 +17,7 @@
 //   npx esbuild entry.js --bundle --format=iife --global-name=EP --outfile=bundle.js
 // where entry.js is `export { EventSourceParserStream } from "eventsource-parser/stream";`.
 
-import { nodeUrlParse, nodeUrlSet } from "./url-host.mjs";
+import { nodeRequestHref, nodeUrlParse, nodeUrlSet } from "./url-host.mjs";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -59,6 +59,7 @@ function createHost(context) {
       return parts === null ? null : realm.Array.from(parts);
     },
     urlSet: (href, which, value) => realm.Array.from(nodeUrlSet(href, which, value)),
+    requestHref: nodeRequestHref,
     utf8Encode: (text) => new realm.Uint8Array(Buffer.from(text, "utf8")),
     utf8Decode(bytes, fatal) {
       try {

@@ -217,6 +217,7 @@ function createContext() {
     randomBytes: (n) => new realm.Uint8Array(nodeCrypto.randomBytes(n)),
     urlParse: () => null,
     urlSet: () => null,
+    requestHref: () => null,
     utf8Encode: (s) => new realm.Uint8Array(Buffer.from(s, "utf8")),
     utf8Decode: (b, fatal) => new TextDecoder("utf-8", { fatal, ignoreBOM: true }).decode(b),
     log: (level, message) => logs.push([level, message]),

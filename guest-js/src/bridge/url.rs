@@ -10,6 +10,7 @@ use url::{quirks, Url};
 pub fn register<'js>(ctx: &Ctx<'js>, pbs: &Object<'js>) -> Result<()> {
     pbs.set("urlParse", Function::new(ctx.clone(), parse)?)?;
     pbs.set("urlSet", Function::new(ctx.clone(), set)?)?;
+    pbs.set("requestHref", Function::new(ctx.clone(), request_href)?)?;
     Ok(())
 }
 
@@ -45,6 +46,18 @@ fn parse<'js>(ctx: Ctx<'js>, input: String, base: Opt<Option<String>>) -> Result
     };
     match parsed {
         Ok(url) => parts(&ctx, &url),
+        Err(_) => Ok(Value::new_null(ctx)),
+    }
+}
+
+/// The href of a `Request`'s URL: `null` when `input` is not a valid URL,
+/// `false` when it has credentials (which a Request refuses).
+fn request_href<'js>(ctx: Ctx<'js>, input: String) -> Result<Value<'js>> {
+    match Url::parse(&input) {
+        Ok(url) if url.username().is_empty() && url.password().is_none() => {
+            Ok(javy::quickjs::String::from_str(ctx, quirks::href(&url))?.into_value())
+        }
+        Ok(_) => Ok(Value::new_bool(ctx, false)),
         Err(_) => Ok(Value::new_null(ctx)),
     }
 }

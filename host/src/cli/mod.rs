@@ -132,8 +132,10 @@ fn init_logging(
         .finish(std::io::stderr());
     let filter = tracing_subscriber::EnvFilter::try_from_env("PBS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a terminal: a log file or a collector gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(writer);
     let _ = match format {
         crate::telemetry::LogFormat::Text => builder.try_init(),

@@ -285,6 +285,7 @@ pub fn release_memory() {
 
 fn engine_config(limits: &Limits) -> Config {
     let mut config = Config::new();
+    config.profiler(profiler());
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     config.consume_fuel(limits.fuel.is_some());
@@ -306,6 +307,17 @@ fn engine_config(limits: &Limits) -> Config {
         .pagemap_scan(Enabled::Auto);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     config
+}
+
+/// `PBS_PROFILER=perfmap` (or `jitdump`) names the guests' compiled
+/// functions for `perf` (`/tmp/perf-PID.map`), as `wasmtime --profile`
+/// does; off by default.
+fn profiler() -> wasmtime::ProfilingStrategy {
+    match std::env::var("PBS_PROFILER").as_deref() {
+        Ok("perfmap") => wasmtime::ProfilingStrategy::PerfMap,
+        Ok("jitdump") => wasmtime::ProfilingStrategy::JitDump,
+        _ => wasmtime::ProfilingStrategy::None,
+    }
 }
 
 /// One thread advances the epoch for every store of the engine.
