@@ -29,13 +29,14 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 "$PBS" build tests/js/src/hello.ts -o "$WORK/js-hello.wasm" >/dev/null
 
-declare -A URLS
+declare -A URLS PIDOF
 ORDER=()
 port=18300
 serve() { # name, command...
   local name=$1; shift
   port=$((port + 1))
   "$@" --addr 127.0.0.1:$port >/dev/null 2>&1 & PIDS+=($!)
+  PIDOF[$name]=$!
   wait_up http://127.0.0.1:$port/
   URLS[$name]=http://127.0.0.1:$port/
   ORDER+=("$name")
@@ -62,4 +63,17 @@ for c in 1 32; do
   [ -n "$WASMTIME" ] && ratio rust:pbs-reuse rust:wasmtime-reuse "$c"
   ratio js:pbs-reuse js:pbs "$c"
   ratio js:pbs-reuse rust:pbs-reuse "$c"
+done
+
+# Page faults per request (minor faults of the server process over a 3 s
+# run at c=1, divided by the requests served): what a fresh instance's
+# copy-on-write pages cost, and what reuse saves.
+echo
+printf "%-20s %14s %10s\n" server "faults/request" requests
+for name in "${ORDER[@]}"; do
+  pid=${PIDOF[$name]}
+  before=$(awk '{print $10}' /proc/$pid/stat)
+  n=$(wrk -t1 -c1 -d3s "${URLS[$name]}" | awk '/requests in/ {print $1}')
+  after=$(awk '{print $10}' /proc/$pid/stat)
+  awk -v a="$before" -v b="$after" -v n="$n" -v s="$name" 'BEGIN{ printf "%-20s %14.1f %10d\n", s, (b-a)/n, n }'
 done

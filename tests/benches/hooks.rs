@@ -2,7 +2,8 @@
 //! PostgreSQL without hooks, with a JS before-hook (`touch`, which returns
 //! the record with one field set), and with that plus an after-hook that
 //! writes an audit record (`auditNote`) — `tests/js/src/hooks.ts`, each
-//! hook a fresh instance of the function's snapshot.
+//! hook a fresh instance of the function's snapshot, then the same with the
+//! function deployed with instance reuse (`?reuse=`).
 //!
 //! ```sh
 //! cargo bench -p pbs-tests --bench hooks
@@ -46,20 +47,36 @@ async fn bench(backend: Backend, creates: u64) {
     ] {
         admin(&host, reqwest::Method::POST, "/api/collections", def).await;
     }
-    let resp = host.deploy("hooks", js::build("hooks.ts").await).await;
-    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let bundle = js::build("hooks.ts").await;
     let sets = [
-        ("no hooks", json!([])),
-        ("a before-hook", json!([hook("before_create", "touch")])),
+        ("no hooks", "", json!([])),
+        ("a before-hook", "", json!([hook("before_create", "touch")])),
         (
             "before- + after-hook",
+            "",
+            json!([
+                hook("before_create", "touch"),
+                hook("after_create", "auditNote")
+            ]),
+        ),
+        // The same, the function deployed with instance reuse.
+        (
+            "a before-hook, reuse",
+            "?reuse=100000",
+            json!([hook("before_create", "touch")]),
+        ),
+        (
+            "before- + after, reuse",
+            "?reuse=100000",
             json!([
                 hook("before_create", "touch"),
                 hook("after_create", "auditNote")
             ]),
         ),
     ];
-    for (label, hooks) in sets {
+    for (label, deploy, hooks) in sets {
+        let resp = host.deploy_with("hooks", bundle.clone(), deploy).await;
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
         admin(
             &host,
             reqwest::Method::PUT,

@@ -13,7 +13,7 @@ mod registry;
 pub mod versions;
 
 pub use check::{inspect, js_serves_http, Checked, DeployError, Trigger};
-pub use registry::{Deployed, FunctionInfo, Registry, Settings, Version, WarmProxy};
+pub use registry::{Deployed, FunctionInfo, Registry, Settings, Version, WarmInstance};
 
 /// Function names: lowercase letters, digits, `-` and `_`; 1 to 63
 /// characters; not starting with `_` (reserved for the host's own routes).

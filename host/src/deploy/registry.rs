@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, RwLock};
 use wasmtime::component::{Component, InstancePre};
-use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 /// A compiled version, shared by every function that serves it.
 pub struct Version {
@@ -50,13 +50,13 @@ impl From<Checked> for Version {
 pub struct Settings {
     /// The function's own outbound allowlist entries.
     pub allowed_hosts: Vec<String>,
-    /// Requests one instance may serve in turn (HTTP); 0 or 1: a fresh
-    /// instance per request, the default ([`crate::engine::warm`]).
+    /// Invocations one instance may serve in turn; 0 or 1: a fresh
+    /// instance for each, the default ([`crate::engine::warm`]).
     pub reuse: u32,
 }
 
-/// An HTTP instance kept for the next request of a function with reuse on.
-pub type WarmProxy = (wasmtime::Store<Invocation>, Proxy);
+/// An instance kept for the next invocation of a function with reuse on.
+pub type WarmInstance = (wasmtime::Store<Invocation>, wasmtime::component::Instance);
 
 /// What a function name serves now.
 pub struct Deployed {
@@ -70,8 +70,8 @@ pub struct Deployed {
     /// Its outbound policy (host-wide + own list); each invocation gets a
     /// copy with a fresh request budget.
     pub outbound: OutboundPolicy,
-    /// Idle HTTP instances of this version, when it is deployed with reuse.
-    pub warm: Option<Arc<crate::engine::warm::WarmPool<WarmProxy>>>,
+    /// Idle instances of this version, when it is deployed with reuse.
+    pub warm: Option<Arc<crate::engine::warm::WarmPool<WarmInstance>>>,
 }
 
 impl Deployed {

@@ -111,6 +111,14 @@ impl Invocation {
         self.set_outbound(outbound);
     }
 
+    /// Lets go of what only the invocation that ended needed, before the
+    /// instance waits for its next one: a before-hook's transaction (which
+    /// must not be held open by an idle instance) and the secrets read.
+    pub fn end(&mut self) {
+        self.hook = Default::default();
+        self.secrets = SecretsCtx::default();
+    }
+
     /// Sets the outbound policy, giving it this invocation's access to
     /// secrets (for `{{secret:NAME}}` placeholders).
     pub fn set_outbound(&mut self, outbound: OutboundPolicy) {

@@ -1,9 +1,10 @@
 //! Opt-in instance reuse ("warm" instances): a function deployed with
-//! `reuse: N` keeps an instance after a request that ended well, and the
-//! next request of the same function version runs in it, up to N requests
-//! in turn — Cloudflare Workers' isolate reuse, `wasmtime serve
-//! --max-instance-reuse-count`. Globals persist between those requests;
-//! limits (time, fuel, outbound budget), telemetry and logs are per request.
+//! `reuse: N` keeps an instance after an invocation that ended well, and the
+//! next invocation of the same function version (an HTTP request, a record
+//! hook, a job or a cron tick) runs in it, up to N in turn — Cloudflare
+//! Workers' isolate reuse, `wasmtime serve --max-instance-reuse-count`.
+//! Globals persist between those invocations; limits (time, fuel, outbound
+//! budget), telemetry and logs are per invocation.
 //!
 //! Why the boundaries hold:
 //! - A pool belongs to one `Deployed` (one function, one version, one

@@ -61,7 +61,7 @@ pub struct FunctionSpec {
     /// Hosts the function may call (`api.openai.com`, `*.example.com`, …).
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
-    /// Requests one instance may serve in turn (HTTP), its globals
+    /// Invocations one instance may serve in turn, its globals
     /// persisting between them like a Cloudflare Worker's isolate; 0 (the
     /// default): a fresh instance per request.
     #[serde(default)]

@@ -14,13 +14,15 @@
 
 use crate::caps::http_out::OutboundPolicy;
 use crate::deploy::handlers::{cron, job};
-use crate::deploy::{Registry, Version};
+use crate::deploy::{Registry, Version, WarmInstance};
+use crate::engine::warm::WarmPool;
 use crate::engine::{Deadline, Invocation, Runtime};
 use crate::telemetry::{Scope, Start};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
+use wasmtime::component::Instance;
 use wasmtime::{Store, Trap};
 
 pub use cron::exports::pb::serverless::cron_handler::Tick;
@@ -38,6 +40,9 @@ pub struct Target {
     pub function: Arc<str>,
     pub version: Arc<Version>,
     pub outbound: OutboundPolicy,
+    /// The idle instances of that version, when it is the one deployed and
+    /// it is deployed with reuse ([`crate::engine::warm`]).
+    pub warm: Option<Arc<WarmPool<WarmInstance>>>,
 }
 
 impl Target {
@@ -48,14 +53,21 @@ impl Target {
         function: &str,
         version: Arc<Version>,
     ) -> anyhow::Result<Target> {
-        let outbound = match registry.get(function) {
+        let deployed = registry.get(function);
+        let outbound = match &deployed {
             Some(d) => d.outbound.clone(),
             None => registry.runtime().outbound_policy(&[])?,
         };
+        // A job pinned to an older version runs fresh: the pool is the
+        // deployed version's.
+        let warm = deployed
+            .filter(|d| d.version.hash == version.hash)
+            .and_then(|d| d.warm.clone());
         Ok(Target {
             function: function.into(),
             version,
             outbound,
+            warm,
         })
     }
 }
@@ -91,7 +103,7 @@ pub async fn call_job(
     limit: Duration,
     start: Start,
 ) -> Result<HandlerResult, CallError> {
-    let pre = job::JobExportsPre::new(target.version.pre.clone()).map_err(|e| {
+    job::JobExportsPre::new(target.version.pre.clone()).map_err(|e| {
         CallError::NoHandler(format!(
             "function `{}` (version {}) does not export `pb:serverless/job-handler`: {e}",
             target.function,
@@ -106,10 +118,9 @@ pub async fn call_job(
         "job",
         start,
         handler_error,
-        move |store| {
+        move |store, instance| {
             Box::pin(async move {
-                let exports = pre.instantiate_async(&mut *store).await?;
-                exports
+                job::JobExports::new(&mut *store, &instance)?
                     .pb_serverless_job_handler()
                     .call_run(&mut *store, &job)
                     .await
@@ -127,7 +138,7 @@ pub async fn call_cron(
     limit: Duration,
     start: Start,
 ) -> Result<HandlerResult, CallError> {
-    let pre = cron::CronExportsPre::new(target.version.pre.clone()).map_err(|e| {
+    cron::CronExportsPre::new(target.version.pre.clone()).map_err(|e| {
         CallError::NoHandler(format!(
             "function `{}` (version {}) does not export `pb:serverless/cron-handler`: {e}",
             target.function,
@@ -142,10 +153,9 @@ pub async fn call_cron(
         "cron",
         start,
         handler_error,
-        move |store| {
+        move |store, instance| {
             Box::pin(async move {
-                let exports = pre.instantiate_async(&mut *store).await?;
-                exports
+                cron::CronExports::new(&mut *store, &instance)?
                     .pb_serverless_cron_handler()
                     .call_run(&mut *store, &tick)
                     .await
@@ -162,8 +172,9 @@ fn handler_error(r: &HandlerResult) -> Option<String> {
     r.as_ref().err().cloned()
 }
 
-/// Runs `f` on a fresh store for `target`, under the limits, and sorts
-/// what went wrong. `start` places the invocation in a trace (its function
+/// Runs `f` on an instance of `target` (a fresh one, or one kept for reuse),
+/// under the limits, and sorts what went wrong; an instance that ended well
+/// goes back to the pool when the function is deployed with reuse. `start` places the invocation in a trace (its function
 /// and version are `target`'s); `failed` says whether an answer is the
 /// handler's own error.
 pub async fn call<R, F>(
@@ -176,7 +187,7 @@ pub async fn call<R, F>(
     f: F,
 ) -> Result<R, CallError>
 where
-    F: for<'a> FnOnce(&'a mut Store<Invocation>) -> Call<'a, R>,
+    F: for<'a> FnOnce(&'a mut Store<Invocation>, Instance) -> Call<'a, R>,
 {
     let deadline = Arc::new(Deadline::after(limit));
     let scope = Scope::new(
@@ -187,13 +198,30 @@ where
             ..start
         },
     );
-    let mut store = runtime.new_store_in(scope.clone(), deadline.clone());
-    {
-        let data = store.data_mut();
-        data.trace.source_map = target.version.source_map.clone();
-        data.set_outbound(target.outbound.for_invocation(target.function.clone()));
-    }
-    let run = crate::telemetry::scope::Timed::new(&scope.ledger, f(&mut store));
+    let (mut store, reused, served) = match target.warm.as_ref().and_then(|w| w.take()) {
+        Some(((mut store, instance), served)) => {
+            runtime.reuse_store(&mut store, scope.clone(), deadline.clone());
+            (store, Some(instance), served)
+        }
+        None => {
+            let mut store = runtime.new_store_in(scope.clone(), deadline.clone());
+            store.data_mut().trace.source_map = target.version.source_map.clone();
+            (store, None, 0)
+        }
+    };
+    store
+        .data_mut()
+        .set_outbound(target.outbound.for_invocation(target.function.clone()));
+    let pre = target.version.pre.clone();
+    let run = async {
+        let instance = match reused {
+            Some(instance) => instance,
+            None => pre.instantiate_async(&mut store).await?,
+        };
+        let answer = f(&mut store, instance).await?;
+        Ok((answer, instance))
+    };
+    let run = crate::telemetry::scope::Timed::new(&scope.ledger, run);
     let result = match tokio::time::timeout(limit + HOST_GRACE, run).await {
         Ok(r) => r,
         Err(_) => {
@@ -205,10 +233,15 @@ where
     };
     let fuel = runtime.limits().fuel;
     let error = match result {
-        Ok(r) => {
+        Ok((r, instance)) => {
             match failed(&r) {
                 None => crate::engine::ran(&store, fuel, "ok", None),
                 Some(e) => crate::engine::ran(&store, fuel, "error", Some(&e)),
+            }
+            // The handler's own error leaves the instance in good order.
+            if let Some(warm) = &target.warm {
+                store.data_mut().end();
+                warm.put((store, instance), served + 1);
             }
             return Ok(r);
         }

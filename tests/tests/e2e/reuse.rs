@@ -150,8 +150,51 @@ async fn logs_and_redaction_stay_per_request(backend: Backend) {
     );
 }
 
+async fn hooks_of_the_deployed_version_reuse_instances_too(backend: Backend) {
+    use crate::records::{admin, create_collection, create_record};
+    let host = TestHost::start(backend).await;
+    host.deploy_js_with("warm", "reuse.ts", "?reuse=100").await;
+    host.deploy_js("cold", "reuse.ts").await;
+    let mut hooks = Vec::new();
+    for (collection, function) in [("warm_notes", "warm"), ("cold_notes", "cold")] {
+        create_collection(
+            &host,
+            serde_json::json!({"name": collection, "fields": [{"name": "n", "type": "number"}]}),
+        )
+        .await;
+        hooks.push(serde_json::json!({
+            "collection": collection, "event": "before_create", "function": function, "func": "stamp"
+        }));
+    }
+    admin(
+        &host,
+        reqwest::Method::PUT,
+        "/api/pb_serverless/_admin/hooks",
+        Some(serde_json::json!({ "hooks": hooks })),
+        200,
+    )
+    .await;
+    let stamps = |collection: &'static str| {
+        let host = &host;
+        async move {
+            let mut seen = Vec::new();
+            for _ in 0..3 {
+                let record = create_record(host, collection, serde_json::json!({})).await;
+                seen.push(record["n"].as_u64().expect("stamped"));
+            }
+            seen
+        }
+    };
+    // The hook's instance is back in the pool before the write answers.
+    assert_eq!(stamps("warm_notes").await, [1, 2, 3]);
+    assert_eq!(stamps("cold_notes").await, [1, 1, 1], "fresh by default");
+    // An HTTP request of the same version may take the same instance.
+    assert_eq!(counts(&host, "warm", 1).await, [4]);
+}
+
 on_both_backends!(
     one_instance_serves_n_requests_in_turn,
+    hooks_of_the_deployed_version_reuse_instances_too,
     nothing_crosses_versions_or_functions,
     a_timeout_or_a_memory_limit_retires_the_instance,
     logs_and_redaction_stay_per_request,

@@ -9,7 +9,7 @@
 //! so what the hook reads and writes through `pb:data` happens inside it.
 
 use crate::caps::data::hooks::{self, Call, Event, Origin, Outcome, RunFuture};
-use crate::deploy::handlers::hook;
+use crate::deploy::handlers::hook::{self, HookExports};
 use crate::deploy::Registry;
 use crate::triggers::invoke_export::{self, CallError, Target};
 use hook::exports::pb::serverless::hook_handler::{self as wit, Context};
@@ -48,7 +48,7 @@ async fn run(registry: &Arc<Registry>, call: Call) -> Result<Outcome, String> {
         .ok_or_else(|| format!("function `{}` is not deployed", b.function))?;
     let target =
         Target::new(registry, &b.function, deployed.version.clone()).map_err(|e| e.to_string())?;
-    let pre = hook::HookExportsPre::new(target.version.pre.clone()).map_err(|e| {
+    hook::HookExportsPre::new(target.version.pre.clone()).map_err(|e| {
         format!(
             "function `{}` does not export `pb:serverless/hook-handler`: {e}",
             b.function
@@ -104,11 +104,10 @@ async fn run(registry: &Arc<Registry>, call: Call) -> Result<Outcome, String> {
         "hook",
         start,
         |_| None,
-        move |store| {
+        move |store, instance| {
             store.data_mut().hook = origin;
             Box::pin(async move {
-                let exports = pre.instantiate_async(&mut *store).await?;
-                exports
+                HookExports::new(&mut *store, &instance)?
                     .pb_serverless_hook_handler()
                     .call_handle(&mut *store, &ctx)
                     .await

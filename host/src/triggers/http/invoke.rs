@@ -20,6 +20,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use wasmtime::Trap;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::Proxy;
 use wasmtime_wasi_http::WasiHttpView;
 
 /// Extra time past the headers deadline before the host gives up on a guest
@@ -111,9 +112,9 @@ pub async fn http(
     );
     let warm = deployed.warm.clone();
     let (mut store, reused, served) = match warm.as_ref().and_then(|w| w.take()) {
-        Some(((mut store, proxy), served)) => {
+        Some(((mut store, instance), served)) => {
             runtime.reuse_store(&mut store, scope.clone(), deadline.clone());
-            (store, Some(proxy), served)
+            (store, Some(instance), served)
         }
         None => {
             let mut store = runtime.new_store_in(scope.clone(), deadline.clone());
@@ -144,15 +145,15 @@ pub async fn http(
         // The slot is held for as long as the instance lives.
         let _slot = slot;
         let run = async {
-            let proxy = match reused {
-                Some(proxy) => proxy,
-                None => pre.instantiate_async(&mut store).await?,
+            let instance = match reused {
+                Some(instance) => instance,
+                None => pre.instance_pre().instantiate_async(&mut store).await?,
             };
-            proxy
+            Proxy::new(&mut store, &instance)?
                 .wasi_http_incoming_handler()
                 .call_handle(&mut store, req, out)
                 .await?;
-            Ok(proxy)
+            Ok(instance)
         };
         let run = crate::telemetry::scope::Timed::new(&ledger_scope.ledger, run);
         let result = match tokio::time::timeout(hard_limit, run).await {
@@ -193,10 +194,11 @@ pub async fn http(
             }
         }
         match result {
-            Ok(proxy) => {
+            Ok(instance) => {
                 // Only an instance whose request ended well serves another.
                 if let Some(warm) = warm.filter(|_| memory.is_none()) {
-                    warm.put((store, proxy), served + 1);
+                    store.data_mut().end();
+                    warm.put((store, instance), served + 1);
                 }
                 (Ok(()), memory)
             }

@@ -1,3 +1,3 @@
--- Requests one instance of a function may serve in turn (HTTP); 0: a fresh
--- instance per request (the default). See engine/warm.rs.
+-- Invocations one instance of a function may serve in turn; 0: a fresh
+-- instance for each (the default). See engine/warm.rs.
 ALTER TABLE pbs_functions ADD COLUMN reuse INTEGER NOT NULL DEFAULT 0;
