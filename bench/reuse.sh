@@ -4,7 +4,10 @@
 # --reuse N`, a function's `reuse` in the manifest), side by side with
 # `wasmtime serve` and its `--max-instance-reuse-count` when a `wasmtime`
 # binary is on PATH (or WASMTIME=path). Rust hello (tests/guests/hello) and
-# the JS hello (tests/js/src/hello.ts); wrk at concurrency 1 and 32.
+# the JS hello (tests/js/src/hello.ts); wrk at concurrency 1 and 32. pbs
+# runs with PBS_LOG=info,pbs::invocation=warn (no line per successful
+# invocation: `wasmtime serve` writes none either); PBS_LOG=info puts them
+# back.
 #
 #   bash bench/reuse.sh            # 10 s per run
 #   DURATION=5 REUSE=100000 bash bench/reuse.sh
@@ -15,6 +18,7 @@ DURATION=${DURATION:-10}
 THREADS=${THREADS:-2}
 REUSE=${REUSE:-100000}
 WASMTIME=${WASMTIME:-$(command -v wasmtime || true)}
+export PBS_LOG=${PBS_LOG:-info,pbs::invocation=warn}
 bash scripts/setup.sh --bench >/dev/null
 
 echo "==> building (release)"
