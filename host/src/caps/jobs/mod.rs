@@ -268,6 +268,9 @@ impl JobsView<'_> {
         };
         let obs = self.obs;
         let mut traced = obs.call("pb.jobs.enqueue-in", crate::telemetry::CallKind::Jobs);
+        if let Err(e) = failure::budget(&traced)? {
+            return Ok(Err(failure::refused(traced, e)));
+        }
         traced.attr_str("pb.job.name", &name);
         let mut guard = tx.lock().await;
         let conn = match guard.conn() {
@@ -516,6 +519,9 @@ impl Host for JobsView<'_> {
         };
         let obs = self.obs;
         let mut traced = obs.call("pb.jobs.enqueue", crate::telemetry::CallKind::Jobs);
+        if let Err(e) = failure::budget(&traced)? {
+            return Ok(Err(failure::refused(traced, e)));
+        }
         traced.attr_str("pb.job.name", &name);
         let call = async {
             let job = prepare(
