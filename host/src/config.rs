@@ -21,8 +21,8 @@ pub const DEFAULT_MAX_PER_FUNCTION: u32 = 500;
 /// [`crate::telemetry::Scope::call`]). The first call past it gets the
 /// interface's `quota` error (`denied` for `pb:secrets`, which has no
 /// `quota`), and a call after that stops the guest. Cloudflare Workers
-/// allow 1,000 KV operations and 1,000 subrequests (50 on the free plan)
-/// per invocation; an agent's handler that reads a conversation, a few
+/// allow 1,000 KV operations per invocation and 50 (free plan) or 10,000
+/// (paid) subrequests; an agent's handler that reads a conversation, a few
 /// records and some state makes tens to hundreds. 100,000 leaves room for
 /// batch jobs that walk a large collection page by page, and stops a
 /// runaway loop in seconds instead of the full timeout.
