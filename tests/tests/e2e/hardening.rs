@@ -148,6 +148,13 @@ async fn a_host_call_flood_is_stopped_by_the_budget(backend: Backend) {
     .await;
     assert_eq!(status, 500, "{body}");
     assert!(message(&body).contains("trapped"), "{body}");
+    // The function's log says why.
+    let (_, logs) = host.admin_get("logs?function=flood").await;
+    assert!(
+        logs.to_string()
+            .contains("went on calling the host after its budget"),
+        "{logs}"
+    );
     println!(
         "host-call flood [{backend:?}] Rust pb:kv ignoring the refusal: stopped (500) after {:.0} ms",
         started.elapsed().as_secs_f64() * 1e3
