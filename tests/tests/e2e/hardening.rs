@@ -418,6 +418,32 @@ async fn unbounded_recursion_is_a_500() {
                 took.as_secs_f64() * 1e3
             );
         }
+        // What the function's log says stopped it.
+        let (_, logs) = host.admin_get(&format!("logs?function={name}")).await;
+        let reason = logs["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l["fields"]["error"].as_str().or(l["error"].as_str()))
+            .next_back()
+            .unwrap_or_else(|| panic!("no error in the log of {name}: {logs}"))
+            .to_string();
+        // wasmtime's call-stack limit, QuickJS's own check, or (a Rust
+        // guest's shadow stack, which sits below its data in linear memory
+        // and grows down) an access below address 0.
+        let cause = [
+            "call stack exhausted",
+            "stack overflow",
+            "Maximum call stack",
+            "out of bounds memory access",
+        ]
+        .into_iter()
+        .find(|c| reason.contains(c));
+        assert!(cause.is_some(), "{lang}: {reason}");
+        println!(
+            "unbounded recursion {lang}: the log says {:?}",
+            cause.unwrap()
+        );
     }
     let (status, body) = call(&host, "deep-js", "/ok").await;
     assert_eq!((status, body.as_str()), (200, "fine"));
