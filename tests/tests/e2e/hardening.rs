@@ -450,6 +450,65 @@ async fn unbounded_recursion_is_a_500() {
     assert_eq!(instances_back_to_zero(&host).await, 0.0);
 }
 
+/// This process's resident memory, in bytes (Linux).
+fn rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map(|kib| kib * 1024)
+        .unwrap_or(0)
+}
+
+/// Bound: an instance holds at most 10,000 resource handles
+/// (`MAX_RESOURCES`); the guest asking for more is stopped (500), the
+/// instances in use go back to 0, and after many such floods the host's
+/// memory is back near its baseline (asserted within 64 MiB in the full
+/// run, which runs alone; printed either way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resource_handle_flood_hits_the_table_limit() {
+    let host = TestHost::start(Backend::Sqlite).await;
+    host.deploy_ok("handles", guests::HOSTILE_CALLS).await;
+    // Within the limit: every handle is given.
+    let (status, body) = call(&host, "handles", "?mode=handles&n=9000").await;
+    assert_eq!((status, field(&body, "opened")), (200, "9000"), "{body}");
+    let repeats = scaled(10, 100);
+    // Warm up (the first flood's allocations are kept by the allocator).
+    let (status, body) = call(&host, "handles", "?mode=handles&n=1000000").await;
+    assert_eq!(status, 500, "{body}");
+    let before = rss();
+    let started = Instant::now();
+    for _ in 0..repeats {
+        let (status, body) = call(&host, "handles", "?mode=handles&n=1000000").await;
+        assert_eq!(status, 500, "{body}");
+    }
+    let took = started.elapsed();
+    let after = rss();
+    let (_, logs) = host.admin_get("logs?function=handles").await;
+    assert!(
+        logs.to_string().contains("resource table has no free keys"),
+        "{logs}"
+    );
+    assert_eq!(instances_back_to_zero(&host).await, 0.0);
+    let (status, body) = call(&host, "handles", "?mode=handles&n=10").await;
+    assert_eq!((status, field(&body, "opened")), (200, "10"), "{body}");
+    let grew = after as i64 - before as i64;
+    if full() {
+        assert!(grew < 64 << 20, "RSS grew by {grew} bytes");
+    }
+    println!(
+        "resource-handle flood: 9,000 handles given; {repeats} invocations asking 10^6 each \
+         stopped at the 10,000-handle table (500) in {:.0} ms each; RSS {:.0} → {:.0} MiB \
+         ({:+.1} MiB); 0 instances in use after",
+        took.as_secs_f64() * 1e3 / repeats as f64,
+        before as f64 / 1048576.0,
+        after as f64 / 1048576.0,
+        grew as f64 / 1048576.0
+    );
+}
+
 /// Bound: a canary tenant A leaves in linear memory (4,096 copies) and in
 /// JS globals is found 0 times by later instances of tenant B, nor by A's
 /// own next instances (every invocation is a fresh instance).

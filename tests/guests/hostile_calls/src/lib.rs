@@ -12,6 +12,7 @@
 //! - `fill&n=N`: N keys `k0000000…` set; `list&limit=N`: one `list-keys`
 //!   page (`keys=`, `more=`); `page&per_page=N`: one `get-list` page of
 //!   collection `items`.
+//! - `handles&n=N`: N `kv.open` handles, all kept (`opened=`).
 //! - `recurse`: recursion without end.
 //! - `canary&token=HEX&write`: leaves 4096 copies of the token's bytes
 //!   (XOR 0xA5, so the query's own text never matches) in linear memory and
@@ -163,6 +164,19 @@ fn page(query: &str) -> String {
     }
 }
 
+/// Opens `n` kv buckets and keeps every handle.
+fn handles(query: &str) -> String {
+    let n = number(query, "n");
+    let mut kept = Vec::new();
+    for i in 0..n {
+        match kv::open(None) {
+            Ok(b) => kept.push(b),
+            Err(e) => return format!("opened={i}\nrefused={e:?}\n"),
+        }
+    }
+    format!("opened={}\n", kept.len())
+}
+
 #[inline(never)]
 fn down(n: u64) -> u64 {
     let frame = core::hint::black_box([n; 16]);
@@ -234,6 +248,7 @@ impl Guest for Hostile {
             "fill" => fill(&query),
             "list" => list(&query),
             "page" => page(&query),
+            "handles" => handles(&query),
             "recurse" => format!("depth={}\n", down(0)),
             "canary" => canary(&query),
             other => format!("error=unknown mode {other:?}\n"),
