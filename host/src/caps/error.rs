@@ -110,12 +110,31 @@ pub fn budget<E: WitError>(call: &crate::telemetry::Call<'_>) -> wasmtime::Resul
     match call.budget() {
         Budget::Within => Ok(Ok(())),
         Budget::Spent { limit } => Ok(Err(E::quota(Budget::message(limit)))),
-        Budget::Overrun { limit } => Err(wasmtime::Error::msg(format!(
-            "the function went on calling the host after its budget of {limit} pb host calls \
-             per invocation was spent (--max-host-calls); stopped"
-        ))),
+        Budget::Overrun { limit } => Err(wasmtime::Error::new(HostCallsExhausted { limit })),
     }
 }
+
+/// The trap of a guest that called the host again after its host-call
+/// budget refused it ([`budget`]); a trigger can find it with
+/// `error.downcast_ref::<HostCallsExhausted>()` to answer with its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostCallsExhausted {
+    /// The budget: `pb:*` host calls per invocation.
+    pub limit: u64,
+}
+
+impl std::fmt::Display for HostCallsExhausted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the function went on calling the host after its budget of {} pb host calls per \
+             invocation was spent (--max-host-calls); stopped",
+            self.limit
+        )
+    }
+}
+
+impl std::error::Error for HostCallsExhausted {}
 
 /// Ends `call` refused by the host-call budget, with the error the guest
 /// gets. Use as
