@@ -182,6 +182,26 @@ async fn a_host_call_flood_is_stopped_by_the_budget(backend: Backend) {
         (200, "none"),
         "{body}"
     );
+    // Also when one instance serves request after request (reuse): every
+    // request starts with the whole budget.
+    let resp = host
+        .deploy_with(
+            "flood-reused",
+            guests::bytes(guests::HOSTILE_CALLS),
+            "?reuse=10",
+        )
+        .await;
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    for _ in 0..3 {
+        let (status, body) = call(
+            &host,
+            "flood-reused",
+            &format!("?mode=flood&op=kv&n={asked}"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(field(&body, "refused_at"), budget.to_string(), "{body}");
+    }
 }
 
 /// Bound: a host-call argument is copied out of the guest's linear memory,
