@@ -16,6 +16,17 @@ pub const DEFAULT_MAX_INSTANCES: u32 = 1000;
 /// Instances of one function alive at once; past this, its requests get
 /// 503 while other functions keep their share of the pool.
 pub const DEFAULT_MAX_PER_FUNCTION: u32 = 500;
+/// `pb:*` host calls one invocation may make (`pb:data`, `pb:kv`,
+/// `pb:files`, `pb:jobs`, `pb:secrets`; counted in the invocation's ledger,
+/// [`crate::telemetry::Scope::call`]). The first call past it gets the
+/// interface's `quota` error (`denied` for `pb:secrets`, which has no
+/// `quota`), and a call after that stops the guest. Cloudflare Workers
+/// allow 1,000 KV operations per invocation and 50 (free plan) or 10,000
+/// (paid) subrequests; an agent's handler that reads a conversation, a few
+/// records and some state makes tens to hundreds. 100,000 leaves room for
+/// batch jobs that walk a large collection page by page, and stops a
+/// runaway loop in seconds instead of the full timeout.
+pub const DEFAULT_MAX_HOST_CALLS: u64 = 100_000;
 /// Largest component accepted by deploy.
 pub const DEFAULT_MAX_COMPONENT_SIZE: usize = 64 << 20;
 /// Memory all instances together may hold, when the machine's memory
@@ -89,6 +100,8 @@ pub struct Limits {
     pub max_reuse: u32,
     /// Idle instances kept for reuse on the whole host.
     pub max_warm: u32,
+    /// `pb:*` host calls per invocation ([`DEFAULT_MAX_HOST_CALLS`]).
+    pub max_host_calls: u64,
 }
 
 impl Default for Limits {
@@ -103,6 +116,7 @@ impl Default for Limits {
             memory_budget: default_memory_budget(),
             max_reuse: crate::engine::warm::DEFAULT_MAX_REUSE,
             max_warm: crate::engine::warm::DEFAULT_MAX_WARM,
+            max_host_calls: DEFAULT_MAX_HOST_CALLS,
         }
     }
 }

@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// Idle instances kept for reuse, host-wide.
     #[arg(long, default_value_t = crate::engine::warm::DEFAULT_MAX_WARM)]
     max_warm: u32,
+    /// `pb:*` host calls (pb.kv.get, pb.data …) one invocation may make; the
+    /// first call past it gets a `quota` error, a later one stops the guest.
+    #[arg(long, default_value_t = crate::config::DEFAULT_MAX_HOST_CALLS)]
+    max_host_calls: u64,
     /// Linear memory all instances together may hold, in MiB (default: half of the machine's).
     #[arg(long)]
     memory_budget_mb: Option<u64>,
@@ -143,6 +147,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(crate::config::default_memory_budget),
             max_reuse: args.max_reuse,
             max_warm: args.max_warm,
+            max_host_calls: args.max_host_calls,
         },
         allowed_hosts: args.allow_hosts,
         secrets: SecretsConfig {

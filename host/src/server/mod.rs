@@ -45,6 +45,7 @@ impl Server {
     pub async fn start(config: HostConfig) -> anyhow::Result<Server> {
         let runtime = Runtime::new(config.limits, config.allowed_hosts.clone())?;
         let telemetry = crate::telemetry::Telemetry::new(config.telemetry.clone());
+        telemetry.set_max_host_calls(config.limits.max_host_calls);
         runtime.set_telemetry(telemetry.clone());
         let (target, registry, admin_token) = match &config.mode {
             Mode::Single { component, reuse } => {

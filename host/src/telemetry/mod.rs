@@ -24,7 +24,9 @@ pub mod usage;
 
 pub use config::{LogFormat, TelemetryConfig};
 pub use logs::{Level, LogRecord, Logs};
-pub use scope::{current_traceparent, Call, CallKind, Ledger, Scope, ServerSpan, Start, Trigger};
+pub use scope::{
+    current_traceparent, Budget, Call, CallKind, Ledger, Scope, ServerSpan, Start, Trigger,
+};
 
 use opentelemetry::trace::{SpanContext, TraceContextExt};
 use opentelemetry::Context;
@@ -46,6 +48,8 @@ struct Inner {
     usage: usage::Usage,
     /// Invocations alive now (instances in use).
     live: Arc<AtomicI64>,
+    /// `pb:*` host calls one invocation may make ([`Scope::call`]).
+    max_host_calls: std::sync::atomic::AtomicU64,
 }
 
 impl Default for Telemetry {
@@ -81,8 +85,20 @@ impl Telemetry {
                 metrics,
                 config,
                 live,
+                max_host_calls: crate::config::DEFAULT_MAX_HOST_CALLS.into(),
             }),
         }
+    }
+
+    /// Sets the `pb:*` host calls one invocation may make (the host's
+    /// [`crate::config::Limits::max_host_calls`]); invocations started
+    /// after this get it.
+    pub fn set_max_host_calls(&self, n: u64) {
+        self.inner.max_host_calls.store(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn max_host_calls(&self) -> u64 {
+        self.inner.max_host_calls.load(Ordering::Relaxed)
     }
 
     pub fn config(&self) -> &TelemetryConfig {

@@ -132,6 +132,34 @@ pub struct Ledger {
     pub file_ops: AtomicU64,
     pub job_ops: AtomicU64,
     pub secret_ops: AtomicU64,
+    /// Every `pb:*` host call of the invocation ([`Scope::call`]), what its
+    /// host-call budget is checked against.
+    pub host_calls: AtomicU64,
+}
+
+/// Where a host call stands against its invocation's host-call budget
+/// ([`crate::config::Limits::max_host_calls`]), as [`Scope::call`]
+/// counted it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Budget {
+    /// Within the budget: the call goes ahead.
+    Within,
+    /// The first call past the budget: refused with the interface's
+    /// `quota` error, which the guest can handle (answer 429, stop a batch).
+    Spent { limit: u64 },
+    /// A call after that refusal: the guest went on regardless, and is
+    /// stopped (a trap).
+    Overrun { limit: u64 },
+}
+
+impl Budget {
+    /// What the guest reads when refused.
+    pub fn message(limit: u64) -> String {
+        format!(
+            "this invocation made its {limit} pb host calls (the host's --max-host-calls); \
+             no more are allowed in this invocation"
+        )
+    }
 }
 
 /// A [`Ledger`] read at one moment (and summed into usage).
@@ -328,6 +356,8 @@ pub struct Scope {
     pending: std::sync::atomic::AtomicU8,
     outcome: Mutex<Option<(String, Option<String>)>>,
     pub ledger: Ledger,
+    /// `pb:*` host calls it may make ([`Scope::call`]).
+    max_host_calls: u64,
     live: Arc<AtomicI64>,
 }
 
@@ -408,6 +438,7 @@ impl Scope {
             pending: std::sync::atomic::AtomicU8::new(if trigger == Trigger::Http { 2 } else { 1 }),
             outcome: Mutex::new(None),
             ledger: Ledger::default(),
+            max_host_calls: telemetry.max_host_calls(),
             live,
         })
     }
@@ -471,9 +502,18 @@ impl Scope {
         Some(span)
     }
 
-    /// A host call: counted in the ledger, and a child span when recorded.
+    /// A host call: counted in the ledger (and against the invocation's
+    /// host-call budget, see [`Call::budget`]), and a child span when
+    /// recorded.
     pub fn call(&self, name: &'static str, kind: CallKind) -> Call<'_> {
         let l = &self.ledger;
+        let made = l.host_calls.fetch_add(1, Ordering::Relaxed) + 1;
+        let limit = self.max_host_calls;
+        let budget = match made.checked_sub(limit) {
+            None | Some(0) => Budget::Within,
+            Some(1) => Budget::Spent { limit },
+            Some(_) => Budget::Overrun { limit },
+        };
         match kind {
             CallKind::Kv => Ledger::add(&l.kv_ops, 1),
             CallKind::Files => Ledger::add(&l.file_ops, 1),
@@ -484,6 +524,7 @@ impl Scope {
         Call {
             scope: self,
             span: self.child(name, SpanKind::Internal, Vec::new),
+            budget,
         }
     }
 
@@ -634,9 +675,17 @@ fn is_zero(n: &u16) -> bool {
 pub struct Call<'a> {
     scope: &'a Scope,
     span: Option<SdkSpan>,
+    budget: Budget,
 }
 
 impl Call<'_> {
+    /// Where this call stands against the invocation's host-call budget:
+    /// the capability refuses it (`Spent`) or traps (`Overrun`), see
+    /// [`crate::caps::error::budget`].
+    pub fn budget(&self) -> Budget {
+        self.budget
+    }
+
     /// Whether the call has a span (attributes are worth building).
     pub fn recording(&self) -> bool {
         self.span.is_some()
@@ -751,4 +800,35 @@ pub fn hour_of(t: SystemTime) -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0);
     ms - ms.rem_euclid(3_600_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_call_budget_refuses_once_then_stops() {
+        let telemetry = Telemetry::default();
+        telemetry.set_max_host_calls(2);
+        let scope = Scope::new(&telemetry, Start::new("f".into(), Trigger::Job));
+        let budgets: Vec<Budget> = (0..4)
+            .map(|_| scope.call("pb.kv.get", CallKind::Kv).budget())
+            .collect();
+        assert_eq!(
+            budgets,
+            [
+                Budget::Within,
+                Budget::Within,
+                Budget::Spent { limit: 2 },
+                Budget::Overrun { limit: 2 },
+            ]
+        );
+        assert_eq!(scope.ledger.kv_ops.load(Ordering::Relaxed), 4);
+        // The next invocation starts with the whole budget.
+        let next = Scope::new(&telemetry, Start::new("f".into(), Trigger::Job));
+        assert_eq!(
+            next.call("pb.data.get-one", CallKind::Data).budget(),
+            Budget::Within
+        );
+    }
 }

@@ -7,6 +7,7 @@ mod cron;
 mod deploy;
 mod dev;
 mod files;
+mod hardening;
 mod hooks;
 mod hostile;
 mod imports;

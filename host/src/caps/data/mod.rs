@@ -180,6 +180,9 @@ macro_rules! op {
         };
         let $store = &services.data;
         let mut call = $self.obs.call(concat!("pb.data.", $name), CallKind::Data);
+        if let Err(e) = failure::budget(&call)? {
+            return Ok(Err(failure::refused(call, e)));
+        }
         call.attr_str("db.collection.name", $collection);
         let result = call.run(async { $body.await }).await;
         finish(call, $rw, &result);
@@ -306,6 +309,9 @@ impl Host for DataView<'_> {
             )));
         }
         let call = self.obs.call("pb.data.begin", CallKind::Data);
+        if let Err(e) = failure::budget(&call)? {
+            return Ok(Err(failure::refused(call, e)));
+        }
         let begun = call.run(Transaction::begin(services.data.clone())).await;
         call.end(begun.as_ref().err().map(|e| e.case()));
         match begun {
@@ -323,6 +329,9 @@ macro_rules! tx_op {
         let mut call = $self
             .obs
             .call(concat!("pb.data.tx.", $name), CallKind::Data);
+        if let Err(e) = failure::budget(&call)? {
+            return Ok(Err(failure::refused(call, e)));
+        }
         call.attr_str("db.collection.name", $collection);
         let result = call.run(async { $body.await }).await;
         finish(call, $rw, &result);

@@ -84,6 +84,9 @@ impl FilesView<'_> {
             _ => "pb.files.list",
         };
         let traced = self.obs.call(name, crate::telemetry::CallKind::Files);
+        if let Err(e) = failure::budget(&traced)? {
+            return Ok(Err(failure::refused(traced, e)));
+        }
         let result = traced.run(call(services.clone())).await;
         let result = result.map_err(|e| match e {
             FileError::NotFound(m) => Error::NotFound(m),

@@ -268,6 +268,9 @@ impl JobsView<'_> {
         };
         let obs = self.obs;
         let mut traced = obs.call("pb.jobs.enqueue-in", crate::telemetry::CallKind::Jobs);
+        if let Err(e) = failure::budget(&traced)? {
+            return Ok(Err(failure::refused(traced, e)));
+        }
         traced.attr_str("pb.job.name", &name);
         let mut guard = tx.lock().await;
         let conn = match guard.conn() {
@@ -516,6 +519,9 @@ impl Host for JobsView<'_> {
         };
         let obs = self.obs;
         let mut traced = obs.call("pb.jobs.enqueue", crate::telemetry::CallKind::Jobs);
+        if let Err(e) = failure::budget(&traced)? {
+            return Ok(Err(failure::refused(traced, e)));
+        }
         traced.attr_str("pb.job.name", &name);
         let call = async {
             let job = prepare(
@@ -558,9 +564,22 @@ impl Host for JobsView<'_> {
         if id.len() > 64 {
             return Ok(Ok(None));
         }
-        let row = match store::get(&services.db, &id).await {
-            Ok(row) => row,
-            Err(e) => return Ok(Err(failed(self.function, "status", e))),
+        // A host call like the others: counted, and within the budget.
+        let traced = self
+            .obs
+            .call("pb.jobs.status", crate::telemetry::CallKind::Jobs);
+        if let Err(e) = failure::budget(&traced)? {
+            return Ok(Err(failure::refused(traced, e)));
+        }
+        let row = match traced.run(store::get(&services.db, &id)).await {
+            Ok(row) => {
+                traced.end(None);
+                row
+            }
+            Err(e) => {
+                traced.end(Some("internal"));
+                return Ok(Err(failed(self.function, "status", e)));
+            }
         };
         let mine =
             |r: &store::JobRow| r.function == **self.function || r.enqueued_by == **self.function;

@@ -218,6 +218,9 @@ impl KvView<'_> {
             return Ok(None);
         };
         let call = self.obs.call("pb.kv.get", CallKind::Kv);
+        if let Err(e) = failure::budget(&call)? {
+            return Ok(Some(Err(failure::refused(call, e))));
+        }
         Ok(match readers.get(&bucket.namespace, key, now_ms()) {
             Ok(reader::Read::Done(value)) => {
                 call.end(None);
@@ -226,6 +229,7 @@ impl KvView<'_> {
             // Counted again on the sqlx path: take the one back.
             Ok(reader::Read::Busy) => {
                 crate::telemetry::Ledger::sub(&self.obs.ledger.kv_ops, 1);
+                crate::telemetry::Ledger::sub(&self.obs.ledger.host_calls, 1);
                 None
             }
             Err(e) => {
@@ -246,6 +250,9 @@ macro_rules! op {
             Err(e) => return Ok(Err(e)),
         };
         let call = $self.obs.call(concat!("pb.kv.", $name), CallKind::Kv);
+        if let Err(e) = failure::budget(&call)? {
+            return Ok(Err(failure::refused(call, e)));
+        }
         let work = async {
             let mut lease = services.kv.leases.lease(&services.db).await?;
             let $conn = lease.conn();
@@ -269,6 +276,9 @@ macro_rules! in_tx {
     ($self:ident, $b:ident, $tx:expr, $name:literal, |$conn:ident, $ns:ident| $body:expr) => {{
         let $ns = $self.table.get(&$b)?.namespace.clone();
         let call = $self.obs.call(concat!("pb.kv.", $name), CallKind::Kv);
+        if let Err(e) = failure::budget(&call)? {
+            return Ok(Err(failure::refused(call, e)));
+        }
         let tx: Transaction = $tx;
         let mut guard = tx.lock().await;
         let $conn = match guard.conn() {

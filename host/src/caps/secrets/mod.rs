@@ -218,6 +218,9 @@ impl Host for SecretsView<'_> {
     async fn get(&mut self, name: String) -> Answer<Option<String>, Error> {
         let obs = self.obs;
         let mut call = obs.call("pb.secrets.get", crate::telemetry::CallKind::Secrets);
+        if let Err(e) = failure::budget(&call)? {
+            return Ok(Err(failure::refused(call, e)));
+        }
         if call.recording() && valid_name(&name).is_ok() {
             call.attr_str("pb.secret.name", &name);
         }
