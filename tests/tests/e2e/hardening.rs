@@ -147,7 +147,10 @@ async fn a_host_call_flood_is_stopped_by_the_budget(backend: Backend) {
     )
     .await;
     assert_eq!(status, 500, "{body}");
-    assert!(message(&body).contains("trapped"), "{body}");
+    assert!(
+        message(&body).contains("went on calling the host after its budget"),
+        "the body names the budget: {body}"
+    );
     // The function's log says why.
     let (_, logs) = host.admin_get("logs?function=flood").await;
     assert!(

@@ -35,6 +35,8 @@ enum Failure {
     HostMemory,
     Fuel,
     Busy,
+    /// Went on calling the host after its host-call budget refused it.
+    HostCalls(String),
     Trap(String),
     NoResponse,
 }
@@ -340,6 +342,9 @@ fn classify(e: &wasmtime::Error, memory: Option<MemoryCap>, deadline: &Deadline)
     {
         return Failure::Busy;
     }
+    if let Some(spent) = e.downcast_ref::<crate::caps::error::HostCallsExhausted>() {
+        return Failure::HostCalls(spent.to_string());
+    }
     match e.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => Failure::Timeout,
         Some(Trap::OutOfFuel) => Failure::Fuel,
@@ -394,6 +399,10 @@ fn respond(
         Failure::Busy => {
             tracing::warn!(function, version, "instance pool exhausted");
             error(503, "too many concurrent invocations; try again")
+        }
+        Failure::HostCalls(detail) => {
+            tracing::warn!(function, version, "{detail}");
+            error(500, &detail)
         }
         Failure::Trap(detail) => {
             tracing::error!(function, version, "function trapped: {detail}");
