@@ -16,17 +16,9 @@ pub const DEFAULT_MAX_INSTANCES: u32 = 1000;
 /// Instances of one function alive at once; past this, its requests get
 /// 503 while other functions keep their share of the pool.
 pub const DEFAULT_MAX_PER_FUNCTION: u32 = 500;
-/// `pb:*` host calls one invocation may make (`pb:data`, `pb:kv`,
-/// `pb:files`, `pb:jobs`, `pb:secrets`; counted in the invocation's ledger,
-/// [`crate::telemetry::Scope::call`]). The first call past it gets the
-/// interface's `quota` error (`denied` for `pb:secrets`, which has no
-/// `quota`), and a call after that stops the guest. Cloudflare Workers
-/// allow 1,000 KV operations per invocation and 50 (free plan) or 10,000
-/// (paid) subrequests; an agent's handler that reads a conversation, a few
-/// records and some state makes tens to hundreds. 100,000 leaves room for
-/// batch jobs that walk a large collection page by page, and stops a
-/// runaway loop in seconds instead of the full timeout.
-pub const DEFAULT_MAX_HOST_CALLS: u64 = 100_000;
+/// `pb:*` host calls one invocation may make (the budget is counted in
+/// `telemetry`, which every host call passes through).
+pub use crate::telemetry::DEFAULT_MAX_HOST_CALLS;
 /// Largest component accepted by deploy.
 pub const DEFAULT_MAX_COMPONENT_SIZE: usize = 64 << 20;
 /// Memory all instances together may hold, when the machine's memory

@@ -33,6 +33,18 @@ use opentelemetry::Context;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
+/// `pb:*` host calls one invocation may make (`pb:data`, `pb:kv`,
+/// `pb:files`, `pb:jobs`, `pb:secrets`; counted in the invocation's ledger,
+/// [`crate::telemetry::Scope::call`]). The first call past it gets the
+/// interface's `quota` error (`denied` for `pb:secrets`, which has no
+/// `quota`), and a call after that stops the guest. Cloudflare Workers
+/// allow 1,000 KV operations per invocation and 50 (free plan) or 10,000
+/// (paid) subrequests; an agent's handler that reads a conversation, a few
+/// records and some state makes tens to hundreds. 100,000 leaves room for
+/// batch jobs that walk a large collection page by page, and stops a
+/// runaway loop in seconds instead of the full timeout.
+pub const DEFAULT_MAX_HOST_CALLS: u64 = 100_000;
+
 /// The host's telemetry: cheap to clone (shared).
 #[derive(Clone)]
 pub struct Telemetry {
@@ -85,14 +97,13 @@ impl Telemetry {
                 metrics,
                 config,
                 live,
-                max_host_calls: crate::config::DEFAULT_MAX_HOST_CALLS.into(),
+                max_host_calls: DEFAULT_MAX_HOST_CALLS.into(),
             }),
         }
     }
 
     /// Sets the `pb:*` host calls one invocation may make (the host's
-    /// [`crate::config::Limits::max_host_calls`]); invocations started
-    /// after this get it.
+    /// `--max-host-calls`); invocations started after this get it.
     pub fn set_max_host_calls(&self, n: u64) {
         self.inner.max_host_calls.store(n, Ordering::Relaxed);
     }

@@ -138,7 +138,7 @@ pub struct Ledger {
 }
 
 /// Where a host call stands against its invocation's host-call budget
-/// ([`crate::config::Limits::max_host_calls`]), as [`Scope::call`]
+/// ([`super::DEFAULT_MAX_HOST_CALLS`], `--max-host-calls`), as [`Scope::call`]
 /// counted it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Budget {
