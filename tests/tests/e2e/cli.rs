@@ -339,10 +339,14 @@ async fn the_cli_never_reuses_a_connection_the_host_may_close() {
             });
         }
     });
+    // A pause between requests lets a pooling client put its connection
+    // back first (it does so a moment after the body is read; without the
+    // pause a loaded machine sometimes saw it open a second one).
     let get3 = |client: reqwest::Client, url: String| async move {
         for _ in 0..3 {
             let text = client.get(&url).send().await.unwrap().text().await.unwrap();
             assert_eq!(text, "ok");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     };
     // A pooling client sends the three on one connection …
