@@ -287,6 +287,25 @@ impl TestHost {
 
 /// Asserts a host error reply: the status, PocketBase's error shape, and a
 /// message containing `needle`. Returns the body.
+/// The value of the sample `name` (with its labels) in the host's
+/// Prometheus text (`GET _admin/metrics`).
+pub async fn metric(host: &TestHost, name: &str) -> f64 {
+    let text = host
+        .client
+        .get(host.url("/api/pb_serverless/_admin/metrics"))
+        .bearer_auth(&host.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .map(|v| v.parse().unwrap())
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+}
+
 pub async fn expect_error(resp: reqwest::Response, status: u16, needle: &str) -> serde_json::Value {
     assert_eq!(resp.status().as_u16(), status);
     let body: serde_json::Value = resp.json().await.expect("a JSON error body");

@@ -11,7 +11,7 @@
 //! budget of 100,000 host calls).
 
 use pbs::config::{Limits, DEFAULT_MAX_HOST_CALLS};
-use pbs_tests::{guests, Backend, TestHost};
+use pbs_tests::{guests, metric, Backend, TestHost};
 use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
@@ -71,24 +71,6 @@ fn message(body: &str) -> String {
         .ok()
         .and_then(|v| v["message"].as_str().map(str::to_string))
         .unwrap_or_else(|| body.to_string())
-}
-
-/// The value of the sample `name` in the host's Prometheus text.
-async fn metric(host: &TestHost, name: &str) -> f64 {
-    let text = host
-        .client
-        .get(host.url("/api/pb_serverless/_admin/metrics"))
-        .bearer_auth(&host.token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .map(|v| v.parse().unwrap())
-        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
 }
 
 /// Waits (up to 5 s) for the host's instances in use to drop to 0, and

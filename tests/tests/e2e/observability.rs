@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use pbs::telemetry::TelemetryConfig;
 use pbs_tests::otlp::{hex, Downstream, Receiver};
-use pbs_tests::{on_both_backends, Backend, TestHost};
+use pbs_tests::{metric, on_both_backends, Backend, TestHost};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -269,25 +269,6 @@ async fn a_collector_that_is_down_costs_only_spans() {
         .await,
         20.0
     );
-}
-
-/// The value of the sample `name` (with its labels) in the host's
-/// Prometheus text.
-async fn metric(host: &TestHost, name: &str) -> f64 {
-    let text = host
-        .client
-        .get(host.url("/api/pb_serverless/_admin/metrics"))
-        .bearer_auth(&host.token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .map(|v| v.parse().unwrap())
-        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
