@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 >/dev/null
 bash scripts/wasi-sdk.sh   # the C compiler QuickJS (the embedded JS engine) is built with
+# The engine's `pb` global is TypeScript, type-checked and bundled by the
+# build (host/build.rs): it needs its npm packages (typescript, esbuild).
+npm ci --prefix guest-js/ts --no-audit --no-fund --loglevel=error
 echo "==> building pbs (release) and the example"
 cargo build --release --locked -p pb-serverless
 cargo build --release --locked --target wasm32-wasip2 \
