@@ -156,7 +156,7 @@ pub fn inspect(
         });
     }
     classify(bytes)?;
-    let component = Component::new(runtime.engine(), bytes).map_err(|e| {
+    let component = runtime.compile(bytes).map_err(|e| {
         DeployError::NotAComponent(format!("the component is not valid: {}", root_message(&e)))
     })?;
     let js_exports = extract_section(bytes, EXPORTS_SECTION)

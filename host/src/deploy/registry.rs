@@ -418,8 +418,7 @@ impl Registry {
                 );
                 let runtime = self.runtime.clone();
                 let component =
-                    tokio::task::spawn_blocking(move || Component::new(runtime.engine(), &bytes))
-                        .await??;
+                    tokio::task::spawn_blocking(move || runtime.compile(&bytes)).await??;
                 let artifact = component.serialize()?;
                 self.db
                     .query(

@@ -55,6 +55,7 @@ impl Server {
             Mode::Host => {
                 std::fs::create_dir_all(&config.dir)
                     .with_context(|| format!("create the data folder {}", config.dir.display()))?;
+                crate::engine::compile_cache::shared().use_dir(&config.dir.join("cache/compile"));
                 let url = config
                     .db
                     .clone()
