@@ -6,6 +6,7 @@
 //! | [`config`] | the settings: standard `OTEL_*` variables and `pbs serve` flags |
 //! | [`export`] | the OTLP/HTTP (protobuf) pipeline: our batch span processor (never blocks, counts what it drops), the exporters on the host's HTTP client |
 //! | [`scope`] | one invocation: its span, the span tree under it (host calls, fetches, user spans), its cost [`Ledger`] |
+//! | [`log_writer`] | the host log's writer: lines gathered and written to stderr in batches by a thread of its own |
 //! | [`logs`] | log lines: the per-function buffer `pbs logs` reads and follows, the JSON line format |
 //! | [`metrics`] | request, instance, job and cron metrics: OTLP and Prometheus text |
 //! | [`usage`] | the cost ledger summed per function per hour, in the database (`pbs_usage`) |
@@ -17,6 +18,7 @@
 
 pub mod config;
 pub mod export;
+pub mod log_writer;
 pub mod logs;
 pub mod metrics;
 pub mod scope;
