@@ -9,8 +9,9 @@
 #   ROUNDS=3 DURATION=5 bash bench/compare.sh A B
 #   HELLO=/old/hello.wasm bash bench/compare.sh A B
 #
-# Prints requests/s and p50/p99 per round and the median B/A throughput
-# ratio per row, with the load average.
+# Prints requests/s, p50/p99 and the server's CPU time per request per
+# round, and the median B/A ratios of throughput and of CPU per request
+# (the steadier figure when the machine is busy), with the load average.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -37,14 +38,17 @@ for side in A B; do
   bin=${!side}
   "$bin" build tests/js/src/hello.ts -o "$WORK/js-$side.wasm" >/dev/null
   "$bin" serve "$HELLO" --addr 127.0.0.1:$port >/dev/null 2>&1 & PIDS+=($!)
+  PID[rust-serve-$side]=$!
   URLS[rust-serve-$side]=http://127.0.0.1:$port/
   port=$((port + 1))
   PB_ADMIN_TOKEN=bench "$bin" serve --addr 127.0.0.1:$port --dir "$WORK/pb_data_$side" >/dev/null 2>&1 & PIDS+=($!)
+  PID[rust-host-$side]=$!
   wait_up http://127.0.0.1:$port/api/health
   PB_ADMIN_TOKEN=bench "$bin" deploy "$HELLO" --name hello --server http://127.0.0.1:$port >/dev/null
   URLS[rust-host-$side]=http://127.0.0.1:$port/api/pb_serverless/hello
   port=$((port + 1))
   "$bin" serve "$WORK/js-$side.wasm" --addr 127.0.0.1:$port >/dev/null 2>&1 & PIDS+=($!)
+  PID[js-serve-$side]=$!
   URLS[js-serve-$side]=http://127.0.0.1:$port/
   port=$((port + 1))
 done
@@ -53,7 +57,7 @@ for name in "${!URLS[@]}"; do wait_up "${URLS[$name]}"; done
 echo "A = $A"
 echo "B = $B"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-declare -A RATIOS
+declare -A RATIOS CPU_RATIOS
 for round in $(seq "$ROUNDS"); do
   ORDER=()
   for row in rust-serve rust-host js-serve; do ORDER+=("$row-A" "$row-B"); done
@@ -64,14 +68,17 @@ for round in $(seq "$ROUNDS"); do
   for row in rust-serve rust-host js-serve; do
     for c in 1 32; do
       RATIOS[$row,$c]+="$(awk -v a="${RPS[$row-A,$c]}" -v b="${RPS[$row-B,$c]}" 'BEGIN{printf "%.3f", b/a}') "
+      CPU_RATIOS[$row,$c]+="$(awk -v a="${CPU[$row-A,$c]}" -v b="${CPU[$row-B,$c]}" 'BEGIN{printf "%.3f", b/a}') "
     done
   done
 done
 echo
-echo "median B/A throughput over $ROUNDS rounds:"
+median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
+echo "median B/A over $ROUNDS rounds (throughput: above 1 is faster; CPU per request: below 1 is cheaper):"
+printf "%-12s %-6s %11s %14s\n" row conc throughput "cpu/request"
 for row in rust-serve rust-host js-serve; do
   for c in 1 32; do
-    printf "%-12s c=%-3s %s\n" "$row" "$c" \
-      "$(echo "${RATIOS[$row,$c]}" | tr ' ' '\n' | grep . | sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}')"
+    printf "%-12s c=%-4s %11s %14s\n" "$row" "$c" \
+      "$(echo "${RATIOS[$row,$c]}" | median)" "$(echo "${CPU_RATIOS[$row,$c]}" | median)"
   done
 done

@@ -1,21 +1,33 @@
 # Shared by the benchmark scripts (sourced): wait for a server, run wrk at
 # concurrency 1 and 32 over the servers named in ORDER (URLS[name] = URL),
-# and print the table. Needs DURATION and THREADS.
+# and print the table. Needs DURATION and THREADS. A script that sets
+# PID[name] (the server's process) also gets CPU[name,conc]: the server's
+# CPU time (user + system) per request in µs, which a busy machine
+# disturbs far less than requests per second.
 
 wait_up() { for _ in $(seq 400); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; echo "not up: $1" >&2; return 1; }
 
 # wrk --latency prints "50%  1.23ms"; convert to ms.
 to_ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000} else print v }'; }
 
-declare -A RPS P50 P99
-# Fills RPS/P50/P99[name,conc]; stops on any non-2xx answer.
+# utime + stime of process $1, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+declare -A RPS P50 P99 CPU PID
+# Fills RPS/P50/P99[name,conc] (and CPU[name,conc] where PID[name] is
+# known); stops on any non-2xx answer.
 run_wrk() {
   for c in 1 32; do
     local t=$THREADS; [ "$c" -lt "$t" ] && t=$c
     for name in "${ORDER[@]}"; do
-      local out
+      local out pid=${PID[$name]:-} before=0
+      [ -n "$pid" ] && before=$(cpu_ticks "$pid")
       out=$(wrk -t"$t" -c"$c" -d"${DURATION}s" --latency "${URLS[$name]}")
       if echo "$out" | grep -q "Non-2xx"; then echo "$name returned errors:"; echo "$out"; exit 1; fi
+      if [ -n "$pid" ]; then
+        CPU[$name,$c]=$(awk -v t="$(( $(cpu_ticks "$pid") - before ))" -v hz="$(getconf CLK_TCK)" \
+          -v n="$(echo "$out" | awk '/requests in/ {print $1}')" 'BEGIN{ printf "%.1f", t / hz * 1e6 / n }')
+      fi
       RPS[$name,$c]=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
       P50[$name,$c]=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
       P99[$name,$c]=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
@@ -26,10 +38,10 @@ run_wrk() {
 # The table; $1 names the first column.
 print_table() {
   echo
-  printf "%-16s %5s %12s %10s %10s\n" "$1" conc "req/s" "p50 ms" "p99 ms"
+  printf "%-16s %5s %12s %10s %10s %12s\n" "$1" conc "req/s" "p50 ms" "p99 ms" "cpu µs/req"
   for c in 1 32; do
     for name in "${ORDER[@]}"; do
-      printf "%-16s %5s %12s %10s %10s\n" "$name" "$c" "${RPS[$name,$c]}" "${P50[$name,$c]}" "${P99[$name,$c]}"
+      printf "%-16s %5s %12s %10s %10s %12s\n" "$name" "$c" "${RPS[$name,$c]}" "${P50[$name,$c]}" "${P99[$name,$c]}" "${CPU[$name,$c]:--}"
     done
   done
 }

@@ -5,6 +5,9 @@
 # with the collector down (a port nothing listens on) — wrk at concurrency
 # 1 and 32, in one run. With tracing on, every request makes a server span
 # and an invocation span, exported in batches over OTLP/HTTP (protobuf).
+# Besides throughput it prints the host's CPU time per request: the sink
+# shares this machine's cores, and a collector elsewhere would not, so
+# the host's own CPU is what tracing costs a host.
 #
 #   bash bench/otel.sh            # 10 s per run
 #   DURATION=30 bash bench/otel.sh
@@ -46,6 +49,7 @@ for fn in rust js; do
     esac
     OTEL_EXPORTER_OTLP_ENDPOINT=$endpoint OTEL_METRICS_EXPORTER=none \
       "$PBS" serve "$component" --addr 127.0.0.1:$port >/dev/null 2>&1 & PIDS+=($!)
+    PID[$fn-$mode]=$!
     URLS[$fn-$mode]=http://127.0.0.1:$port/
     ORDER+=($fn-$mode)
   done
@@ -58,7 +62,9 @@ echo
 for fn in rust js; do
   for c in 1 32; do
     awk -v on="${RPS[$fn-on,$c]}" -v down="${RPS[$fn-down,$c]}" -v off="${RPS[$fn-off,$c]}" -v f=$fn -v c=$c \
-      'BEGIN{ printf "%s-hello c=%s: tracing on / off %.2f, collector down / off %.2f\n", f, c, on/off, down/off }'
+      'BEGIN{ printf "%s-hello c=%s: throughput, tracing on / off %.2f, collector down / off %.2f\n", f, c, on/off, down/off }'
+    awk -v on="${CPU[$fn-on,$c]}" -v down="${CPU[$fn-down,$c]}" -v off="${CPU[$fn-off,$c]}" -v f=$fn -v c=$c \
+      'BEGIN{ printf "%s-hello c=%s: host CPU per request, tracing on / off %.2f, collector down / off %.2f\n", f, c, on/off, down/off }'
   done
 done
 kill "$SINK_PID"; wait "$SINK_PID" 2>/dev/null || true
