@@ -23,6 +23,7 @@ mod reuse;
 mod sdk_rust;
 mod secrets;
 mod serve;
+mod slow_body;
 mod ssrf;
 mod toolchains;
 mod transactions;
