@@ -3,6 +3,7 @@
 
 mod cli;
 mod collections;
+mod crash_mid_write;
 mod cron;
 mod deploy;
 mod dev;
