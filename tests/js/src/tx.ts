@@ -7,6 +7,9 @@
 //     op "deduct"   balance -= 10 on record id, then fetches a closed port
 //     op "spin"     balance -= 10 on record id, then loops forever (the host's timeout)
 //     op "slowIncr" reads record id, waits 200 ms, writes balance + 1
+//     op "many"     creates n accounts {name: `${tag}/${i}`, balance: i}, kv keys
+//                   many:<tag>/<i> = i and job `mark` {tag}, in one transaction
+//                   (the crash test, tests/tests/e2e/crash_mid_write.rs)
 //   GET ?kv=KEY     → {value: pb.kv.get(KEY)}
 //   GET ?record=ID  → {record} or {error}
 
@@ -42,6 +45,16 @@ export async function POST(req: Request): Promise<Response> {
           } else {
             for (;;) {}
           }
+        });
+        break;
+      case "many":
+        await pb.tx(async (tx: any) => {
+          const n = Number(a.n ?? 3);
+          for (let i = 0; i < n; i++) {
+            await tx.collection("accounts").create({ name: `${a.tag}/${i}`, balance: i });
+            await tx.kv().set(`many:${a.tag}/${i}`, i);
+          }
+          out.jobId = await tx.jobs.enqueue("mark", { tag: a.tag });
         });
         break;
       case "slowIncr":

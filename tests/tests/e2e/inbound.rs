@@ -351,7 +351,7 @@ async fn malformed_framing_is_refused() {
 
 /// Raises this process's soft limit of open files to at least `want` (up
 /// to the hard limit): the host and the slow-loris clients share it.
-fn raise_fd_limit(want: u64) {
+pub(crate) fn raise_fd_limit(want: u64) {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -366,12 +366,16 @@ fn raise_fd_limit(want: u64) {
 }
 
 /// Open file descriptors of this process (the host runs in it).
-fn open_fds() -> usize {
+pub(crate) fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 /// `n` sequential GETs on one keep-alive client: (sorted latencies, errors).
-async fn measure(client: &reqwest::Client, url: &str, n: usize) -> (Vec<Duration>, usize) {
+pub(crate) async fn measure(
+    client: &reqwest::Client,
+    url: &str,
+    n: usize,
+) -> (Vec<Duration>, usize) {
     let mut times = Vec::with_capacity(n);
     let mut errors = 0;
     for _ in 0..n {
@@ -388,7 +392,7 @@ async fn measure(client: &reqwest::Client, url: &str, n: usize) -> (Vec<Duration
     (times, errors)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod collections;
+mod crash_mid_write;
 mod cron;
 mod deploy;
 mod dev;
@@ -23,6 +24,7 @@ mod reuse;
 mod sdk_rust;
 mod secrets;
 mod serve;
+mod slow_body;
 mod ssrf;
 mod toolchains;
 mod transactions;

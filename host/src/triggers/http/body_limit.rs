@@ -5,10 +5,18 @@
 //! `HTTP-request-body-size` ([`LimitedBody`]), and the connection closes
 //! (the rest of the body is never read). A refused body is read and dropped
 //! for a moment before the connection closes ([`linger`]).
+//!
+//! A body that stops arriving is cut too: once a reader has waited
+//! `idle` (the host's `--timeout`) with nothing coming, the body ends with
+//! `connection-read-timeout` ([`LimitedBody::idle_timeout`]). Without it a
+//! function that answered and then reads its body waited for a client that
+//! sent nothing until its hard limit (15.5 min by default), holding its
+//! instance and its slot; a body still flowing, however slowly, goes on.
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -23,6 +31,11 @@ pub fn declared_too_large<B>(req: &http::Request<B>, limit: u64) -> Option<u64> 
     let len: u64 = declared.to_str().ok()?.trim().parse().ok()?;
     (len > limit).then_some(len)
 }
+
+/// Longest pause in a request body to the host's own APIs (records,
+/// collections, deploys, admin), as long as a client has to send its
+/// headers: a body that stops for longer is answered 408.
+pub const HOST_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long the host goes on reading (and dropping) a body it refused
 /// before it closes the connection.
@@ -52,12 +65,17 @@ pub fn linger(body: Incoming) {
     });
 }
 
-/// An incoming body that fails once more than `limit` bytes came through.
+/// An incoming body that fails once more than `limit` bytes came through,
+/// or (with [`Self::idle_timeout`]) once its reader waited that long for
+/// the next frame.
 pub struct LimitedBody<B = Incoming> {
     inner: B,
     seen: u64,
     limit: u64,
     failed: bool,
+    idle: Option<Duration>,
+    /// Runs while a reader waits for the next frame.
+    waiting: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<B> LimitedBody<B> {
@@ -67,7 +85,16 @@ impl<B> LimitedBody<B> {
             seen: 0,
             limit,
             failed: false,
+            idle: None,
+            waiting: None,
         }
+    }
+
+    /// Ends the body with `connection-read-timeout` when a reader has
+    /// waited `idle` for the next frame.
+    pub fn idle_timeout(mut self, idle: Duration) -> LimitedBody<B> {
+        self.idle = Some(idle);
+        self
     }
 }
 
@@ -88,11 +115,25 @@ where
             return Poll::Ready(None);
         }
         let frame = match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Pending => return Poll::Pending,
+            Poll::Pending => {
+                if let Some(idle) = this.idle {
+                    let waiting = this
+                        .waiting
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                    if waiting.as_mut().poll(cx).is_ready() {
+                        this.failed = true;
+                        return Poll::Ready(Some(Err(
+                            wasmtime_wasi_http::Error::ConnectionReadTimeout,
+                        )));
+                    }
+                }
+                return Poll::Pending;
+            }
             Poll::Ready(None) => return Poll::Ready(None),
             Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
             Poll::Ready(Some(Ok(frame))) => frame,
         };
+        this.waiting = None;
         if let Some(data) = frame.data_ref() {
             this.seen += data.len() as u64;
             if this.seen > this.limit {
@@ -151,6 +192,39 @@ mod tests {
         assert!(body.frame().await.is_none(), "nothing after the error");
         let one = LimitedBody::new(Full::new(Bytes::from_static(b"12345")), 4);
         assert!(one.collect().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stops_ends_after_the_idle_timeout() {
+        // Two chunks 50 ms apart, then nothing: with 1 s of idle allowed
+        // both come through, then the body fails instead of waiting forever.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(4);
+        let stream =
+            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
+        let mut body = LimitedBody::new(StreamBody::new(Box::pin(stream)), 100)
+            .idle_timeout(Duration::from_secs(1));
+        let feeder = tokio::spawn(async move {
+            for _ in 0..2 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                tx.send(Ok(Frame::data(Bytes::from_static(b"ab"))))
+                    .await
+                    .unwrap();
+            }
+            // Keep the body open, sending nothing.
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            drop(tx);
+        });
+        for _ in 0..2 {
+            let frame = body.frame().await.unwrap().unwrap();
+            assert_eq!(frame.into_data().unwrap(), "ab");
+        }
+        let err = body.frame().await.unwrap().unwrap_err();
+        assert!(matches!(
+            err,
+            wasmtime_wasi_http::Error::ConnectionReadTimeout
+        ));
+        assert!(body.frame().await.is_none(), "nothing after the error");
+        feeder.abort();
     }
 
     #[test]

@@ -90,7 +90,10 @@ pub async fn http(
             &format!("the request body ({len} bytes) is larger than the limit of {MAX_REQUEST_BODY} bytes"),
         ));
     }
-    let req = req.map(|body| LimitedBody::new(body, MAX_REQUEST_BODY));
+    // A body that stops arriving ends after the same timeout as a guest
+    // that stops answering.
+    let idle = runtime.limits().headers_timeout;
+    let req = req.map(|body| LimitedBody::new(body, MAX_REQUEST_BODY).idle_timeout(idle));
     let Ok(slot) = deployed.slots.clone().try_acquire_owned() else {
         tracing::warn!(function = %deployed.name, "function at its concurrency limit");
         server.end(503);

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use http::Request;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
@@ -77,7 +77,9 @@ pub fn unread<B>(req: &Request<B>, resp: http::Response<Body>) -> http::Response
 
 /// The request's body, at most `limit` bytes (413 beyond, and the
 /// connection closes: the rest of the body is never kept). A declared
-/// `content-length` over the limit is refused before anything is read.
+/// `content-length` over the limit is refused before anything is read; a
+/// body that stops arriving for [`super::body_limit::HOST_BODY_IDLE_TIMEOUT`]
+/// is answered 408 and the connection closes.
 pub async fn read_body(
     req: Request<Incoming>,
     limit: usize,
@@ -90,11 +92,20 @@ pub async fn read_body(
             &format!("the request body ({len} bytes) is larger than the limit of {limit} bytes"),
         )));
     }
-    match Limited::new(req.into_body(), limit).collect().await {
+    let body = super::body_limit::LimitedBody::new(req.into_body(), limit as u64)
+        .idle_timeout(super::body_limit::HOST_BODY_IDLE_TIMEOUT);
+    match body.collect().await {
         Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(closing(error(
+        Err(wasmtime_wasi_http::Error::HttpRequestBodySize(_)) => Err(closing(error(
             413,
             &format!("the request body is larger than the limit of {limit} bytes"),
+        ))),
+        Err(wasmtime_wasi_http::Error::ConnectionReadTimeout) => Err(closing(error(
+            408,
+            &format!(
+                "the request body stopped arriving ({} s without a byte)",
+                super::body_limit::HOST_BODY_IDLE_TIMEOUT.as_secs()
+            ),
         ))),
         Err(e) => Err(error(400, &format!("could not read the request body: {e}"))),
     }
