@@ -271,7 +271,8 @@ pub fn failure_outcome(store: &Store<Invocation>, e: &wasmtime::Error) -> &'stat
 
 /// Allocations from this size up get pages of their own, given back to the
 /// system when freed ([`fix_mmap_threshold`]).
-pub const MMAP_THRESHOLD: usize = 4 << 20;
+/// (1 MiB: a 4 MB argument, 10^6 f32s, stayed in the heap at 4 MiB.)
+pub const MMAP_THRESHOLD: usize = 1 << 20;
 
 /// Fixes glibc's mmap threshold at [`MMAP_THRESHOLD`]. Left to itself, glibc
 /// raises the threshold to the size of each large block freed (up to
