@@ -316,7 +316,10 @@ pub fn release_memory() {
 /// compiler threads' arenas kept 100–200 MB after a few deploys. Fixed
 /// thresholds (which also stop the mmap threshold from moving) make every
 /// arena shrink once 1 MiB is free at its top, and blocks of 1 MiB and more
-/// (a guest's big argument, a compile's buffers) get pages of their own.
+/// (a guest's big argument, a compile's buffers) get pages of their own:
+/// left to move, the mmap threshold rose to the size of a 24 MiB argument a
+/// guest passed, and the next such copies stayed resident in a heap (+59
+/// MiB after 100 oversized arguments, `hardening_hosts::host_rss_…`).
 /// Called by [`Runtime::new`].
 fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -9,6 +9,7 @@ mod deploy;
 mod dev;
 mod files;
 mod hardening;
+mod hardening_hosts;
 mod hooks;
 mod hostile;
 mod imports;

@@ -135,7 +135,12 @@ impl Hooks {
         *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
-    async fn all(&self, db: &Db) -> DataResult<Arc<Vec<Binding>>> {
+    /// Every binding, as one set. A transaction reads it once
+    /// ([`super::tx::Transaction`]), so a write never runs the before-hooks
+    /// of one set and the after-hooks of another when the set is replaced
+    /// (here, or on another host, seen here once the cache is re-read) while
+    /// it runs.
+    pub async fn snapshot(&self, db: &Db) -> DataResult<Arc<Vec<Binding>>> {
         if let Some((at, all)) = &*self.cache.lock().unwrap_or_else(|e| e.into_inner()) {
             if at.elapsed() < CACHE_FOR {
                 return Ok(all.clone());
@@ -152,20 +157,14 @@ impl Hooks {
 
     /// The hooks on `event` of `collection`, in order.
     pub async fn bound(&self, db: &Db, collection: &str, event: Event) -> DataResult<Vec<Binding>> {
-        Ok(self
-            .all(db)
-            .await?
-            .iter()
-            .filter(|b| b.event == event && b.collection == collection)
-            .cloned()
-            .collect())
+        Ok(on(&self.snapshot(db).await?, collection, event))
     }
 
     /// Whether any hook is bound to one of `events` of `collection` (a write
     /// without hooks takes the shorter path).
     pub async fn any(&self, db: &Db, collection: &str, events: [Event; 2]) -> DataResult<bool> {
         Ok(self
-            .all(db)
+            .snapshot(db)
             .await?
             .iter()
             .any(|b| b.collection == collection && events.contains(&b.event)))
@@ -272,6 +271,14 @@ fn check_depth(b: &Binding, depth: u32) -> DataResult<()> {
         )));
     }
     Ok(())
+}
+
+/// The bindings of `all` on `event` of `collection`, in order.
+pub fn on(all: &[Binding], collection: &str, event: Event) -> Vec<Binding> {
+    all.iter()
+        .filter(|b| b.event == event && b.collection == collection)
+        .cloned()
+        .collect()
 }
 
 /// Every binding, in order.

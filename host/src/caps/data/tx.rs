@@ -24,7 +24,7 @@
 
 use super::catalog::Snapshot;
 use super::error::{DataError, DataResult};
-use super::hooks::{Call, Event};
+use super::hooks::{self, Binding, Call, Event};
 use super::ids;
 use super::ops::Page;
 use super::read::{self, ListQuery};
@@ -57,6 +57,9 @@ struct State {
     files: Vec<Files>,
     /// After-hooks of the writes made in this transaction, in order.
     after_hooks: Vec<Call>,
+    /// The record-hook bindings, read at the first write that looks for
+    /// them: every write of the transaction runs hooks of this one set.
+    hooks: Option<Arc<Vec<Binding>>>,
     /// Savepoints taken so far (their names are numbered).
     savepoints: u64,
     /// One of the host's [`MAX_OPEN`] slots, given back when done.
@@ -125,6 +128,7 @@ impl Transaction {
             after_commit: Vec::new(),
             files: Vec::new(),
             after_hooks: Vec::new(),
+            hooks: None,
             savepoints: 0,
             slot: Some(slot),
         };
@@ -289,9 +293,7 @@ impl Transaction {
         let (snap, c) = self.collection(collection).await?;
         let rule = condition(&c, Op::Create, access)?;
         let hooks = &self.store.hooks;
-        let before = hooks
-            .bound(&self.store.db, &c.name, Event::BeforeCreate)
-            .await?;
+        let before = self.bound(&c.name, Event::BeforeCreate).await?;
         let hooked = !before.is_empty();
         let savepoint = self.savepoint(hooked || depth > 0).await?;
         let created = async {
@@ -333,9 +335,7 @@ impl Transaction {
             return Err(DataError::missing_record());
         }
         let hooks = &self.store.hooks;
-        let before = hooks
-            .bound(&self.store.db, &c.name, Event::BeforeUpdate)
-            .await?;
+        let before = self.bound(&c.name, Event::BeforeUpdate).await?;
         let hooked = !before.is_empty();
         let savepoint = self.savepoint(hooked || depth > 0).await?;
         let updated = async {
@@ -401,9 +401,7 @@ impl Transaction {
             return Err(DataError::missing_record());
         }
         let hooks = &self.store.hooks;
-        let before = hooks
-            .bound(&self.store.db, &c.name, Event::BeforeDelete)
-            .await?;
+        let before = self.bound(&c.name, Event::BeforeDelete).await?;
         let hooked = !before.is_empty();
         let savepoint = self.savepoint(hooked || depth > 0).await?;
         let deleted = async {
@@ -435,6 +433,21 @@ impl Transaction {
         self.after(self.release(savepoint, deleted).await)
     }
 
+    /// The hooks on `event` of `collection`, from the set this transaction
+    /// read first ([`State::hooks`]).
+    async fn bound(&self, collection: &str, event: Event) -> DataResult<Vec<Binding>> {
+        let seen = self.state.lock().await.hooks.clone();
+        let all = match seen {
+            Some(all) => all,
+            None => {
+                // Not under the lock: reading the set may query the database.
+                let all = self.store.hooks.snapshot(&self.store.db).await?;
+                self.state.lock().await.hooks.get_or_insert(all).clone()
+            }
+        };
+        Ok(hooks::on(&all, collection, event))
+    }
+
     /// Queues the `event` hooks of `c` to run after the commit.
     async fn queue_after(
         &self,
@@ -444,11 +457,7 @@ impl Transaction {
         old_record: Option<String>,
         depth: u32,
     ) -> DataResult<()> {
-        let bound = self
-            .store
-            .hooks
-            .bound(&self.store.db, &c.name, event)
-            .await?;
+        let bound = self.bound(&c.name, event).await?;
         if bound.is_empty() {
             return Ok(());
         }

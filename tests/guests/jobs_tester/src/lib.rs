@@ -8,6 +8,9 @@
 //! - `POST …/enqueue-many?name=N&n=COUNT&payload=JSON[&delay=MS]` → `{"enqueued": COUNT}`
 //! - `GET …/status?id=ID` → `{"status": "…"}` (the Debug form, or `none`)
 //! - `GET …/kv?key=K` → the value as text, or `null`
+//! - `POST …/incr?key=K` → the new value (`incr(K, 1)`), or 500
+//! - `POST …/cas?key=K&value=V[&expected=E]` → `true` or `false`
+//!   (`compare-and-swap`; without `expected`: only if absent), or 500
 //!
 //! Job payloads (`{"op": …}`): `record` (incr `done:<id>`), `noop`,
 //! `fail` (always), `fail_until` + `"n": N` (fails attempts below N, then
@@ -15,6 +18,10 @@
 //! (appends T to the order: `order:<n>` = T), `started` (sets
 //! `started:<id>` to the wall-clock µs), `trap` (panics).
 //! Cron ticks: incr `tick:<scheduled-ms>` and `ticks`.
+//! Record hooks: `touch` (before) writes the record with `"status":
+//! "touched"`; `slow_touch` (before) waits 1.5 s, then writes it with
+//! `"status": "slow"`; `audit` (after) incrs `hooked:<record id>`; any
+//! other name keeps the record.
 
 wit_bindgen::generate!({
     path: "../../../wit",
@@ -190,6 +197,19 @@ impl incoming_handler::Guest for Tester {
                     value.as_bytes(),
                 );
             }
+            "incr" => match bucket().incr(&get("key").unwrap_or_default(), 1) {
+                Ok(n) => http::respond(out, 200, &[], n.to_string().as_bytes()),
+                Err(e) => http::respond(out, 500, &[], format!("{e:?}").as_bytes()),
+            },
+            "cas" => {
+                let expected = get("expected").map(String::into_bytes);
+                let value = get("value").unwrap_or_default();
+                let key = get("key").unwrap_or_default();
+                match bucket().compare_and_swap(&key, expected.as_deref(), value.as_bytes(), None) {
+                    Ok(swapped) => http::respond(out, 200, &[], swapped.to_string().as_bytes()),
+                    Err(e) => http::respond(out, 500, &[], format!("{e:?}").as_bytes()),
+                }
+            }
             _ => http::respond(out, 404, &[], b"unknown route"),
         }
     }
@@ -262,9 +282,36 @@ impl cron_handler::Guest for Tester {
     }
 }
 
+/// `record` (a JSON object) with `"status": status` first.
+fn stamp(record: &str, status: &str) -> Outcome {
+    match record.strip_prefix('{') {
+        Some(rest) if rest.trim_start() != "}" => {
+            Outcome::Replace(format!("{{\"status\":\"{status}\",{rest}"))
+        }
+        _ => Outcome::Replace(format!("{{\"status\":\"{status}\"}}")),
+    }
+}
+
 impl hook_handler::Guest for Tester {
-    fn handle(_ctx: Context) -> Outcome {
-        Outcome::Keep
+    fn handle(ctx: Context) -> Outcome {
+        match ctx.name.as_str() {
+            // The record is a JSON object: the stamp goes first, so a
+            // `status` of the record's own (a JSON parser keeps the last of
+            // two equal keys) would win; the tests never send one.
+            "touch" => stamp(&ctx.record, "touched"),
+            "slow_touch" => {
+                monotonic_clock::subscribe_duration(1_500_000_000).block();
+                stamp(&ctx.record, "slow")
+            }
+            "audit" => {
+                let id = field(&ctx.record, "id").unwrap_or("?");
+                match bucket().incr(&format!("hooked:{id}"), 1) {
+                    Ok(_) => Outcome::Keep,
+                    Err(e) => Outcome::Reject(format!("{e:?}")),
+                }
+            }
+            _ => Outcome::Keep,
+        }
     }
 }
 
