@@ -163,12 +163,36 @@ impl Store {
                 created
             };
         }
+        let created = self.create_alone(&snap, &c, input, rule).await;
+        if matches!(created, Err(DataError::Internal)) {
+            // A schema change may have come between our read of the
+            // catalogue and the write (the insert named a column it had just
+            // dropped): once more, with the catalogue as it is now. The
+            // failed write was rolled back whole.
+            let (fresh, c) = self.collection(collection).await?;
+            if !Arc::ptr_eq(&fresh, &snap) {
+                let rule = condition(&c, Op::Create, access)?;
+                let created = self.create_alone(&fresh, &c, input, rule).await?;
+                return Ok((c, created));
+            }
+        }
+        Ok((c, created?))
+    }
+
+    /// A create in a transaction of its own.
+    async fn create_alone(
+        &self,
+        snap: &super::catalog::Snapshot,
+        c: &Collection,
+        input: &Map<String, Value>,
+        rule: Option<&str>,
+    ) -> DataResult<Record> {
         let mut lease = self.lease().await?;
         let mut tx = lease.conn().begin().await.map_err(tx_failed)?;
-        let created = write::create_with_rule(&mut tx.conn(), &snap, &c, input, rule).await;
+        let created = write::create_with_rule(&mut tx.conn(), snap, c, input, rule).await;
         let created = tx.finish(created, tx_failed).await;
         finished(&mut lease, &created);
-        Ok((c, self.after(created)?))
+        self.after(created)
     }
 
     pub async fn update(
