@@ -1170,6 +1170,18 @@ async fn crash_repeatedly(backend: Backend, storage: Storage, cases: Cases) {
     let torn =
         files.torn + tx.torn + schema.torn + rows.torn + kv.values().map(|f| f.torn).sum::<u64>();
     assert_eq!(torn, 0);
+    if cases.migration {
+        // A create that meets a schema change runs again with the new
+        // catalogue; before it did, 33-46% of these answered 500 ("no such
+        // column"), now 0-4%: a schema change every 20 ms may still
+        // outrun its few tries now and then.
+        let failed = migration_log.refused.get(&500).copied().unwrap_or(0);
+        assert!(
+            failed * 6 <= rows.acked + failed,
+            "{failed} record creates answered 500 during schema changes ({} acknowledged)",
+            rows.acked
+        );
+    }
 }
 
 /// The files go to the local storage folder with PostgreSQL, and to S3

@@ -52,6 +52,9 @@ impl Page {
     }
 }
 
+/// How many times a create that met a schema change runs again.
+const MIGRATION_RETRIES: usize = 3;
+
 impl Store {
     /// The collection named (or with the id) `name`.
     pub async fn collection(
@@ -163,18 +166,23 @@ impl Store {
                 created
             };
         }
-        let created = self.create_alone(&snap, &c, input, rule).await;
-        if matches!(created, Err(DataError::Internal)) {
-            // A schema change may have come between our read of the
-            // catalogue and the write (the insert named a column it had just
-            // dropped): once more, with the catalogue as it is now. The
-            // failed write was rolled back whole.
-            let (fresh, c) = self.collection(collection).await?;
-            if !Arc::ptr_eq(&fresh, &snap) {
-                let rule = condition(&c, Op::Create, access)?;
-                let created = self.create_alone(&fresh, &c, input, rule).await?;
-                return Ok((c, created));
+        let mut created = self.create_alone(&snap, &c, input, rule).await;
+        let (mut snap, mut c) = (snap, c);
+        // A schema change may have come between our read of the catalogue
+        // and the write (the insert named a column it had just dropped):
+        // again, with the catalogue as it is now, while it keeps changing
+        // (a few times at most). Each failed write was rolled back whole.
+        for _ in 0..MIGRATION_RETRIES {
+            if !matches!(created, Err(DataError::Internal)) {
+                break;
             }
+            let (fresh, now) = self.collection(collection).await?;
+            if Arc::ptr_eq(&fresh, &snap) {
+                break;
+            }
+            (snap, c) = (fresh, now);
+            let rule = condition(&c, Op::Create, access)?;
+            created = self.create_alone(&snap, &c, input, rule).await;
         }
         Ok((c, created?))
     }
