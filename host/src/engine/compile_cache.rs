@@ -142,8 +142,11 @@ impl Disk {
         }
         let path = self.path(key);
         // Written aside and renamed, so a reader (another thread, or a CLI
-        // sharing the folder) never sees half an entry.
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        // sharing the folder) never sees half an entry; the aside name is
+        // the writer's own (two threads may insert the same key).
+        static WRITES: AtomicUsize = AtomicUsize::new(0);
+        let n = WRITES.fetch_add(1, Ordering::Relaxed);
+        let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
         let written = path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
