@@ -285,27 +285,31 @@ impl TestHost {
     }
 }
 
-/// Asserts a host error reply: the status, PocketBase's error shape, and a
-/// message containing `needle`. Returns the body.
-/// The value of the sample `name` (with its labels) in the host's
-/// Prometheus text (`GET _admin/metrics`).
-pub async fn metric(host: &TestHost, name: &str) -> f64 {
-    let text = host
-        .client
-        .get(host.url("/api/pb_serverless/_admin/metrics"))
-        .bearer_auth(&host.token)
+/// The Prometheus text of the host at `base` (`GET _admin/metrics`).
+pub async fn metrics_text(client: &reqwest::Client, base: &str, token: &str) -> String {
+    client
+        .get(format!("{base}/api/pb_serverless/_admin/metrics"))
+        .bearer_auth(token)
         .send()
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// The value of the sample `name` (with its labels) in the host's
+/// Prometheus text (`GET _admin/metrics`).
+pub async fn metric(host: &TestHost, name: &str) -> f64 {
+    let text = metrics_text(&host.client, &host.base, &host.token).await;
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .map(|v| v.parse().unwrap())
         .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
 }
 
+/// Asserts a host error reply: the status, PocketBase's error shape, and a
+/// message containing `needle`. Returns the body.
 pub async fn expect_error(resp: reqwest::Response, status: u16, needle: &str) -> serde_json::Value {
     assert_eq!(resp.status().as_u16(), status);
     let body: serde_json::Value = resp.json().await.expect("a JSON error body");

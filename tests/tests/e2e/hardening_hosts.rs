@@ -155,15 +155,7 @@ impl Pbs {
     /// The sum of the `pbs_invocations_total` samples of `function` by
     /// `trigger` (its Prometheus text at `_admin/metrics`).
     async fn invocations(&self, client: &reqwest::Client, function: &str, trigger: &str) -> f64 {
-        let text = client
-            .get(self.url("/api/pb_serverless/_admin/metrics"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = pbs_tests::metrics_text(client, &self.base, TOKEN).await;
         text.lines()
             .filter(|l| {
                 l.starts_with("pbs_invocations_total{")

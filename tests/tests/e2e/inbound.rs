@@ -365,6 +365,20 @@ pub(crate) fn raise_fd_limit(want: u64) {
     }
 }
 
+/// The open file descriptors once they are at most `bound`, or after 10 s
+/// of waiting (the host notices each close and drops its side).
+pub(crate) async fn fds_settled(bound: usize) -> usize {
+    let mut fds = open_fds();
+    for _ in 0..100 {
+        if fds <= bound {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        fds = open_fds();
+    }
+    fds
+}
+
 /// Open file descriptors of this process (the host runs in it).
 pub(crate) fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
@@ -476,14 +490,7 @@ async fn slow_loris_does_not_starve_a_normal_client() {
         t.await.unwrap();
     }
     // The host notices each close and drops its side.
-    let mut after_fds = open_fds();
-    for _ in 0..100 {
-        if after_fds <= baseline_fds + MARGIN {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        after_fds = open_fds();
-    }
+    let after_fds = fds_settled(baseline_fds + MARGIN).await;
     let (after, after_errors) = measure(&client, &url, REQUESTS).await;
 
     println!(

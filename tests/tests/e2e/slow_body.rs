@@ -7,7 +7,7 @@
 //! (the waits below are generous upper bounds on liveness, far from the
 //! times printed).
 
-use crate::inbound::{measure, open_fds, percentile, raise_fd_limit};
+use crate::inbound::{fds_settled, measure, open_fds, percentile, raise_fd_limit};
 use pbs::config::Limits;
 use pbs_tests::{guests, metric, Backend, TestHost};
 use std::net::SocketAddr;
@@ -290,14 +290,7 @@ async fn slow_loris_bodies_do_not_starve_a_normal_client() {
     for t in tasks {
         t.await.unwrap();
     }
-    let mut after_fds = open_fds();
-    for _ in 0..100 {
-        if after_fds <= baseline_fds + MARGIN {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        after_fds = open_fds();
-    }
+    let after_fds = fds_settled(baseline_fds + MARGIN).await;
     let drained = instances_drained(&host, Duration::from_secs(10)).await;
     let (after, after_errors) = measure(&client, &url, REQUESTS).await;
     let answers = stats.answers.lock().unwrap().clone();
