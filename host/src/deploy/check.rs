@@ -135,6 +135,8 @@ pub struct Checked {
     pub triggers: Vec<Trigger>,
     /// The source map of a component built from JS/TS.
     pub source_map: Option<Arc<SourceMapper>>,
+    /// The compiled code, serialized (empty unless [`inspect`] compiled it).
+    pub artifact: Vec<u8>,
 }
 
 pub fn content_hash(bytes: &[u8]) -> String {
@@ -156,7 +158,7 @@ pub fn inspect(
         });
     }
     classify(bytes)?;
-    let component = runtime.compile(bytes).map_err(|e| {
+    let (component, artifact) = runtime.compile_with_artifact(bytes).map_err(|e| {
         DeployError::NotAComponent(format!("the component is not valid: {}", root_message(&e)))
     })?;
     let js_exports = extract_section(bytes, EXPORTS_SECTION)
@@ -165,6 +167,7 @@ pub fn inspect(
     let mut checked = check_component(runtime, component, content_hash(bytes), engine_required)?;
     checked.source_map =
         extract_section(bytes, SOURCE_MAP_SECTION).map(|m| Arc::new(SourceMapper::new(m)));
+    checked.artifact = artifact;
     if let Some(names) = js_exports {
         js_triggers(&mut checked, names, required)?;
     }
@@ -279,6 +282,7 @@ pub fn check_component(
         exports,
         triggers,
         source_map: None,
+        artifact: Vec::new(),
     })
 }
 

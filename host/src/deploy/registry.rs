@@ -180,14 +180,12 @@ impl Registry {
         })
         .await
         .map_err(|e| DeployError::Internal(e.into()))??;
-        let artifact = checked
-            .component
-            .serialize()
-            .map_err(|e| DeployError::Internal(e.into()))?;
+        let mut checked = checked;
+        let artifact = std::mem::take(&mut checked.artifact);
         let version = self.remember(checked);
         let triggers_text = join_triggers(&version.triggers);
-        let _switch = self.switch.lock().await;
-        self.store_deploy(name, &version, &bytes, &artifact, &triggers_text, settings)
+        let switch = self.switch.lock().await;
+        self.store_deploy(name, &version, &bytes, &triggers_text, settings)
             .await
             .map_err(DeployError::Internal)?;
         let deployed = Arc::new(Deployed::new(
@@ -200,7 +198,13 @@ impl Registry {
         if let Ok(mut live) = self.live.write() {
             live.insert(name.to_string(), deployed);
         }
+        drop(switch);
         tracing::info!(function = name, version = %version.hash, "deployed");
+        // The precompiled code is stored once the version serves (it is a
+        // cache: without it a restart, or another host, compiles the stored
+        // component), which takes writing ~10 MB off save-to-serving.
+        self.store_artifact(&version.hash, &artifact).await;
+        drop(artifact);
         tokio::task::spawn_blocking(crate::engine::release_memory);
         Ok(FunctionInfo {
             name: name.to_string(),
@@ -223,7 +227,6 @@ impl Registry {
         name: &str,
         version: &Version,
         bytes: &[u8],
-        artifact: &[u8],
         triggers: &str,
         settings: &Settings,
     ) -> anyhow::Result<()> {
@@ -241,16 +244,6 @@ impl Registry {
         .bind(&exports)
         .bind(now)
         .bind(version.source_map.as_ref().map(|m| m.raw()))
-        .execute()
-        .await?;
-        conn.query(
-            "INSERT INTO pbs_artifacts (version, engine, artifact, sha256) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (version, engine) DO NOTHING",
-        )
-        .bind(&version.hash)
-        .bind(&self.engine_key)
-        .bind(artifact)
-        .bind(self.artifact_tag(&version.hash, artifact))
         .execute()
         .await?;
         conn.query(
@@ -276,6 +269,28 @@ impl Registry {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Stores `artifact` as version `hash`'s code for this engine, or
+    /// replaces what is there (damaged or forged: see [`Self::load`]). A
+    /// failure only costs a later compile, so it is logged, not returned.
+    async fn store_artifact(&self, hash: &str, artifact: &[u8]) {
+        let stored = self
+            .db
+            .query(
+                "INSERT INTO pbs_artifacts (version, engine, artifact, sha256) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (version, engine) DO UPDATE \
+                 SET artifact = excluded.artifact, sha256 = excluded.sha256",
+            )
+            .bind(hash)
+            .bind(&self.engine_key)
+            .bind(artifact)
+            .bind(self.artifact_tag(hash, artifact))
+            .execute()
+            .await;
+        if let Err(e) = stored {
+            tracing::warn!(version = hash, "storing the precompiled code failed: {e:#}");
+        }
     }
 
     fn remember(&self, checked: Checked) -> Arc<Version> {
@@ -417,21 +432,10 @@ impl Registry {
                     "stored component does not match its hash"
                 );
                 let runtime = self.runtime.clone();
-                let component =
-                    tokio::task::spawn_blocking(move || runtime.compile(&bytes)).await??;
-                let artifact = component.serialize()?;
-                self.db
-                    .query(
-                        "INSERT INTO pbs_artifacts (version, engine, artifact, sha256) \
-                         VALUES ($1, $2, $3, $4) ON CONFLICT (version, engine) DO UPDATE \
-                         SET artifact = excluded.artifact, sha256 = excluded.sha256",
-                    )
-                    .bind(hash)
-                    .bind(&self.engine_key)
-                    .bind(&artifact)
-                    .bind(self.artifact_tag(hash, &artifact))
-                    .execute()
-                    .await?;
+                let (component, artifact) =
+                    tokio::task::spawn_blocking(move || runtime.compile_with_artifact(&bytes))
+                        .await??;
+                self.store_artifact(hash, &artifact).await;
                 component
             }
         };

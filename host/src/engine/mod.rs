@@ -142,6 +142,13 @@ impl Runtime {
     /// JS function, which a host that deploys all day (`pbs dev`) would
     /// otherwise hold for good.
     pub fn compile(&self, bytes: &[u8]) -> wasmtime::Result<Component> {
+        Ok(self.compile_with_artifact(bytes)?.0)
+    }
+
+    /// [`Self::compile`], also giving the serialized code (what a deploy
+    /// stores, so that a restart or another host need not compile again):
+    /// it was made to move the code between engines anyway.
+    pub fn compile_with_artifact(&self, bytes: &[u8]) -> wasmtime::Result<(Component, Vec<u8>)> {
         let compiler = Engine::new(&self.inner.compile_config)?;
         let artifact = Component::new(&compiler, bytes)?.serialize()?;
         drop(compiler);
@@ -149,7 +156,7 @@ impl Runtime {
         // this engine's settings; nothing else could have written it.
         let component = unsafe { Component::deserialize(&self.inner.engine, &artifact) };
         release_memory();
-        component
+        Ok((component?, artifact))
     }
 
     pub fn linker(&self) -> &Linker<Invocation> {
