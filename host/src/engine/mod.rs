@@ -41,6 +41,15 @@ pub const MAX_RESOURCES: usize = 10_000;
 pub const MEMORY_KEEP_RESIDENT: usize = 16 << 20;
 /// Bytes of an async stack kept resident between invocations.
 pub const STACK_KEEP_RESIDENT: usize = 128 << 10;
+/// Native stack a guest may use (wasmtime's default is 512 KiB). QuickJS
+/// built for WASI has its own stack check compiled out, so JS recursion
+/// ends where either stack does: at 512 KiB that was ~700 levels of a
+/// plain recursive function (Node allows ~10,000); at 4 MiB it is the
+/// engine's 1 MiB shadow stack, ~3,000 levels. Pages are only touched by
+/// deep calls and go back after the invocation (`STACK_KEEP_RESIDENT`).
+pub const MAX_WASM_STACK: usize = 4 << 20;
+/// Each async stack: the guest's share plus room for host calls.
+pub const ASYNC_STACK_SIZE: usize = MAX_WASM_STACK + (1 << 20);
 
 /// The shared runtime: engine, linker and limits. Cheap to clone.
 #[derive(Clone)]
@@ -343,6 +352,8 @@ fn engine_config(limits: &Limits) -> Config {
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     config.consume_fuel(limits.fuel.is_some());
+    config.max_wasm_stack(MAX_WASM_STACK);
+    config.async_stack_size(ASYNC_STACK_SIZE);
 
     let n = limits.max_instances.max(1);
     let mut pool = PoolingAllocationConfig::new();

@@ -4,6 +4,7 @@
 //   /flood?n=N[&ignore]   N × pb.kv.get in one invocation; stops at the first
 //                         error (→ {calls, refused: {at, code, message}}); with
 //                         `ignore` it catches and goes on (the host then stops it)
+//   /depth?n=N            recursion that ends, N levels deep
 //   /canary?token=T&write leaves T in a global, a module variable and a big
 //                         string; without `write`, reports which it finds
 
@@ -20,6 +21,12 @@ export async function GET(req: Request): Promise<Response> {
     }
     case "deep": {
       const down = (n: number): number => down(n + 1) + 1;
+      return new Response(String(down(0)));
+    }
+    case "depth": {
+      // Recursion that ends: n levels deep.
+      const n = Number(url.searchParams.get("n") ?? "0");
+      const down = (i: number): number => (i >= n ? i : down(i + 1));
       return new Response(String(down(0)));
     }
     case "flood": {
