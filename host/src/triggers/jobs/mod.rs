@@ -429,16 +429,23 @@ async fn run(pool: Arc<Pool>, job: store::Claimed, _slot: OwnedSemaphorePermit) 
 }
 
 async fn run_and_record(pool: &Pool, job: &store::Claimed) {
-    let outcome = pool.attempt(job).await;
+    let lease = pool.config.lease;
+    let outcome = leased(&pool.db, lease, job, pool.run(job), true)
+        .await
+        .unwrap_or(Outcome::Lost);
     let db = &pool.db;
     let now = now_ms();
     let recorded = match &outcome {
         Outcome::Completed => {
             let (answer, answered) = oneshot::channel();
             let sent = pool.completions.send((job.id.clone(), job.attempt, answer));
-            match (sent, answered.await) {
-                (Ok(()), Ok(Ok(mine))) => Ok(mine),
-                // Logged by the batcher.
+            // The lease is kept until the batcher has written the
+            // completion: a busy database can take longer than a lease,
+            // and a job whose lease ran out is run again by some host.
+            let answered = leased(db, lease, job, answered, false).await;
+            match (sent, answered) {
+                (Ok(()), Some(Ok(Ok(mine)))) => Ok(mine),
+                // Logged by the batcher, or no longer this worker's.
                 _ => return,
             }
         }
@@ -472,6 +479,40 @@ async fn run_and_record(pool: &Pool, job: &store::Claimed) {
     }
 }
 
+/// Awaits `work` (an attempt, or the recording of its completion) while
+/// extending the job's lease every third of `lease`. When the job is no
+/// longer this worker's, an attempt (`stop`) is stopped (None); a
+/// completion being recorded is awaited (the batcher may just have written
+/// it, which ends the lease too).
+async fn leased<T>(
+    db: &Db,
+    lease: Duration,
+    job: &store::Claimed,
+    work: impl std::future::Future<Output = T>,
+    stop: bool,
+) -> Option<T> {
+    tokio::pin!(work);
+    let every = (lease / 3).max(Duration::from_millis(10));
+    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tokio::select! {
+            done = &mut work => return Some(done),
+            _ = heartbeat.tick() => {
+                let until = now_ms() + lease.as_millis() as i64;
+                match store::extend(db, &job.id, job.attempt, until).await {
+                    Ok(true) => {}
+                    Ok(false) if !stop => {}
+                    Ok(false) => {
+                        tracing::info!(target: "pb.jobs", "the job was cancelled or claimed again; stopping it");
+                        return None;
+                    }
+                    Err(e) => tracing::warn!(target: "pb.jobs", "extending the job's lease failed: {e}"),
+                }
+            }
+        }
+    }
+}
+
 /// `e`, cut to [`MAX_ERROR_LEN`] bytes.
 pub fn clip(e: &str) -> String {
     if e.len() <= MAX_ERROR_LEN {
@@ -485,32 +526,6 @@ pub fn clip(e: &str) -> String {
 }
 
 impl Pool {
-    /// Runs one attempt (loading its version included), extending its
-    /// lease every third of it; stops it when the job is no longer this
-    /// worker's.
-    async fn attempt(&self, job: &store::Claimed) -> Outcome {
-        let run = self.run(job);
-        tokio::pin!(run);
-        let every = (self.config.lease / 3).max(Duration::from_millis(10));
-        let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        loop {
-            tokio::select! {
-                outcome = &mut run => return outcome,
-                _ = heartbeat.tick() => {
-                    let until = now_ms() + self.config.lease.as_millis() as i64;
-                    match store::extend(&self.db, &job.id, job.attempt, until).await {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            tracing::info!(target: "pb.jobs", "the job was cancelled or claimed again; stopping it");
-                            return Outcome::Lost;
-                        }
-                        Err(e) => tracing::warn!(target: "pb.jobs", "extending the job's lease failed: {e}"),
-                    }
-                }
-            }
-        }
-    }
-
     async fn run(&self, job: &store::Claimed) -> Outcome {
         let version = match self.version(&job.function, &job.version).await {
             Ok(Some(v)) => v,
@@ -629,6 +644,63 @@ mod tests {
             assert!(late >= Duration::from_secs(5) && late <= Duration::from_secs(10));
         }
         assert!(backoff(&config, i32::MAX) <= Duration::from_secs(10));
+    }
+
+    /// A completion that takes longer than the lease to be written (a busy
+    /// database) keeps the job: its lease is extended while it waits, so
+    /// no host claims it again (which ran it twice). Without the
+    /// heartbeat, the same wait loses the lease.
+    #[tokio::test]
+    async fn a_lease_is_kept_while_the_completion_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("data.db").to_string_lossy())
+            .await
+            .unwrap();
+        let lease = Duration::from_millis(300);
+        let slow_write = || tokio::time::sleep(Duration::from_millis(900));
+        for heartbeat in [true, false] {
+            let now = now_ms();
+            let id = format!("job-{heartbeat}");
+            let job = store::NewJob {
+                id: id.clone(),
+                function: "f".into(),
+                version: "v".into(),
+                name: "n".into(),
+                payload: "{}".into(),
+                max_attempts: 3,
+                priority: 0,
+                run_at: now,
+                dedupe_key: None,
+                enqueued_by: "f".into(),
+                trace_parent: None,
+                now,
+            };
+            store::insert_alone(&db, &job).await.unwrap();
+            let claimed = store::claim(&db, 1, now, now + lease.as_millis() as i64)
+                .await
+                .unwrap();
+            assert_eq!(claimed.len(), 1);
+            if heartbeat {
+                leased(&db, lease, &claimed[0], slow_write(), false)
+                    .await
+                    .unwrap();
+            } else {
+                slow_write().await;
+            }
+            let reclaimed = store::reclaim_expired(&db, now_ms()).await.unwrap();
+            let completed = store::complete_many(&db, &[(id, 1)], now_ms())
+                .await
+                .unwrap();
+            if heartbeat {
+                assert_eq!((reclaimed, completed.len()), (0, 1), "the lease was lost");
+            } else {
+                assert_eq!(
+                    (reclaimed, completed.len()),
+                    (1, 0),
+                    "the lease outlived its time"
+                );
+            }
+        }
     }
 
     #[test]
