@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Noisy neighbour: a quiet tenant (the Rust hello, one client: wrk -c1)
+# while other clients loop a JS CPU burner (~50 ms of JS per request) on
+# another function of the same host. Prints the quiet tenant's req/s,
+# p50 and p99 alone and next to 1, 2 and 4 burner clients, in one run.
+#   bash bench/noisy.sh                 # target/release/pbs, 5 s per phase
+#   PBS=/other/pbs DURATION=10 bash bench/noisy.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib.sh
+DURATION=${DURATION:-5}
+PBS=${PBS:-$PWD/target/release/pbs}
+PORT=${PORT:-18131}
+HELLO=target/guests/wasm32-wasip2/release/hello.wasm
+[ -x "$PBS" ] || { echo "no $PBS: cargo build --release -p pb-serverless" >&2; exit 1; }
+[ -f "$HELLO" ] || cargo build --release --target wasm32-wasip2 \
+  --manifest-path tests/guests/Cargo.toml --target-dir target/guests 2>&1 | tail -1
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+# A project of its own, for its esbuild.
+"$PBS" init "$WORK/proj" --template hello >/dev/null
+(cd "$WORK/proj" && npm install --prefer-offline --no-audit --no-fund --loglevel=error >/dev/null)
+cat >"$WORK/proj/src/burn.js" <<'JS'
+export async function GET() {
+  let x = 0;
+  for (let i = 0; i < 6e5; i++) x = (x * 31 + i) % 1000003;
+  return new Response(String(x));
+}
+JS
+SERVER=http://127.0.0.1:$PORT
+PB_ADMIN_TOKEN=bench "$PBS" serve --addr "127.0.0.1:$PORT" --dir "$WORK/pb_data" >"$WORK/log" 2>&1 & PIDS+=($!)
+wait_up "$SERVER/api/health"
+PB_ADMIN_TOKEN=bench "$PBS" deploy "$HELLO" --name hello --server "$SERVER" >/dev/null
+PB_ADMIN_TOKEN=bench "$PBS" deploy "$WORK/proj/src/burn.js" --name burn --server "$SERVER" >/dev/null
+wait_up "$SERVER/api/pb_serverless/hello"
+wait_up "$SERVER/api/pb_serverless/burn"
+start=$(date +%s%N); curl -sf -o /dev/null "$SERVER/api/pb_serverless/burn"
+echo "one burner request: $(( ($(date +%s%N) - start) / 1000000 )) ms; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+printf "%-10s %10s %10s %10s %14s\n" burners "req/s" "p50 ms" "p99 ms" "burner req/s"
+for burners in 0 1 2 4; do
+  BPIDS=()
+  count="$WORK/count.$burners"; : >"$count"
+  for _ in $(seq "$burners"); do
+    ( while :; do curl -sf -o /dev/null "$SERVER/api/pb_serverless/burn" && echo >>"$count"; done ) & BPIDS+=($!)
+  done
+  sleep 0.5
+  out=$(wrk -t1 -c1 -d"${DURATION}s" --latency "$SERVER/api/pb_serverless/hello")
+  for p in ${BPIDS[@]+"${BPIDS[@]}"}; do kill "$p" 2>/dev/null || true; done
+  [ "$burners" -eq 0 ] || wait "${BPIDS[@]}" 2>/dev/null || true
+  printf "%-10s %10s %10s %10s %14s\n" "$burners" \
+    "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
+    "$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")" \
+    "$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")" \
+    "$(awk -v n="$(wc -l <"$count")" -v d="$DURATION" 'BEGIN{printf "%.1f", n / (d + 0.5)}')"
+done
