@@ -42,18 +42,22 @@ echo "one burner request: $(( ($(date +%s%N) - start) / 1000000 )) ms; load aver
 
 printf "%-10s %10s %10s %10s %14s\n" burners "req/s" "p50 ms" "p99 ms" "burner req/s"
 for burners in 0 1 2 4; do
-  BPIDS=()
-  count="$WORK/count.$burners"; : >"$count"
-  for _ in $(seq "$burners"); do
-    ( while :; do curl -sf -o /dev/null "$SERVER/api/pb_serverless/burn" && echo >>"$count"; done ) & BPIDS+=($!)
-  done
-  sleep 0.5
+  burn=
+  if [ "$burners" -gt 0 ]; then
+    # wrk rather than a curl loop: a process spawned per request would
+    # itself take a share of the cores.
+    wrk -t1 -c"$burners" -d"$((DURATION + 1))s" "$SERVER/api/pb_serverless/burn" >"$WORK/burn.$burners" & burn=$!
+    sleep 0.5
+  fi
   out=$(wrk -t1 -c1 -d"${DURATION}s" --latency "$SERVER/api/pb_serverless/hello")
-  for p in ${BPIDS[@]+"${BPIDS[@]}"}; do kill "$p" 2>/dev/null || true; done
-  [ "$burners" -eq 0 ] || wait "${BPIDS[@]}" 2>/dev/null || true
+  burned=0
+  if [ -n "$burn" ]; then
+    wait "$burn"
+    burned=$(awk '/Requests\/sec/ {print $2}' "$WORK/burn.$burners")
+  fi
   printf "%-10s %10s %10s %10s %14s\n" "$burners" \
     "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
     "$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")" \
     "$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")" \
-    "$(awk -v n="$(wc -l <"$count")" -v d="$DURATION" 'BEGIN{printf "%.1f", n / (d + 0.5)}')"
+    "$burned"
 done
