@@ -18,6 +18,14 @@ use std::sync::{Arc, Mutex, RwLock};
 use wasmtime::component::{Component, InstancePre};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
+/// A version this recent whose precompiled code is not stored yet is
+/// probably being stored by the host that deployed it (see
+/// [`Registry::deploy`]): another host waits up to
+/// `ARTIFACT_WAIT_ROUNDS × ARTIFACT_WAIT_STEP` for it before compiling.
+const ARTIFACT_WAIT_RECENT: std::time::Duration = std::time::Duration::from_secs(10);
+const ARTIFACT_WAIT_ROUNDS: u32 = 20;
+const ARTIFACT_WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// A compiled version, shared by every function that serves it.
 pub struct Version {
     pub hash: String,
@@ -203,7 +211,7 @@ impl Registry {
         // The precompiled code is stored once the version serves (it is a
         // cache: without it a restart, or another host, compiles the stored
         // component), which takes writing ~10 MB off save-to-serving.
-        self.store_artifact(&version.hash, &artifact).await;
+        self.store_artifact(&version.hash, &artifact, false).await;
         drop(artifact);
         tokio::task::spawn_blocking(crate::engine::release_memory);
         Ok(FunctionInfo {
@@ -271,17 +279,49 @@ impl Registry {
         Ok(())
     }
 
-    /// Stores `artifact` as version `hash`'s code for this engine, or
-    /// replaces what is there (damaged or forged: see [`Self::load`]). A
+    /// Version `hash`'s precompiled code for this engine and its tag, if
+    /// stored.
+    async fn stored_artifact(
+        &self,
+        hash: &str,
+    ) -> anyhow::Result<Option<(Vec<u8>, Option<String>)>> {
+        Ok(self
+            .db
+            .query("SELECT artifact, sha256 FROM pbs_artifacts WHERE version = $1 AND engine = $2")
+            .bind(hash)
+            .bind(&self.engine_key)
+            .fetch_optional_as()
+            .await?)
+    }
+
+    /// Whether version `hash` was stored less than [`ARTIFACT_WAIT_RECENT`]
+    /// ago (so its code may be on its way).
+    async fn just_deployed(&self, hash: &str) -> anyhow::Result<bool> {
+        let created: Option<(i64,)> = self
+            .db
+            .query("SELECT created_ms FROM pbs_versions WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional_as()
+            .await?;
+        let recent = ARTIFACT_WAIT_RECENT.as_millis() as i64;
+        Ok(created.is_some_and(|(ms,)| now_ms() - ms < recent))
+    }
+
+    /// Stores `artifact` as version `hash`'s code for this engine; with
+    /// `replace`, over what is there (damaged or forged: see
+    /// [`Self::load`]), else a deploy of stored bytes rewrites nothing. A
     /// failure only costs a later compile, so it is logged, not returned.
-    async fn store_artifact(&self, hash: &str, artifact: &[u8]) {
+    async fn store_artifact(&self, hash: &str, artifact: &[u8], replace: bool) {
         let stored = self
             .db
-            .query(
+            .query(if replace {
                 "INSERT INTO pbs_artifacts (version, engine, artifact, sha256) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (version, engine) DO UPDATE \
-                 SET artifact = excluded.artifact, sha256 = excluded.sha256",
-            )
+                 SET artifact = excluded.artifact, sha256 = excluded.sha256"
+            } else {
+                "INSERT INTO pbs_artifacts (version, engine, artifact, sha256) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (version, engine) DO NOTHING"
+            })
             .bind(hash)
             .bind(&self.engine_key)
             .bind(artifact)
@@ -384,13 +424,19 @@ impl Registry {
         if let Some(v) = self.versions.lock().ok().and_then(|m| m.get(hash).cloned()) {
             return Ok(v);
         }
-        let artifact: Option<(Vec<u8>, Option<String>)> = self
-            .db
-            .query("SELECT artifact, sha256 FROM pbs_artifacts WHERE version = $1 AND engine = $2")
-            .bind(hash)
-            .bind(&self.engine_key)
-            .fetch_optional_as()
-            .await?;
+        let mut artifact = self.stored_artifact(hash).await?;
+        if artifact.is_none() && self.just_deployed(hash).await? {
+            // Its host stores the code just after the version starts
+            // serving: wait for it rather than compile (seconds for JS)
+            // and write the same ~10 MB again.
+            for _ in 0..ARTIFACT_WAIT_ROUNDS {
+                tokio::time::sleep(ARTIFACT_WAIT_STEP).await;
+                artifact = self.stored_artifact(hash).await?;
+                if artifact.is_some() {
+                    break;
+                }
+            }
+        }
         let artifact = artifact.and_then(|(bytes, tag)| {
             let authentic = self.artifact_authentic(hash, &bytes, tag.as_deref());
             if !authentic {
@@ -435,7 +481,7 @@ impl Registry {
                 let (component, artifact) =
                     tokio::task::spawn_blocking(move || runtime.compile_with_artifact(&bytes))
                         .await??;
-                self.store_artifact(hash, &artifact).await;
+                self.store_artifact(hash, &artifact, true).await;
                 component
             }
         };

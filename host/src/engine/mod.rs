@@ -49,12 +49,14 @@ pub const STACK_KEEP_RESIDENT: usize = 128 << 10;
 /// Native stack a guest may use (wasmtime's default is 512 KiB). QuickJS
 /// built for WASI has its own stack check compiled out, so JS recursion
 /// ends where either stack does: at 512 KiB that was ~700 levels of a
-/// plain recursive function (Node allows ~10,000); at 4 MiB it is the
-/// engine's 1 MiB shadow stack, ~3,000 levels. Pages are only touched by
-/// deep calls and go back after the invocation (`STACK_KEEP_RESIDENT`).
-pub const MAX_WASM_STACK: usize = 4 << 20;
-/// Each async stack: the guest's share plus room for host calls.
-pub const ASYNC_STACK_SIZE: usize = MAX_WASM_STACK + (1 << 20);
+/// plain recursive function (Node allows ~10,000); at 2 MiB ~2,400.
+/// A stack slot keeps the pages a deep invocation touched (wasmtime gives
+/// them back only with `async_stack_zeroing`, which costs every invocation
+/// a 128 KiB memset, ~5 µs): 2 MiB bounds what one slot can hold.
+pub const MAX_WASM_STACK: usize = 2 << 20;
+/// Each async stack: the guest's share plus room for the host's calls
+/// (wasmtime's default leaves them 1.5 MiB).
+pub const ASYNC_STACK_SIZE: usize = MAX_WASM_STACK + (2 << 20);
 
 /// The shared runtime: engine, linker and limits. Cheap to clone.
 #[derive(Clone)]
@@ -76,6 +78,8 @@ struct RuntimeInner {
     warm: Arc<warm::WarmBudget>,
     services: std::sync::OnceLock<Arc<Services>>,
     telemetry: std::sync::OnceLock<Telemetry>,
+    /// The telemetry's count of live invocations, for the epoch ticker.
+    live: Arc<std::sync::OnceLock<Arc<std::sync::atomic::AtomicI64>>>,
 }
 
 impl Runtime {
@@ -100,10 +104,11 @@ impl Runtime {
                 warm: warm::WarmBudget::new(limits.max_warm),
                 services: std::sync::OnceLock::new(),
                 telemetry: std::sync::OnceLock::new(),
+                live: Default::default(),
                 limits,
             }),
         };
-        spawn_epoch_ticker(&runtime.inner.engine, Arc::downgrade(&runtime.inner));
+        spawn_epoch_ticker(&runtime.inner.engine, runtime.inner.live.clone());
         Ok(runtime)
     }
 
@@ -131,11 +136,16 @@ impl Runtime {
     /// Gives every later invocation the host's telemetry (once; before,
     /// and without, it is all off but the ledger, logs and metrics).
     pub fn set_telemetry(&self, telemetry: Telemetry) {
+        let _ = self.inner.live.set(telemetry.live_counter().clone());
         let _ = self.inner.telemetry.set(telemetry);
     }
 
     pub fn telemetry(&self) -> &Telemetry {
-        self.inner.telemetry.get_or_init(Telemetry::default)
+        self.inner.telemetry.get_or_init(|| {
+            let telemetry = Telemetry::default();
+            let _ = self.inner.live.set(telemetry.live_counter().clone());
+            telemetry
+        })
     }
 
     /// The database, data folder and secrets key (none in single-component mode).
@@ -393,8 +403,12 @@ fn profiler() -> wasmtime::ProfilingStrategy {
 
 /// One thread advances the epoch for every store of the engine, as long
 /// as the engine lives (a store keeps it, so a guest still running when its
-/// runtime is dropped is still stopped at its deadline).
-fn spawn_epoch_ticker(engine: &Engine, runtime: std::sync::Weak<RuntimeInner>) {
+/// runtime is dropped is still stopped at its deadline); fast while the
+/// runtime's telemetry counts live invocations.
+fn spawn_epoch_ticker(
+    engine: &Engine,
+    live: Arc<std::sync::OnceLock<Arc<std::sync::atomic::AtomicI64>>>,
+) {
     let weak = engine.weak();
     std::thread::Builder::new()
         .name("pbs-epoch".into())
@@ -402,10 +416,10 @@ fn spawn_epoch_ticker(engine: &Engine, runtime: std::sync::Weak<RuntimeInner>) {
             while let Some(engine) = weak.upgrade() {
                 engine.increment_epoch();
                 drop(engine);
-                let idle = runtime
-                    .upgrade()
-                    .is_some_and(|r| r.telemetry.get().is_none_or(|t| t.live_invocations() == 0));
-                std::thread::sleep(if idle { IDLE_EPOCH_TICK } else { EPOCH_TICK });
+                let busy = live
+                    .get()
+                    .is_some_and(|n| n.load(std::sync::atomic::Ordering::Relaxed) > 0);
+                std::thread::sleep(if busy { EPOCH_TICK } else { IDLE_EPOCH_TICK });
             }
         })
         .expect("spawn the epoch thread");

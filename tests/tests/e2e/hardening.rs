@@ -452,13 +452,13 @@ async fn unbounded_recursion_is_a_500() {
     }
     let (status, body) = call(&host, "deep-js", "/ok").await;
     assert_eq!((status, body.as_str()), (200, "fine"));
-    // Recursion that ends is not cut short: 2,000 levels (the native
+    // Recursion that ends is not cut short: 1,500 levels (the native
     // stack's old default, 512 KiB, stopped this at ~700; Node allows ~10,000).
-    let (status, body) = call(&host, "deep-js", "/depth?n=2000").await;
+    let (status, body) = call(&host, "deep-js", "/depth?n=1500").await;
     assert_eq!(
         (status, body.as_str()),
-        (200, "2000"),
-        "2,000 levels of JS recursion"
+        (200, "1500"),
+        "1,500 levels of JS recursion"
     );
     assert_eq!(instances_back_to_zero(&host).await, 0.0);
 }

@@ -438,14 +438,21 @@ async fn run_and_record(pool: &Pool, job: &store::Claimed) {
     let recorded = match &outcome {
         Outcome::Completed => {
             let (answer, answered) = oneshot::channel();
-            let sent = pool.completions.send((job.id.clone(), job.attempt, answer));
+            if pool
+                .completions
+                .send((job.id.clone(), job.attempt, answer))
+                .is_err()
+            {
+                // No batcher (the host is stopping): the lease runs out
+                // and the job runs again.
+                return;
+            }
             // The lease is kept until the batcher has written the
             // completion: a busy database can take longer than a lease,
             // and a job whose lease ran out is run again by some host.
-            let answered = leased(db, lease, job, answered, false).await;
-            match (sent, answered) {
-                (Ok(()), Some(Ok(Ok(mine)))) => Ok(mine),
-                // Logged by the batcher, or no longer this worker's.
+            match leased(db, lease, job, answered, false).await {
+                Some(Ok(Ok(mine))) => Ok(mine),
+                // Logged by the batcher.
                 _ => return,
             }
         }
@@ -656,8 +663,8 @@ mod tests {
         let db = Db::open(&dir.path().join("data.db").to_string_lossy())
             .await
             .unwrap();
-        let lease = Duration::from_millis(300);
-        let slow_write = || tokio::time::sleep(Duration::from_millis(900));
+        let lease = Duration::from_secs(1);
+        let slow_write = || tokio::time::sleep(Duration::from_secs(3));
         for heartbeat in [true, false] {
             let now = now_ms();
             let id = format!("job-{heartbeat}");
