@@ -183,12 +183,11 @@ impl Registry {
             .map_err(|e| DeployError::BadRequest(format!("invalid allowed_hosts: {e}")))?;
         let runtime = self.runtime.clone();
         let required = triggers.to_vec();
-        let (checked, bytes) = tokio::task::spawn_blocking(move || {
+        let (mut checked, bytes) = tokio::task::spawn_blocking(move || {
             inspect(&runtime, &bytes, &required).map(|c| (c, bytes))
         })
         .await
         .map_err(|e| DeployError::Internal(e.into()))??;
-        let mut checked = checked;
         let artifact = std::mem::take(&mut checked.artifact);
         let version = self.remember(checked);
         let triggers_text = join_triggers(&version.triggers);
@@ -212,7 +211,7 @@ impl Registry {
         // cache: without it a restart, or another host, compiles the stored
         // component), which takes writing ~10 MB off save-to-serving.
         self.store_artifact(&version.hash, &artifact, false).await;
-        drop(artifact);
+        drop(artifact); // before the trim below gives its pages back
         tokio::task::spawn_blocking(crate::engine::release_memory);
         Ok(FunctionInfo {
             name: name.to_string(),
