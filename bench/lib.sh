@@ -35,6 +35,29 @@ run_wrk() {
   done
 }
 
+# run_wrk $ROUNDS times (default 1), the servers taking turns within each
+# round, and keeps each cell's median: one server's run can differ from
+# the next by 10% on a shared 2-core machine, more than some of the
+# differences measured.
+run_rounds() {
+  local rounds=${ROUNDS:-1} r key
+  declare -A all_rps all_p50 all_p99 all_cpu
+  for r in $(seq "$rounds"); do
+    run_wrk
+    for key in "${!RPS[@]}"; do
+      all_rps[$key]+="${RPS[$key]} "; all_p50[$key]+="${P50[$key]} "
+      all_p99[$key]+="${P99[$key]} "; all_cpu[$key]+="${CPU[$key]:-} "
+    done
+  done
+  median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END{ if (NR) print v[int((NR+1)/2)] }'; }
+  for key in "${!all_rps[@]}"; do
+    RPS[$key]=$(echo "${all_rps[$key]}" | median); P50[$key]=$(echo "${all_p50[$key]}" | median)
+    P99[$key]=$(echo "${all_p99[$key]}" | median)
+    [ -n "${CPU[$key]:-}" ] && CPU[$key]=$(echo "${all_cpu[$key]}" | median)
+  done
+  return 0
+}
+
 # The table; $1 names the first column.
 print_table() {
   echo

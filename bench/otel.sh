@@ -11,6 +11,7 @@
 #
 #   bash bench/otel.sh            # 10 s per run
 #   DURATION=30 bash bench/otel.sh
+#   ROUNDS=5 DURATION=5 bash bench/otel.sh   # the median of 5 rounds
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -56,8 +57,9 @@ for fn in rust js; do
 done
 for name in "${ORDER[@]}"; do wait_up "${URLS[$name]}"; done
 
-run_wrk
+run_rounds
 print_table server
+[ "${ROUNDS:-1}" -gt 1 ] && echo "(the median of ${ROUNDS} rounds per cell)"
 echo
 for fn in rust js; do
   for c in 1 32; do

@@ -2,8 +2,8 @@
 //! sending with the host's `reqwest` client (no gRPC, no second HTTP stack).
 //!
 //! Spans go through [`Queue`], our batch processor, instead of the SDK's: a
-//! finished span is handed over with `try_send` (a request never waits for
-//! the collector), batches go out from one tokio task, and every span that
+//! finished span is pushed to a queue (a request never waits for the
+//! collector, nor wakes a thread), batches go out from one tokio task, and every span that
 //! does not reach the collector — queue full, collector down or slow — is
 //! counted ([`Traces::dropped`], the `pbs_spans_dropped_total` metric) and
 //! reported in the log at most once a minute.
@@ -17,10 +17,10 @@ use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanData, SpanExporter};
 use opentelemetry_sdk::Resource;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 /// The exporters' HTTP client: the host's reqwest, each request spawned on
 /// the host's runtime (the SDK's metric reader calls it from a thread of
@@ -85,7 +85,7 @@ pub fn resource(config: &TelemetryConfig) -> Resource {
 pub struct Traces {
     provider: SdkTracerProvider,
     tracer: SdkTracer,
-    dropped: Arc<AtomicU64>,
+    queue: Arc<Shared>,
     flush: mpsc::UnboundedSender<oneshot::Sender<()>>,
 }
 
@@ -105,29 +105,32 @@ impl Traces {
             .build()
             .with_context(|| format!("the OTLP trace exporter for {endpoint}"))?;
         exporter.set_resource(&resource);
-        let (spans, queued) = mpsc::channel(config.queue.max(1));
+        let batch = config.batch.max(1);
+        let queue = Arc::new(Shared {
+            spans: Mutex::new(Vec::with_capacity(batch)),
+            ready: Notify::new(),
+            closed: AtomicBool::new(false),
+            capacity: config.queue.max(1),
+            batch,
+            dropped,
+        });
         let (flush, flushes) = mpsc::unbounded_channel();
         tokio::spawn(export_loop(
             exporter,
-            queued,
+            queue.clone(),
             flushes,
-            config.batch.max(1),
             config.delay,
-            dropped.clone(),
             endpoint.to_string(),
         ));
         let provider = SdkTracerProvider::builder()
-            .with_span_processor(Queue {
-                spans,
-                dropped: dropped.clone(),
-            })
+            .with_span_processor(Queue(queue.clone()))
             .with_resource(resource)
             .build();
         let tracer = provider.tracer("pbs");
         Ok(Traces {
             provider,
             tracer,
-            dropped,
+            queue,
             flush,
         })
     }
@@ -138,7 +141,7 @@ impl Traces {
 
     /// Spans that did not reach the collector.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.queue.dropped.load(Ordering::Relaxed)
     }
 
     /// Sends what is queued now; waits at most `limit`.
@@ -156,12 +159,44 @@ impl Drop for Traces {
     }
 }
 
-/// Our span processor: hands finished spans to [`export_loop`].
+/// Finished spans waiting for [`export_loop`]. A span is pushed under a
+/// lock that is held for a `Vec::push`; the exporter is woken only when a
+/// batch is full (else its timer takes what is there), so a request never
+/// wakes a thread for its spans. A channel woke the exporter for nearly
+/// every span, and those cross-thread wake-ups were most of what tracing
+/// cost a small request.
 #[derive(Debug)]
-struct Queue {
-    spans: mpsc::Sender<SpanData>,
+struct Shared {
+    spans: Mutex<Vec<SpanData>>,
+    ready: Notify,
+    /// Set at shutdown: the loop sends what is left and ends.
+    closed: AtomicBool,
+    /// Spans queued at most (`OTEL_BSP_MAX_QUEUE_SIZE`).
+    capacity: usize,
+    /// Spans per export (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`).
+    batch: usize,
     dropped: Arc<AtomicU64>,
 }
+
+impl Shared {
+    /// Up to one batch of the queued spans.
+    fn take(&self) -> Vec<SpanData> {
+        let mut spans = self.spans.lock().unwrap_or_else(|e| e.into_inner());
+        if spans.len() <= self.batch {
+            std::mem::replace(&mut *spans, Vec::with_capacity(self.batch))
+        } else {
+            spans.drain(..self.batch).collect()
+        }
+    }
+
+    fn queued(&self) -> usize {
+        self.spans.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// Our span processor: queues finished spans for [`export_loop`].
+#[derive(Debug)]
+struct Queue(Arc<Shared>);
 
 impl opentelemetry_sdk::trace::SpanProcessor for Queue {
     fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {}
@@ -170,8 +205,22 @@ impl opentelemetry_sdk::trace::SpanProcessor for Queue {
         if !span.span_context.is_sampled() {
             return;
         }
-        if self.spans.try_send(span).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+        let q = &self.0;
+        let queued = {
+            let mut spans = q.spans.lock().unwrap_or_else(|e| e.into_inner());
+            if spans.len() >= q.capacity {
+                None
+            } else {
+                spans.push(span);
+                Some(spans.len())
+            }
+        };
+        match queued {
+            None => {
+                q.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(n) if n == q.batch => q.ready.notify_one(),
+            Some(_) => {}
         }
     }
 
@@ -180,73 +229,64 @@ impl opentelemetry_sdk::trace::SpanProcessor for Queue {
     }
 
     fn shutdown_with_timeout(&self, _: Duration) -> OTelSdkResult {
+        self.0.closed.store(true, Ordering::Relaxed);
+        self.0.ready.notify_one();
         Ok(())
     }
 }
 
-/// Batches spans (by size, or after `delay`) and exports them one request
-/// at a time; what fails is counted as dropped.
+/// Exports the queued spans one request at a time: a full batch at once,
+/// a partial one after `delay`; what fails is counted as dropped.
 async fn export_loop(
     exporter: opentelemetry_otlp::SpanExporter,
-    mut queued: mpsc::Receiver<SpanData>,
+    queue: Arc<Shared>,
     mut flushes: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
-    batch_size: usize,
     delay: Duration,
-    dropped: Arc<AtomicU64>,
     endpoint: String,
 ) {
-    let mut batch: Vec<SpanData> = Vec::with_capacity(batch_size);
-    let mut due = tokio::time::Instant::now() + delay;
-    let warned: Mutex<Option<Instant>> = Mutex::new(None);
-    let send = |batch: Vec<SpanData>| {
+    let mut warned: Option<Instant> = None;
+    let mut send = async |batch: Vec<SpanData>| {
         let n = batch.len() as u64;
-        let exporter = &exporter;
-        let dropped = &dropped;
-        let warned = &warned;
-        let endpoint = &endpoint;
-        async move {
-            if n == 0 {
-                return;
-            }
-            if let Err(e) = exporter.export(batch).await {
-                dropped.fetch_add(n, Ordering::Relaxed);
-                let mut last = warned.lock().unwrap_or_else(|e| e.into_inner());
-                if last.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
-                    *last = Some(Instant::now());
-                    tracing::warn!(target: "pbs::telemetry", "spans not exported to {endpoint} (dropped, {} so far): {e}", dropped.load(Ordering::Relaxed));
-                }
+        if n == 0 {
+            return;
+        }
+        if let Err(e) = exporter.export(batch).await {
+            let dropped = queue.dropped.fetch_add(n, Ordering::Relaxed) + n;
+            if warned.is_none_or(|t| t.elapsed() > Duration::from_secs(60)) {
+                warned = Some(Instant::now());
+                tracing::warn!(target: "pbs::telemetry", "spans not exported to {endpoint} (dropped, {dropped} so far): {e}");
             }
         }
     };
+    let mut due = tokio::time::Instant::now() + delay;
     loop {
+        let mut flushed = None;
         tokio::select! {
-            span = queued.recv() => match span {
-                Some(span) => {
-                    batch.push(span);
-                    if batch.len() >= batch_size {
-                        send(std::mem::replace(&mut batch, Vec::with_capacity(batch_size))).await;
-                        due = tokio::time::Instant::now() + delay;
-                    }
-                }
-                None => break,
-            },
-            _ = tokio::time::sleep_until(due) => {
-                send(std::mem::take(&mut batch)).await;
-                due = tokio::time::Instant::now() + delay;
+            _ = queue.ready.notified() => {}
+            _ = tokio::time::sleep_until(due) => {}
+            Some(done) = flushes.recv() => flushed = Some(done),
+        }
+        let closing = queue.closed.load(Ordering::Relaxed);
+        // After a wake-up for a full batch, send only full batches; after
+        // the timer, a flush or at shutdown, everything.
+        let all = closing || flushed.is_some() || tokio::time::Instant::now() >= due;
+        while all || queue.queued() >= queue.batch {
+            let batch = queue.take();
+            if batch.is_empty() {
+                break;
             }
-            Some(done) = flushes.recv() => {
-                while let Ok(span) = queued.try_recv() {
-                    batch.push(span);
-                    if batch.len() >= batch_size {
-                        send(std::mem::replace(&mut batch, Vec::with_capacity(batch_size))).await;
-                    }
-                }
-                send(std::mem::take(&mut batch)).await;
-                let _ = done.send(());
-            }
+            send(batch).await;
+        }
+        if all {
+            due = tokio::time::Instant::now() + delay;
+        }
+        if let Some(done) = flushed {
+            let _ = done.send(());
+        }
+        if closing {
+            break;
         }
     }
-    send(batch).await;
 }
 
 /// The OTLP metric exporter for `endpoint` (a full `…/v1/metrics` URL).

@@ -210,22 +210,23 @@ impl Ledger {
 }
 
 impl Cost {
-    /// `(name, value)` pairs, for span attributes and log fields.
-    pub fn fields(&self) -> [(&'static str, u64); 13] {
+    /// The invocation span's `pb.cost.*` attributes (static keys: a span
+    /// allocates none for them).
+    fn span_fields(&self) -> [(&'static str, u64); 13] {
         [
-            ("wall_us", self.wall_us),
-            ("cpu_us", self.cpu_us),
-            ("fuel", self.fuel),
-            ("memory_peak_bytes", self.memory_peak),
-            ("fetches", self.fetches),
-            ("fetch_bytes_out", self.fetch_bytes_out),
-            ("fetch_bytes_in", self.fetch_bytes_in),
-            ("rows_read", self.rows_read),
-            ("rows_written", self.rows_written),
-            ("kv_ops", self.kv_ops),
-            ("file_ops", self.file_ops),
-            ("job_ops", self.job_ops),
-            ("secret_ops", self.secret_ops),
+            ("pb.cost.wall_us", self.wall_us),
+            ("pb.cost.cpu_us", self.cpu_us),
+            ("pb.cost.fuel", self.fuel),
+            ("pb.cost.memory_peak_bytes", self.memory_peak),
+            ("pb.cost.fetches", self.fetches),
+            ("pb.cost.fetch_bytes_out", self.fetch_bytes_out),
+            ("pb.cost.fetch_bytes_in", self.fetch_bytes_in),
+            ("pb.cost.rows_read", self.rows_read),
+            ("pb.cost.rows_written", self.rows_written),
+            ("pb.cost.kv_ops", self.kv_ops),
+            ("pb.cost.file_ops", self.file_ops),
+            ("pb.cost.job_ops", self.job_ops),
+            ("pb.cost.secret_ops", self.secret_ops),
         ]
     }
 }
@@ -383,13 +384,16 @@ impl Scope {
             let recorded = parent.as_ref().is_none_or(|p| p.is_sampled());
             if recorded {
                 let tracer = traces.tracer();
-                let mut attrs = vec![
-                    KeyValue::new("faas.name", function.to_string()),
+                // Room for what `finish` adds (outcome, cost, the span
+                // limit), so the span's attribute list is allocated once.
+                let mut attrs = Vec::with_capacity(20);
+                attrs.extend([
+                    KeyValue::new("faas.name", function.clone()),
                     KeyValue::new("faas.trigger", trigger.faas()),
                     KeyValue::new("pb.trigger", trigger.as_str()),
-                ];
+                ]);
                 if let Some(v) = &version {
-                    attrs.push(KeyValue::new("faas.version", v.to_string()));
+                    attrs.push(KeyValue::new("faas.version", v.clone()));
                 }
                 if let Some(more) = attributes {
                     attrs.extend(more());
@@ -578,11 +582,13 @@ impl Scope {
         let failed = outcome != "ok";
         if let Some(mut span) = lock(&self.span).take() {
             span.set_attribute(KeyValue::new("pb.outcome", outcome.to_string()));
-            for (name, value) in cost.fields() {
-                span.set_attribute(KeyValue::new(
-                    format!("pb.cost.{name}"),
-                    value.min(i64::MAX as u64) as i64,
-                ));
+            // A count that is zero is left off (most invocations touch
+            // few of the capabilities): smaller spans to build, send
+            // and store.
+            for (key, value) in cost.span_fields() {
+                if value > 0 {
+                    span.set_attribute(KeyValue::new(key, value.min(i64::MAX as u64) as i64));
+                }
             }
             let skipped = MAX_SPANS - self.spans_left.load(Ordering::Relaxed).min(MAX_SPANS);
             if skipped >= MAX_SPANS {

@@ -52,16 +52,35 @@ fn server_span<B>(runtime: &Runtime, function: &str, req: &Request<B>) -> Server
             format!("{} {route}", req.method())
         },
         || {
-            vec![
-                KeyValue::new("http.request.method", req.method().as_str().to_string()),
+            // Room for the status code added at the end.
+            let mut attrs = Vec::with_capacity(4);
+            attrs.extend([
+                KeyValue::new("http.request.method", method_name(req.method())),
                 KeyValue::new("http.route", route(function, req.uri().path())),
                 KeyValue::new(
                     "url.path",
                     crate::telemetry::scope::clip(req.uri().path().to_string()),
                 ),
-            ]
+            ]);
+            attrs
         },
     )
+}
+
+/// The method as a span attribute (the common ones without an allocation).
+fn method_name(method: &http::Method) -> opentelemetry::Value {
+    use http::Method;
+    let name = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => return method.as_str().to_string().into(),
+    };
+    name.into()
 }
 
 fn route(function: &str, path: &str) -> String {
