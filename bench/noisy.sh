@@ -5,6 +5,7 @@
 # p50 and p99 alone and next to 1, 2 and 4 burner clients, in one run.
 #   bash bench/noisy.sh                 # target/release/pbs, 5 s per phase
 #   PBS=/other/pbs DURATION=10 bash bench/noisy.sh
+#   BURNERS="4 4 4" bash bench/noisy.sh  # one setting, three times
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -41,7 +42,7 @@ start=$(date +%s%N); curl -sf -o /dev/null "$SERVER/api/pb_serverless/burn"
 echo "one burner request: $(( ($(date +%s%N) - start) / 1000000 )) ms; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 printf "%-10s %10s %10s %10s %14s\n" burners "req/s" "p50 ms" "p99 ms" "burner req/s"
-for burners in 0 1 2 4; do
+for burners in ${BURNERS:-0 1 2 4}; do
   burn=
   if [ "$burners" -gt 0 ]; then
     # wrk rather than a curl loop: a process spawned per request would

@@ -4,6 +4,7 @@
 //! a cached `InstancePre` (see `deploy::Deployed`).
 
 pub mod compile_cache;
+pub mod lanes;
 mod limits;
 mod state;
 pub mod warm;
@@ -15,6 +16,7 @@ use crate::caps::http_out::OutboundPolicy;
 use crate::caps::services::Services;
 use crate::config::Limits;
 use crate::telemetry::{Scope, Start, Telemetry, Trigger};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::{Component, Linker};
@@ -235,23 +237,28 @@ impl Runtime {
             deadline,
             self.inner.budget.clone(),
             self.inner.services.get().cloned(),
+            lanes::Turn::new(),
         );
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limiter);
         self.arm(&mut store);
         store.epoch_deadline_callback(|ctx| {
-            if ctx.data().deadline.expired() {
-                ctx.data().deadline.mark_hit();
-                Ok(wasmtime::UpdateDeadline::Interrupt)
-            } else {
-                // tokio's yield_now puts the task at the back of the run
-                // queue; a plain self-wake would land in the LIFO slot and
-                // the busy guest would be polled again before others.
-                Ok(wasmtime::UpdateDeadline::YieldCustom(
-                    1,
-                    Box::pin(tokio::task::yield_now()),
-                ))
+            let data = ctx.data();
+            if data.deadline.expired() {
+                data.deadline.mark_hit();
+                return Ok(wasmtime::UpdateDeadline::Interrupt);
             }
+            // Past its quick start, its task moves to the long lane at
+            // this yield (see `lanes`).
+            let cpu = data.trace.scope.ledger.cpu_ns.load(Ordering::Relaxed);
+            data.turn.tick(Duration::from_nanos(cpu));
+            // tokio's yield_now puts the task at the back of the run
+            // queue; a plain self-wake would land in the LIFO slot and
+            // the busy guest would be polled again before others.
+            Ok(wasmtime::UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(tokio::task::yield_now()),
+            ))
         });
         store
     }
@@ -269,7 +276,9 @@ impl Runtime {
         deadline: Arc<Deadline>,
     ) {
         let outbound = self.inner.outbound.for_invocation(scope.function.clone());
-        store.data_mut().begin_next(scope, deadline, outbound);
+        store
+            .data_mut()
+            .begin_next(scope, deadline, outbound, lanes::Turn::new());
         self.arm(store);
     }
 

@@ -36,6 +36,8 @@ pub struct Invocation {
     /// The guest's stdout and stderr (also held by `wasi`), so a reused
     /// instance's output goes to the invocation it serves now.
     output: [GuestOutput; 2],
+    /// Whether it is long-running (its task then runs in the long lane).
+    pub turn: Arc<super::lanes::Turn>,
 }
 
 impl Invocation {
@@ -46,6 +48,7 @@ impl Invocation {
         deadline: Arc<Deadline>,
         budget: Arc<MemoryBudget>,
         services: Option<Arc<Services>>,
+        turn: Arc<super::lanes::Turn>,
     ) -> Self {
         // No preopened directory, no environment, no sockets, no name
         // lookups: a guest sees nothing of the host it runs on. Its stdout
@@ -82,6 +85,7 @@ impl Invocation {
             secrets: SecretsCtx::default(),
             hook: Default::default(),
             output: [stdout, stderr],
+            turn,
         };
         invocation.set_outbound(outbound);
         invocation
@@ -96,7 +100,9 @@ impl Invocation {
         scope: Arc<Scope>,
         deadline: Arc<Deadline>,
         outbound: OutboundPolicy,
+        turn: Arc<super::lanes::Turn>,
     ) {
+        self.turn = turn;
         for output in &self.output {
             output.rebind(scope.clone());
         }

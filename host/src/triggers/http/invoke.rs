@@ -165,7 +165,10 @@ pub async fn http(
     let headers_sent = Arc::new(AtomicBool::new(false));
     let sent = headers_sent.clone();
     let ledger_scope = scope.clone();
-    let task = tokio::spawn(async move {
+    // A guest that turns out CPU-bound finishes on the long lane, leaving
+    // the host's workers to quick requests.
+    let turn = store.data().turn.clone();
+    let task = tokio::spawn(crate::engine::lanes::Lane::run(turn, async move {
         // The slot is held for as long as the instance lives.
         let _slot = slot;
         let run = async {
@@ -228,7 +231,7 @@ pub async fn http(
             }
             Err(e) => (Err(e), memory),
         }
-    });
+    }));
     // If the client goes away before the headers (this future is dropped),
     // the guest is stopped instead of running on for nobody.
     let guard = AbortOnDrop(Some(task.abort_handle()));

@@ -1,0 +1,223 @@
+//! Two lanes for guests: quick invocations on the host's runtime, and
+//! long-running ones on threads of lower OS priority.
+//!
+//! Every running guest yields at each epoch tick (1 ms), so a busy guest
+//! cannot hold a worker for long. That alone is not enough when there are
+//! more busy guests than cores: a quick request of another tenant waits
+//! behind all of them in the run queue, and the operating system shares
+//! the cores between the busy workers, the quick one and the clients
+//! (`bench/noisy.sh`: a trivial function's p99 went to 15–30× its solo
+//! figure next to 4 CPU burners on 2 cores, its throughput to a tenth).
+//!
+//! So an invocation that has used more than [`LONG_AFTER`] of CPU is
+//! *long-running*: at its next yield its task moves to the long lane, a
+//! runtime whose threads (`pbs-long`, one per core) run at nice
+//! [`LONG_NICE`]. The kernel then gives the cores to the host's own
+//! workers first (requests, quick guests, host calls) and the rest to
+//! long-running guests. Nothing is reserved: alone, long-running guests
+//! use every core. Their host calls run in the long lane too; the I/O and
+//! timers they wait on stay with the runtime that made them.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// CPU time after which an invocation is long-running. Quick handlers (a
+/// record read, a prompt sent) take well under a millisecond of host CPU;
+/// a JS function rendering a large answer a few.
+pub const LONG_AFTER: Duration = Duration::from_millis(2);
+/// The long lane's OS priority (0 is the default, 19 the lowest): with the
+/// host's workers busy, its threads get about a tenth of a core each
+/// (CFS weights 110 against 1024), and every idle cycle otherwise.
+pub const LONG_NICE: i32 = 10;
+
+/// Invocations moved to the long lane since the process started.
+static MOVED: AtomicU64 = AtomicU64::new(0);
+
+pub fn moved_total() -> u64 {
+    MOVED.load(Ordering::Relaxed)
+}
+
+/// The long lane: made at first use, kept for the life of the process (a
+/// runtime may not be dropped from async code).
+fn long_lane() -> &'static tokio::runtime::Runtime {
+    static LANE: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    LANE.get_or_init(|| {
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("pbs-long")
+            .on_thread_start(|| {
+                // SAFETY: plain libc calls on the calling thread's own id.
+                // A failure leaves the thread at the default priority.
+                unsafe {
+                    let tid = libc::gettid() as libc::id_t;
+                    libc::setpriority(libc::PRIO_PROCESS, tid, LONG_NICE);
+                }
+            })
+            .enable_all()
+            .build()
+            .expect("start the long-running guests' runtime")
+    })
+}
+
+/// One invocation's lane (in its store's state): the epoch tick marks it
+/// long-running, [`Lane::run`] moves it.
+#[derive(Default)]
+pub struct Turn {
+    long: AtomicBool,
+}
+
+impl Turn {
+    pub fn new() -> Arc<Turn> {
+        Arc::default()
+    }
+
+    /// At an epoch tick, with the CPU time the invocation has used.
+    pub fn tick(&self, cpu: Duration) {
+        if cpu >= LONG_AFTER && !self.long.load(Ordering::Relaxed) {
+            self.long.store(true, Ordering::Relaxed);
+        }
+    }
+
+    pub fn is_long(&self) -> bool {
+        self.long.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs an invocation's task: polled where it was spawned until its
+/// [`Turn`] says long-running, then in the long lane. Dropping it (the
+/// task aborted) aborts the moved task too.
+pub struct Lane<F: Future> {
+    turn: Arc<Turn>,
+    state: State<F>,
+}
+
+enum State<F: Future> {
+    Here(Pin<Box<F>>),
+    Moved(JoinHandle<F::Output>),
+    Gone,
+}
+
+impl<F> Lane<F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    pub fn run(turn: Arc<Turn>, fut: F) -> Lane<F> {
+        Lane {
+            turn,
+            state: State::Here(Box::pin(fut)),
+        }
+    }
+}
+
+impl<F> Future for Lane<F>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.get_mut();
+        loop {
+            match &mut this.state {
+                State::Here(fut) => {
+                    if !this.turn.is_long() {
+                        return fut.as_mut().poll(cx);
+                    }
+                    // Between two polls the task is parked at a yield (or
+                    // a host call), so it can move.
+                    let State::Here(fut) = std::mem::replace(&mut this.state, State::Gone) else {
+                        unreachable!()
+                    };
+                    MOVED.fetch_add(1, Ordering::Relaxed);
+                    this.state = State::Moved(long_lane().spawn(fut));
+                }
+                State::Moved(task) => {
+                    let done = ready!(Pin::new(task).poll(cx));
+                    this.state = State::Gone;
+                    return Poll::Ready(match done {
+                        Ok(out) => out,
+                        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                        // Nothing aborts the moved task but dropping this.
+                        Err(e) => panic!("a long-running invocation was cancelled: {e}"),
+                    });
+                }
+                State::Gone => panic!("polled after completion"),
+            }
+        }
+    }
+}
+
+impl<F: Future> Drop for Lane<F> {
+    fn drop(&mut self) {
+        if let State::Moved(task) = &self.state {
+            task.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn thread() -> String {
+        std::thread::current()
+            .name()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    #[tokio::test]
+    async fn a_long_running_task_moves_to_the_long_lane() {
+        let turn = Turn::new();
+        let t = turn.clone();
+        let task = tokio::spawn(Lane::run(turn.clone(), async move {
+            let before = thread();
+            t.tick(Duration::from_micros(100));
+            tokio::task::yield_now().await;
+            let quick = thread();
+            t.tick(LONG_AFTER);
+            tokio::task::yield_now().await;
+            (before, quick, thread())
+        }));
+        let (before, quick, after) = task.await.unwrap();
+        assert_eq!(before, quick, "a quick task stays");
+        assert_ne!(before, "pbs-long");
+        assert_eq!(after, "pbs-long");
+        assert!(turn.is_long());
+        // The lane's threads run at a lower priority.
+        let nice = long_lane()
+            .spawn(async {
+                unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+            })
+            .await
+            .unwrap();
+        assert_eq!(nice, LONG_NICE);
+    }
+
+    #[tokio::test]
+    async fn dropping_the_task_aborts_the_moved_one() {
+        let turn = Turn::new();
+        turn.tick(LONG_AFTER);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let mut lane = Box::pin(Lane::run(turn, async move {
+            let _tx = tx;
+            std::future::pending::<()>().await
+        }));
+        // One poll moves it.
+        assert!(futures::poll!(&mut lane).is_pending());
+        drop(lane);
+        // The moved task is aborted: its sender goes, the receiver sees it.
+        assert!(tokio::time::timeout(Duration::from_secs(5), rx)
+            .await
+            .unwrap()
+            .is_err());
+    }
+}
