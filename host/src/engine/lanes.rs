@@ -11,8 +11,8 @@
 //!
 //! So an invocation that has used more than [`LONG_AFTER`] of CPU is
 //! *long-running*: at its next yield its task moves to the long lane, a
-//! runtime whose threads (`pbs-long`, one per core) run at nice
-//! [`LONG_NICE`]. The kernel then gives the cores to the host's own
+//! runtime whose threads (`pbs-long`, one per core) run [`LONG_NICE`]
+//! nice levels below the host's. The kernel then gives the cores to the host's own
 //! workers first (requests, quick guests, host calls) and the rest to
 //! long-running guests. Nothing is reserved: alone, long-running guests
 //! use every core. Their host calls run in the long lane too; the I/O and
@@ -20,7 +20,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -35,13 +35,6 @@ pub const LONG_AFTER: Duration = Duration::from_millis(2);
 /// tenth of a core each (CFS weights 110 against 1024), and every idle
 /// cycle otherwise.
 pub const LONG_NICE: i32 = 10;
-
-/// Invocations moved to the long lane since the process started.
-static MOVED: AtomicU64 = AtomicU64::new(0);
-
-pub fn moved_total() -> u64 {
-    MOVED.load(Ordering::Relaxed)
-}
 
 /// The long lane: made at first use, kept for the life of the process (a
 /// runtime may not be dropped from async code).
@@ -146,7 +139,6 @@ where
                     let State::Here(fut) = std::mem::replace(&mut this.state, State::Gone) else {
                         unreachable!()
                     };
-                    MOVED.fetch_add(1, Ordering::Relaxed);
                     this.state = State::Moved(long_lane().spawn(fut));
                 }
                 State::Moved(task) => {

@@ -36,7 +36,8 @@ pub struct Invocation {
     /// The guest's stdout and stderr (also held by `wasi`), so a reused
     /// instance's output goes to the invocation it serves now.
     output: [GuestOutput; 2],
-    /// Whether it is long-running (its task then runs in the long lane).
+    /// Whether it is long-running (an HTTP invocation then finishes in the
+    /// long lane, see `engine::lanes`).
     pub turn: Arc<super::lanes::Turn>,
 }
 
