@@ -31,10 +31,15 @@ use tokio::task::JoinHandle;
 /// a JS function rendering a large answer a few.
 pub const LONG_AFTER: Duration = Duration::from_millis(2);
 /// How much lower the long lane's OS priority is than the host's (nice
-/// +10, at most 19): with the host's workers busy, its threads get about a
-/// tenth of a core each (CFS weights 110 against 1024), and every idle
-/// cycle otherwise.
-pub const LONG_NICE: i32 = 10;
+/// +5, at most 19): next to busy threads of the host's priority its
+/// threads get about a quarter of a core each (kernel weights 335 against
+/// 1024), and every idle cycle otherwise. +10 (weight 110) gave a quiet
+/// tenant next to 4 burners ~20% more throughput in `bench/noisy.sh`, but
+/// starved CPU-bound functions tenfold whenever anything else on the
+/// machine (the database, a build) kept the cores busy; with no offset
+/// (only the separate runtime) the quiet tenant kept ~60–80% of its solo
+/// throughput instead of ~100%.
+pub const LONG_NICE: i32 = 5;
 
 /// The long lane: made at first use, kept for the life of the process (a
 /// runtime may not be dropped from async code).
