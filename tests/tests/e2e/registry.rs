@@ -8,7 +8,17 @@ use pbs_tests::{guests, on_both_backends, test_limits, Backend, TestHost};
 /// A request in flight on version 1 finishes on version 1 while new
 /// requests already get version 2.
 async fn redeploy_switches_new_requests_and_lets_old_ones_finish(backend: Backend) {
-    let host = TestHost::start(backend).await;
+    // The request body pauses while version 2 is deployed; on a loaded
+    // machine that deploy can take longer than the tests' 2 s idle limit,
+    // which would end the body (and the test) for a reason it is not about.
+    let host = TestHost::start_with(
+        backend,
+        pbs::config::Limits {
+            headers_timeout: std::time::Duration::from_secs(30),
+            ..test_limits()
+        },
+    )
+    .await;
     host.deploy_ok("svc", guests::ECHO).await;
 
     let (tx, body) = pbs_tests::streaming_body(4);
