@@ -17,6 +17,11 @@
 //! long-running guests. Nothing is reserved: alone, long-running guests
 //! use every core. Their host calls run in the long lane too; the I/O and
 //! timers they wait on stay with the runtime that made them.
+//!
+//! What moves is a whole task: an HTTP invocation's, a job run's, a cron
+//! tick's. A record hook runs inside the task of the write that fires it
+//! and moves with it (a hook fired by the records API runs in the
+//! connection's task, which stays).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -80,9 +85,22 @@ pub struct Turn {
     long: AtomicBool,
 }
 
+tokio::task_local! {
+    /// The turn of the [`Lane`] being polled: invocations started inside
+    /// it (a job's, a cron tick's, a hook's inside either) count against it.
+    static CURRENT: Arc<Turn>;
+}
+
 impl Turn {
     pub fn new() -> Arc<Turn> {
         Arc::default()
+    }
+
+    /// The turn of the lane this task runs in, or a new one outside a lane
+    /// (where nothing moves: the caller wraps its task in [`Lane::run`]
+    /// with the store's turn, as the HTTP trigger does).
+    pub fn current() -> Arc<Turn> {
+        CURRENT.try_with(Arc::clone).unwrap_or_default()
     }
 
     /// At an epoch tick, with the CPU time the invocation has used.
@@ -102,7 +120,7 @@ impl Turn {
 /// task aborted) aborts the moved task too.
 pub struct Lane<F: Future> {
     turn: Arc<Turn>,
-    state: State<F>,
+    state: State<tokio::task::futures::TaskLocalFuture<Arc<Turn>, F>>,
 }
 
 enum State<F: Future> {
@@ -116,11 +134,19 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
+    /// `fut`, on the host's runtime until `turn` says long-running. Stores
+    /// made inside it take `turn` ([`Turn::current`]).
     pub fn run(turn: Arc<Turn>, fut: F) -> Lane<F> {
         Lane {
+            state: State::Here(Box::pin(CURRENT.scope(turn.clone(), fut))),
             turn,
-            state: State::Here(Box::pin(fut)),
         }
+    }
+
+    /// [`Self::run`] with a turn of its own, for a task whose invocations
+    /// are started inside it (jobs, cron ticks).
+    pub fn spawned(fut: F) -> Lane<F> {
+        Self::run(Turn::new(), fut)
     }
 }
 
@@ -203,6 +229,23 @@ mod tests {
         let long = long_lane().spawn(async { thread_nice() }).await.unwrap();
         let host = thread_nice();
         assert_eq!(long, (host + LONG_NICE).min(19), "host {host}");
+    }
+
+    #[tokio::test]
+    async fn stores_made_inside_a_lane_share_its_turn() {
+        // A job's store is made inside its task: marking that store's turn
+        // must move the task.
+        let task = tokio::spawn(Lane::spawned(async {
+            let before = thread();
+            Turn::current().tick(LONG_AFTER);
+            tokio::task::yield_now().await;
+            (before, thread())
+        }));
+        let (before, after) = task.await.unwrap();
+        assert_ne!(before, "pbs-long");
+        assert_eq!(after, "pbs-long");
+        // Outside a lane each call is a turn of its own.
+        assert!(!Arc::ptr_eq(&Turn::current(), &Turn::current()));
     }
 
     #[tokio::test]

@@ -237,7 +237,7 @@ impl Runtime {
             deadline,
             self.inner.budget.clone(),
             self.inner.services.get().cloned(),
-            lanes::Turn::new(),
+            lanes::Turn::current(),
         );
         let mut store = Store::new(&self.inner.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -278,7 +278,7 @@ impl Runtime {
         let outbound = self.inner.outbound.for_invocation(scope.function.clone());
         store
             .data_mut()
-            .begin_next(scope, deadline, outbound, lanes::Turn::new());
+            .begin_next(scope, deadline, outbound, lanes::Turn::current());
         self.arm(store);
     }
 

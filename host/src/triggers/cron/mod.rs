@@ -106,10 +106,10 @@ async fn scheduler(registry: Arc<Registry>, hub: Arc<JobsHub>, mut stopped: watc
                                 let running = running.clone();
                                 let registry = registry.clone();
                                 let s = s.clone();
-                                runs.spawn(async move {
+                                runs.spawn(crate::engine::lanes::Lane::spawned(async move {
                                     fire(&registry, &s, due).await;
                                     lock(&running).remove(&(s.id, due));
-                                });
+                                }));
                             }
                             Ok(false) => {}
                             Err(e) => {

@@ -295,7 +295,13 @@ async fn dispatch(pool: Arc<Pool>, mut stopped: watch::Receiver<bool>) {
                 break;
             };
             lock(&pool.running).insert(job.id.clone(), job.attempt);
-            runners.spawn(run(pool.clone(), job, permit));
+            // A CPU-heavy job moves to the long lane like an HTTP
+            // invocation does.
+            runners.spawn(crate::engine::lanes::Lane::spawned(run(
+                pool.clone(),
+                job,
+                permit,
+            )));
         }
         if got == n {
             continue;
