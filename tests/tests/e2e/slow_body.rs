@@ -380,3 +380,58 @@ async fn a_stalled_body_to_the_records_api_is_answered_408() {
     assert!(closed.is_some(), "the connection stayed open");
     drop(writer);
 }
+
+/// Bound: a body to the host's own APIs that never pauses long enough for
+/// the idle timeout but trickles in (one byte every 5 s) is answered 408
+/// once it is slower than `HOST_BODY_MIN_RATE` (500 bytes/s) after its
+/// first 30 s; before, it was held for as long as the client went on.
+/// It costs 30 s, so it runs with `PBS_HARDENING_FULL=1` only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_body_to_the_records_api_is_answered_408() {
+    if std::env::var("PBS_HARDENING_FULL").map_or(true, |v| v != "1") {
+        println!("trickled body to the records API: skipped (PBS_HARDENING_FULL=1 runs it, 30 s)");
+        return;
+    }
+    let host = TestHost::start(Backend::Sqlite).await;
+    let (status, body) = host
+        .admin(
+            reqwest::Method::POST,
+            "/api/collections",
+            Some(
+                serde_json::json!({"name": "notes", "fields": [{"name": "text", "type": "text"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let stream = TcpStream::connect(host.server.addr()).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let head = format!(
+        "POST /api/collections/notes/records HTTP/1.1\r\nhost: localhost\r\n\
+         authorization: Bearer {}\r\ncontent-type: application/json\r\n\
+         content-length: 100\r\n\r\n{{\"text\":",
+        host.token
+    );
+    writer.write_all(head.as_bytes()).await.unwrap();
+    let trickle = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            if writer.write_all(b" ").await.is_err() {
+                return;
+            }
+        }
+    });
+    let idle = pbs::triggers::http::body_limit::HOST_BODY_IDLE_TIMEOUT;
+    let (got, closed) = read_until_closed(&mut reader, idle + Duration::from_secs(30)).await;
+    trickle.abort();
+    let status = got.get(9..12).unwrap_or("none").to_string();
+    println!(
+        "trickled body to the records API: status {status}, connection closed after {}",
+        closed.map_or("— still open".into(), |d| format!(
+            "{:.1} s",
+            d.as_secs_f64()
+        ))
+    );
+    assert_eq!(status, "408", "{got}");
+    assert!(got.contains("slower than 500 bytes/s"), "{got}");
+    assert!(closed.is_some(), "the connection stayed open");
+}

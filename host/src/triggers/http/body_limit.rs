@@ -37,6 +37,13 @@ pub fn declared_too_large<B>(req: &http::Request<B>, limit: u64) -> Option<u64> 
 /// headers: a body that stops for longer is answered 408.
 pub const HOST_BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Slowest average a request body to the host's own APIs may arrive at
+/// once its first [`HOST_BODY_IDLE_TIMEOUT`] is over: every 500 bytes
+/// received buys one more second (Apache's `mod_reqtimeout` default,
+/// `body=…,MinRate=500`). Without it a client sending one byte every
+/// 29 s held a request (and its buffer) open for ever.
+pub const HOST_BODY_MIN_RATE: u64 = 500;
+
 /// How long the host goes on reading (and dropping) a body it refused
 /// before it closes the connection.
 pub const LINGER_TIME: Duration = Duration::from_secs(2);
@@ -76,6 +83,11 @@ pub struct LimitedBody<B = Incoming> {
     idle: Option<Duration>,
     /// Runs while a reader waits for the next frame.
     waiting: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The whole body's pace: a grace, then bytes per second.
+    pace: Option<(Duration, u64)>,
+    /// When the body is due at the pace so far (set at the first wait).
+    started: Option<tokio::time::Instant>,
+    late: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<B> LimitedBody<B> {
@@ -87,7 +99,36 @@ impl<B> LimitedBody<B> {
             failed: false,
             idle: None,
             waiting: None,
+            pace: None,
+            started: None,
+            late: None,
         }
+    }
+
+    /// Ends the body with `connection-read-timeout` once it is slower than
+    /// `rate` bytes per second after a `grace`: by `grace + seen / rate`
+    /// from its first read, the body has to be done (a trickle that never
+    /// pauses long enough for [`Self::idle_timeout`] still ends).
+    pub fn min_rate(mut self, grace: Duration, rate: u64) -> LimitedBody<B> {
+        self.pace = Some((grace, rate.max(1)));
+        self
+    }
+
+    /// Whether the body is past its pace (and arms the timer that wakes the
+    /// reader when it will be).
+    fn too_slow(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some((grace, rate)) = self.pace else {
+            return false;
+        };
+        let started = *self.started.get_or_insert_with(tokio::time::Instant::now);
+        let due = started + grace + Duration::from_millis(self.seen.saturating_mul(1000) / rate);
+        let late = self
+            .late
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+        if late.deadline() != due {
+            late.as_mut().reset(due);
+        }
+        late.as_mut().poll(cx).is_ready()
     }
 
     /// Ends the body with `connection-read-timeout` when a reader has
@@ -114,8 +155,17 @@ where
         if this.failed {
             return Poll::Ready(None);
         }
+        if this.pace.is_some() && this.started.is_none() {
+            this.started = Some(tokio::time::Instant::now());
+        }
         let frame = match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Pending => {
+                if this.too_slow(cx) {
+                    this.failed = true;
+                    return Poll::Ready(Some(Err(
+                        wasmtime_wasi_http::Error::ConnectionReadTimeout,
+                    )));
+                }
                 if let Some(idle) = this.idle {
                     let waiting = this
                         .waiting
@@ -225,6 +275,76 @@ mod tests {
         ));
         assert!(body.frame().await.is_none(), "nothing after the error");
         feeder.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_trickle_ends_once_it_falls_below_the_minimum_rate() {
+        // One byte every 20 s never trips a 30 s idle timeout; at 500 B/s
+        // after a 30 s grace the body has to be done by 30 s + 2 ms per
+        // byte, so it fails after the byte at 20 s, at ~30 s.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(4);
+        let stream =
+            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
+        let mut body = LimitedBody::new(StreamBody::new(Box::pin(stream)), 1 << 20)
+            .idle_timeout(Duration::from_secs(30))
+            .min_rate(Duration::from_secs(30), 500);
+        let feeder = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(20)).await;
+                if tx
+                    .send(Ok(Frame::data(Bytes::from_static(b"x"))))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        let start = tokio::time::Instant::now();
+        let mut got = 0;
+        let err = tokio::time::timeout(Duration::from_secs(300), async {
+            loop {
+                match body.frame().await.unwrap() {
+                    Ok(_) => got += 1,
+                    Err(e) => break e,
+                }
+            }
+        })
+        .await
+        .expect("the trickle was never cut");
+        assert!(matches!(
+            err,
+            wasmtime_wasi_http::Error::ConnectionReadTimeout
+        ));
+        assert_eq!(got, 1);
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_secs(30) && took < Duration::from_secs(31),
+            "{took:?}"
+        );
+        feeder.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_at_the_minimum_rate_goes_through() {
+        // 600 B/s for 100 s, in 60-byte chunks every 100 ms: faster than
+        // the minimum, slower than any grace: it all arrives.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(4);
+        let stream =
+            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
+        let body = LimitedBody::new(StreamBody::new(Box::pin(stream)), 1 << 20)
+            .idle_timeout(Duration::from_secs(30))
+            .min_rate(Duration::from_secs(1), 500);
+        tokio::spawn(async move {
+            for _ in 0..1000 {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                tx.send(Ok(Frame::data(Bytes::from(vec![1u8; 60]))))
+                    .await
+                    .unwrap();
+            }
+        });
+        let whole = body.collect().await.unwrap().to_bytes();
+        assert_eq!(whole.len(), 60_000);
     }
 
     #[test]

@@ -78,8 +78,9 @@ pub fn unread<B>(req: &Request<B>, resp: http::Response<Body>) -> http::Response
 /// The request's body, at most `limit` bytes (413 beyond, and the
 /// connection closes: the rest of the body is never kept). A declared
 /// `content-length` over the limit is refused before anything is read; a
-/// body that stops arriving for [`super::body_limit::HOST_BODY_IDLE_TIMEOUT`]
-/// is answered 408 and the connection closes.
+/// body that stops arriving for [`super::body_limit::HOST_BODY_IDLE_TIMEOUT`],
+/// or comes slower than [`super::body_limit::HOST_BODY_MIN_RATE`] after
+/// it, is answered 408 and the connection closes.
 pub async fn read_body(
     req: Request<Incoming>,
     limit: usize,
@@ -93,7 +94,11 @@ pub async fn read_body(
         )));
     }
     let body = super::body_limit::LimitedBody::new(req.into_body(), limit as u64)
-        .idle_timeout(super::body_limit::HOST_BODY_IDLE_TIMEOUT);
+        .idle_timeout(super::body_limit::HOST_BODY_IDLE_TIMEOUT)
+        .min_rate(
+            super::body_limit::HOST_BODY_IDLE_TIMEOUT,
+            super::body_limit::HOST_BODY_MIN_RATE,
+        );
     match body.collect().await {
         Ok(c) => Ok(c.to_bytes()),
         Err(wasmtime_wasi_http::Error::HttpRequestBodySize(_)) => Err(closing(error(
@@ -103,8 +108,9 @@ pub async fn read_body(
         Err(wasmtime_wasi_http::Error::ConnectionReadTimeout) => Err(closing(error(
             408,
             &format!(
-                "the request body stopped arriving ({} s without a byte)",
-                super::body_limit::HOST_BODY_IDLE_TIMEOUT.as_secs()
+                "the request body stopped arriving ({} s without a byte) or came slower than {} bytes/s",
+                super::body_limit::HOST_BODY_IDLE_TIMEOUT.as_secs(),
+                super::body_limit::HOST_BODY_MIN_RATE,
             ),
         ))),
         Err(e) => Err(error(400, &format!("could not read the request body: {e}"))),
