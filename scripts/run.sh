@@ -10,10 +10,12 @@ bash scripts/wasi-sdk.sh   # the C compiler QuickJS (the embedded JS engine) is 
 # build (host/build.rs): it needs its npm packages (typescript, esbuild).
 npm ci --prefix guest-js/ts --no-audit --no-fund --loglevel=error
 echo "==> building pbs (release) and the example"
+# Cargo's target folder (`CARGO_TARGET_DIR` moves it).
+TARGET=${CARGO_TARGET_DIR:-target}
 cargo build --release --locked -p pb-serverless
 cargo build --release --locked --target wasm32-wasip2 \
-  --manifest-path examples/Cargo.toml --target-dir target/examples
-PBS=target/release/pbs
+  --manifest-path examples/Cargo.toml --target-dir "$TARGET/examples"
+PBS=$TARGET/release/pbs
 ADDR=127.0.0.1:8090
 "$PBS" serve --addr "$ADDR" "$@" &
 PID=$!
@@ -22,7 +24,7 @@ for _ in $(seq 100); do
   curl -sf "http://$ADDR/api/health" >/dev/null 2>&1 && break
   sleep 0.1
 done
-"$PBS" deploy target/examples/wasm32-wasip2/release/hello.wasm --name hello --server "http://$ADDR"
+"$PBS" deploy "$TARGET/examples/wasm32-wasip2/release/hello.wasm" --name hello --server "http://$ADDR"
 # The TypeScript example project (examples/hello-ts/pb_serverless.json): its
 # functions bundled with its own esbuild and snapshotted, its collection,
 # job consumer, cron schedule and record hook.
