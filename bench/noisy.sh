@@ -6,6 +6,11 @@
 #   bash bench/noisy.sh                 # target/release/pbs, 5 s per phase
 #   PBS=/other/pbs DURATION=10 bash bench/noisy.sh
 #   BURNERS="4 4 4" bash bench/noisy.sh  # one setting, three times
+# Then the machine's floor: the same quiet tenant next to as many plain
+# busy loops outside pbs at the kernel's lowest priority (SCHED_IDLE),
+# which any other work preempts at once: what is left of the tail there
+# comes from the machine (clients, kernel, VM), not from the host.
+#   FLOOR="" bash bench/noisy.sh        # skip it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -61,4 +66,23 @@ for burners in ${BURNERS:-0 1 2 4}; do
     "$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")" \
     "$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")" \
     "$burned"
+done
+
+[ -n "${FLOOR-${BURNERS:-0 1 2 4}}" ] || exit 0
+command -v chrt >/dev/null || { echo "(no chrt: the floor is skipped)"; exit 0; }
+echo
+echo "the floor: plain busy loops outside pbs at SCHED_IDLE instead of burner clients"
+printf "%-10s %10s %10s %10s\n" loops "req/s" "p50 ms" "p99 ms"
+for loops in ${FLOOR-${BURNERS:-0 1 2 4}}; do
+  spun=()
+  for _ in $(seq "$loops"); do
+    chrt --idle 0 sh -c 'while :; do :; done' & spun+=($!)
+  done
+  [ "$loops" -gt 0 ] && sleep 0.5
+  out=$(wrk -t1 -c1 -d"${DURATION}s" --latency "$SERVER/api/pb_serverless/hello")
+  for p in "${spun[@]}"; do kill "$p" 2>/dev/null || true; done
+  printf "%-10s %10s %10s %10s\n" "$loops" \
+    "$(echo "$out" | awk '/Requests\/sec/ {print $2}')" \
+    "$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")" \
+    "$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")"
 done

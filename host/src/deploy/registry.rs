@@ -80,6 +80,9 @@ pub struct Deployed {
     pub outbound: OutboundPolicy,
     /// Idle instances of this version, when it is deployed with reuse.
     pub warm: Option<Arc<crate::engine::warm::WarmPool<WarmInstance>>>,
+    /// Whether its last HTTP invocation was long-running: the next one
+    /// starts in the long lane (`engine::lanes`).
+    pub long_running: Arc<crate::engine::lanes::Hint>,
 }
 
 impl Deployed {
@@ -98,6 +101,7 @@ impl Deployed {
             warm: runtime.warm_pool(settings.reuse),
             settings,
             outbound,
+            long_running: Default::default(),
         }
     }
 }

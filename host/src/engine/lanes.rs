@@ -113,6 +113,45 @@ impl Turn {
     pub fn is_long(&self) -> bool {
         self.long.load(Ordering::Relaxed)
     }
+
+    /// Long-running from the start (its function's last run was).
+    pub fn start_long(&self) {
+        self.long.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What a function's last invocation (of any trigger) was, so that the
+/// next one of a CPU-bound function starts in the long lane: otherwise
+/// each of them first runs its 2 ms (and up to an epoch tick more) on a
+/// host worker, and the kernel then owes that CPU time to the long lane's
+/// threads on that core, so a runnable host worker waited up to 5 ms for
+/// its core (`perf sched latency` next to one burner; the quiet tenant's
+/// p99 was ~3 ms, against ~0.5 ms next to a busy loop outside the host).
+/// A function that turns quick again is back on the host's workers after
+/// one invocation (its CPU time is the time its task was polled, so a
+/// quick run preempted mid-poll may count as long once more).
+#[derive(Default, Debug)]
+pub struct Hint {
+    long: AtomicBool,
+}
+
+impl Hint {
+    /// Starts `turn` long when the last invocation was (and says so).
+    pub fn apply(&self, turn: &Turn) -> bool {
+        let long = self.long.load(Ordering::Relaxed);
+        if long {
+            turn.start_long();
+        }
+        long
+    }
+
+    /// The invocation that just ended used `cpu`.
+    pub fn ended(&self, cpu: Duration) {
+        let long = cpu >= LONG_AFTER;
+        if self.long.load(Ordering::Relaxed) != long {
+            self.long.store(long, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Runs an invocation's task: polled where it was spawned until its
@@ -246,6 +285,22 @@ mod tests {
         assert_eq!(after, "pbs-long");
         // Outside a lane each call is a turn of its own.
         assert!(!Arc::ptr_eq(&Turn::current(), &Turn::current()));
+    }
+
+    #[tokio::test]
+    async fn a_function_that_ran_long_starts_its_next_run_in_the_long_lane() {
+        let hint = Hint::default();
+        let run = |hint: &Hint| {
+            let turn = Turn::new();
+            hint.apply(&turn);
+            tokio::spawn(Lane::run(turn, async { thread() }))
+        };
+        assert_ne!(run(&hint).await.unwrap(), "pbs-long", "no history: here");
+        hint.ended(LONG_AFTER);
+        // Moved before its first poll: nothing of it runs on the host's workers.
+        assert_eq!(run(&hint).await.unwrap(), "pbs-long");
+        hint.ended(Duration::from_micros(300));
+        assert_ne!(run(&hint).await.unwrap(), "pbs-long", "quick again: back");
     }
 
     #[tokio::test]

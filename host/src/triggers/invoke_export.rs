@@ -43,6 +43,9 @@ pub struct Target {
     /// The idle instances of that version, when it is the one deployed and
     /// it is deployed with reuse ([`crate::engine::warm`]).
     pub warm: Option<Arc<WarmPool<WarmInstance>>>,
+    /// Whether the function's last invocation was long-running
+    /// ([`crate::engine::lanes::Hint`]), when it is deployed.
+    pub long_running: Option<Arc<crate::engine::lanes::Hint>>,
 }
 
 impl Target {
@@ -60,6 +63,7 @@ impl Target {
         };
         // A job pinned to an older version runs fresh: the pool is the
         // deployed version's.
+        let long_running = deployed.as_ref().map(|d| d.long_running.clone());
         let warm = deployed
             .filter(|d| d.version.hash == version.hash)
             .and_then(|d| d.warm.clone());
@@ -68,6 +72,7 @@ impl Target {
             version,
             outbound,
             warm,
+            long_running,
         })
     }
 }
@@ -213,6 +218,12 @@ where
         .data_mut()
         .set_outbound(target.outbound.for_invocation(target.function.clone()));
     let pre = target.version.pre.clone();
+    let hint = target.long_running.as_deref();
+    // A function whose last run was CPU-bound starts this one in the long
+    // lane: yielding once lets the lane move the task before it runs.
+    if hint.is_some_and(|h| h.apply(&store.data().turn)) {
+        tokio::task::yield_now().await;
+    }
     let run = async {
         let instance = match reused {
             Some(instance) => instance,
@@ -231,6 +242,14 @@ where
             ))
         }
     };
+    if let Some(hint) = hint {
+        hint.ended(Duration::from_nanos(
+            scope
+                .ledger
+                .cpu_ns
+                .load(std::sync::atomic::Ordering::Relaxed),
+        ));
+    }
     let fuel = runtime.limits().fuel;
     let error = match result {
         Ok((r, instance)) => {

@@ -168,6 +168,8 @@ pub async fn http(
     // A guest that turns out CPU-bound finishes on the long lane, leaving
     // the host's workers to quick requests.
     let turn = store.data().turn.clone();
+    deployed.long_running.apply(&turn);
+    let hint = deployed.clone();
     let task = tokio::spawn(crate::engine::lanes::Lane::run(turn, async move {
         // The slot is held for as long as the instance lives.
         let _slot = slot;
@@ -192,6 +194,9 @@ pub async fn http(
                 ))
             }
         };
+        let cpu = ledger_scope.ledger.cpu_ns.load(Ordering::Relaxed);
+        hint.long_running
+            .ended(std::time::Duration::from_nanos(cpu));
         let limiter = &store.data().limiter;
         tracing::debug!(
             target: "pbs::invoke",
