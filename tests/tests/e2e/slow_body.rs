@@ -335,17 +335,13 @@ async fn slow_loris_bodies_do_not_starve_a_normal_client() {
     assert!(drained.is_some(), "instances still in use");
 }
 
-/// Bound: a body to the host's own APIs (here the records API) that stops
-/// arriving is answered 408 once it sent nothing for
-/// `HOST_BODY_IDLE_TIMEOUT` (30 s), and the connection closes; before,
-/// such a request was held as long as the client kept it open. It costs
-/// 30 s, so it runs with `PBS_HARDENING_FULL=1` only.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stalled_body_to_the_records_api_is_answered_408() {
-    if std::env::var("PBS_HARDENING_FULL").map_or(true, |v| v != "1") {
-        println!("stalled body to the records API: skipped (PBS_HARDENING_FULL=1 runs it, 30 s)");
-        return;
-    }
+/// A host with a `notes` collection, and a records create to it on a raw
+/// connection: its head and the first bytes of a 100-byte body sent.
+async fn records_create_begun() -> (
+    TestHost,
+    tokio::net::tcp::OwnedReadHalf,
+    tokio::net::tcp::OwnedWriteHalf,
+) {
     let host = TestHost::start(Backend::Sqlite).await;
     let (status, body) = host
         .admin(
@@ -358,7 +354,7 @@ async fn a_stalled_body_to_the_records_api_is_answered_408() {
         .await;
     assert_eq!(status, 200, "{body}");
     let stream = TcpStream::connect(host.server.addr()).await.unwrap();
-    let (mut reader, mut writer) = stream.into_split();
+    let (reader, mut writer) = stream.into_split();
     let head = format!(
         "POST /api/collections/notes/records HTTP/1.1\r\nhost: localhost\r\n\
          authorization: Bearer {}\r\ncontent-type: application/json\r\n\
@@ -366,6 +362,21 @@ async fn a_stalled_body_to_the_records_api_is_answered_408() {
         host.token
     );
     writer.write_all(head.as_bytes()).await.unwrap();
+    (host, reader, writer)
+}
+
+/// Bound: a body to the host's own APIs (here the records API) that stops
+/// arriving is answered 408 once it sent nothing for
+/// `HOST_BODY_IDLE_TIMEOUT` (30 s), and the connection closes; before,
+/// such a request was held as long as the client kept it open. It costs
+/// 30 s, so it runs with `PBS_HARDENING_FULL=1` only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_body_to_the_records_api_is_answered_408() {
+    if std::env::var("PBS_HARDENING_FULL").map_or(true, |v| v != "1") {
+        println!("stalled body to the records API: skipped (PBS_HARDENING_FULL=1 runs it, 30 s)");
+        return;
+    }
+    let (_host, mut reader, writer) = records_create_begun().await;
     let idle = pbs::triggers::http::body_limit::HOST_BODY_IDLE_TIMEOUT;
     let (got, closed) = read_until_closed(&mut reader, idle + Duration::from_secs(30)).await;
     let status = got.get(9..12).unwrap_or("none").to_string();
@@ -392,26 +403,7 @@ async fn a_trickled_body_to_the_records_api_is_answered_408() {
         println!("trickled body to the records API: skipped (PBS_HARDENING_FULL=1 runs it, 30 s)");
         return;
     }
-    let host = TestHost::start(Backend::Sqlite).await;
-    let (status, body) = host
-        .admin(
-            reqwest::Method::POST,
-            "/api/collections",
-            Some(
-                serde_json::json!({"name": "notes", "fields": [{"name": "text", "type": "text"}]}),
-            ),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let stream = TcpStream::connect(host.server.addr()).await.unwrap();
-    let (mut reader, mut writer) = stream.into_split();
-    let head = format!(
-        "POST /api/collections/notes/records HTTP/1.1\r\nhost: localhost\r\n\
-         authorization: Bearer {}\r\ncontent-type: application/json\r\n\
-         content-length: 100\r\n\r\n{{\"text\":",
-        host.token
-    );
-    writer.write_all(head.as_bytes()).await.unwrap();
+    let (_host, mut reader, mut writer) = records_create_begun().await;
     let trickle = tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(5)).await;
