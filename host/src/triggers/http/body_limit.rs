@@ -211,6 +211,17 @@ mod tests {
     use http_body_util::{Full, StreamBody};
     use std::convert::Infallible;
 
+    type Sender = tokio::sync::mpsc::Sender<Result<Frame<Bytes>, Infallible>>;
+
+    /// A body whose frames a test sends when it likes (and that stays open
+    /// while the sender lives).
+    fn channel_body() -> (Sender, impl Body<Data = Bytes, Error = Infallible> + Unpin) {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let stream =
+            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
+        (tx, StreamBody::new(Box::pin(stream)))
+    }
+
     fn chunks(n: usize, size: usize) -> impl Body<Data = Bytes, Error = Infallible> + Unpin {
         let frames =
             (0..n).map(move |_| Ok::<_, Infallible>(Frame::data(Bytes::from(vec![7u8; size]))));
@@ -248,11 +259,8 @@ mod tests {
     async fn a_body_that_stops_ends_after_the_idle_timeout() {
         // Two chunks 50 ms apart, then nothing: with 1 s of idle allowed
         // both come through, then the body fails instead of waiting forever.
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(4);
-        let stream =
-            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
-        let mut body = LimitedBody::new(StreamBody::new(Box::pin(stream)), 100)
-            .idle_timeout(Duration::from_secs(1));
+        let (tx, inner) = channel_body();
+        let mut body = LimitedBody::new(inner, 100).idle_timeout(Duration::from_secs(1));
         let feeder = tokio::spawn(async move {
             for _ in 0..2 {
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -282,10 +290,8 @@ mod tests {
         // One byte every 20 s never trips a 30 s idle timeout; at 500 B/s
         // after a 30 s grace the body has to be done by 30 s + 2 ms per
         // byte, so it fails after the byte at 20 s, at ~30 s.
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(4);
-        let stream =
-            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
-        let mut body = LimitedBody::new(StreamBody::new(Box::pin(stream)), 1 << 20)
+        let (tx, inner) = channel_body();
+        let mut body = LimitedBody::new(inner, 1 << 20)
             .idle_timeout(Duration::from_secs(30))
             .min_rate(Duration::from_secs(30), 500);
         let feeder = tokio::spawn(async move {
@@ -329,10 +335,8 @@ mod tests {
     async fn a_body_at_the_minimum_rate_goes_through() {
         // 600 B/s for 100 s, in 60-byte chunks every 100 ms: faster than
         // the minimum, slower than any grace: it all arrives.
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(4);
-        let stream =
-            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
-        let body = LimitedBody::new(StreamBody::new(Box::pin(stream)), 1 << 20)
+        let (tx, inner) = channel_body();
+        let body = LimitedBody::new(inner, 1 << 20)
             .idle_timeout(Duration::from_secs(30))
             .min_rate(Duration::from_secs(1), 500);
         tokio::spawn(async move {

@@ -169,7 +169,7 @@ pub async fn http(
     // the host's workers to quick requests.
     let turn = store.data().turn.clone();
     deployed.long_running.apply(&turn);
-    let hint = deployed.clone();
+    let hint = deployed.long_running.clone();
     let task = tokio::spawn(crate::engine::lanes::Lane::run(turn, async move {
         // The slot is held for as long as the instance lives.
         let _slot = slot;
@@ -195,8 +195,7 @@ pub async fn http(
             }
         };
         let cpu = ledger_scope.ledger.cpu_ns.load(Ordering::Relaxed);
-        hint.long_running
-            .ended(std::time::Duration::from_nanos(cpu));
+        hint.ended(std::time::Duration::from_nanos(cpu));
         let limiter = &store.data().limiter;
         tracing::debug!(
             target: "pbs::invoke",
