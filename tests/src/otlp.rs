@@ -48,6 +48,8 @@ where
 #[derive(Default)]
 struct Got {
     spans: Vec<Span>,
+    /// The `x-api-key` header of each trace export (a collector's key).
+    api_keys: Vec<Option<String>>,
     service_names: Vec<String>,
     metric_names: Vec<String>,
 }
@@ -67,11 +69,16 @@ impl Receiver {
             let got = shared.clone();
             async move {
                 let path = req.uri().path().to_string();
+                let api_key = req
+                    .headers()
+                    .get("x-api-key")
+                    .map(|v| v.to_str().unwrap().to_string());
                 let body = req.into_body().collect().await.unwrap().to_bytes();
                 let mut got = got.lock().unwrap();
                 match path.as_str() {
                     "/v1/traces" => {
                         let export = ExportTraceServiceRequest::decode(body).expect("OTLP traces");
+                        got.api_keys.push(api_key);
                         for rs in export.resource_spans {
                             for kv in rs.resource.iter().flat_map(|r| r.attributes.iter()) {
                                 if kv.key == "service.name" {
@@ -112,6 +119,11 @@ impl Receiver {
 
     pub fn spans(&self) -> Vec<Span> {
         self.got.lock().unwrap().spans.clone()
+    }
+
+    /// The `x-api-key` header each trace export came with.
+    pub fn api_keys(&self) -> Vec<Option<String>> {
+        self.got.lock().unwrap().api_keys.clone()
     }
 
     pub fn service_names(&self) -> Vec<String> {

@@ -7,7 +7,7 @@
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | the collector's base URL (`http://localhost:4318`); `/v1/traces` and `/v1/metrics` are appended. Unset = no export |
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `…_METRICS_ENDPOINT` | a full URL for one signal |
 //! | `OTEL_EXPORTER_OTLP_PROTOCOL` | `http/protobuf` (the default, and the only one) |
-//! | `OTEL_EXPORTER_OTLP_HEADERS`, `…_TIMEOUT` | read by the exporter (`api-key=…`; ms) |
+//! | `OTEL_EXPORTER_OTLP_HEADERS`, `…_TIMEOUT` (and their `…_TRACES_…` forms) | sent with each export (`api-key=…`, percent-encoded values); ms per export |
 //! | `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` | the resource (default service name `pbs`) |
 //! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `parentbased_always_on` (default), `traceidratio`, … |
 //! | `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER` | `none` turns one signal off |
@@ -66,6 +66,9 @@ pub struct TelemetryConfig {
     pub batch: usize,
     pub delay: Duration,
     pub export_timeout: Duration,
+    /// Headers sent with every span export (`OTEL_EXPORTER_OTLP_TRACES_HEADERS`,
+    /// else `OTEL_EXPORTER_OTLP_HEADERS`): a collector's API key.
+    pub trace_headers: Vec<(String, String)>,
     pub metric_interval: Duration,
     /// Log lines kept per function.
     pub log_lines: usize,
@@ -85,6 +88,7 @@ impl Default for TelemetryConfig {
             batch: DEFAULT_BATCH,
             delay: DEFAULT_DELAY,
             export_timeout: DEFAULT_EXPORT_TIMEOUT,
+            trace_headers: Vec::new(),
             metric_interval: DEFAULT_METRIC_INTERVAL,
             log_lines: DEFAULT_LOG_LINES,
         }
@@ -147,8 +151,15 @@ impl TelemetryConfig {
         if let Some(d) = env_ms("OTEL_BSP_SCHEDULE_DELAY") {
             c.delay = d;
         }
-        if let Some(d) = env_ms("OTEL_EXPORTER_OTLP_TIMEOUT") {
+        if let Some(d) = env_ms("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
+            .or_else(|| env_ms("OTEL_EXPORTER_OTLP_TIMEOUT"))
+        {
             c.export_timeout = d;
+        }
+        if let Some(h) =
+            env("OTEL_EXPORTER_OTLP_TRACES_HEADERS").or_else(|| env("OTEL_EXPORTER_OTLP_HEADERS"))
+        {
+            c.trace_headers = parse_headers(&h);
         }
         if let Some(d) = env_ms("OTEL_METRIC_EXPORT_INTERVAL") {
             c.metric_interval = d;
@@ -187,6 +198,23 @@ impl TelemetryConfig {
     }
 }
 
+/// `OTEL_EXPORTER_OTLP_HEADERS`' format: `name=value,…`, values
+/// percent-encoded (W3C baggage); an entry without a name or a value is
+/// left out.
+fn parse_headers(s: &str) -> Vec<(String, String)> {
+    s.split(',')
+        .filter_map(|entry| entry.split_once('='))
+        .map(|(name, value)| {
+            let value = value.trim();
+            let decoded = percent_encoding::percent_decode_str(value)
+                .decode_utf8()
+                .map_or_else(|_| value.to_string(), |v| v.into_owned());
+            (name.trim().to_string(), decoded)
+        })
+        .filter(|(name, value)| !name.is_empty() && !value.is_empty())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +243,16 @@ mod tests {
         assert_eq!(TelemetryConfig::default().traces_endpoint(), None);
         assert_eq!("JSON".parse::<LogFormat>(), Ok(LogFormat::Json));
         assert!("xml".parse::<LogFormat>().is_err());
+    }
+
+    #[test]
+    fn headers_are_read_as_the_spec_writes_them() {
+        assert_eq!(
+            parse_headers("api-key=abc%3D%3D, x-team = ops ,broken,=v,empty="),
+            vec![
+                ("api-key".to_string(), "abc==".to_string()),
+                ("x-team".to_string(), "ops".to_string())
+            ]
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`config`] | the settings: standard `OTEL_*` variables and `pbs serve` flags |
 //! | [`export`] | the OTLP/HTTP (protobuf) pipeline: our batch span processor (never blocks, counts what it drops), the exporters on the host's HTTP client |
+//! | [`otlp`] | finished spans written straight to OTLP protobuf (no intermediate message structs) |
 //! | [`scope`] | one invocation: its span, the span tree under it (host calls, fetches, user spans), its cost [`Ledger`] |
 //! | [`log_writer`] | the host log's writer: lines gathered and written to stderr in batches by a thread of its own |
 //! | [`logs`] | log lines: the per-function buffer `pbs logs` reads and follows, the JSON line format |
@@ -21,6 +22,7 @@ pub mod export;
 pub mod log_writer;
 pub mod logs;
 pub mod metrics;
+pub mod otlp;
 pub mod scope;
 pub mod usage;
 

@@ -67,8 +67,12 @@ async fn a_request_is_one_trace(backend: Backend) {
     let receiver = Receiver::start().await;
     let downstream = Downstream::start().await;
     let authority = downstream.url.trim_start_matches("http://").to_string();
-    let host =
-        TestHost::start_with_telemetry(backend, &[&authority], exporting_to(&receiver.url)).await;
+    // A hosted collector's key (`OTEL_EXPORTER_OTLP_HEADERS=x-api-key=…`).
+    let telemetry = TelemetryConfig {
+        trace_headers: vec![("x-api-key".into(), "key one".into())],
+        ..exporting_to(&receiver.url)
+    };
+    let host = TestHost::start_with_telemetry(backend, &[&authority], telemetry).await;
     with_notes(&host).await;
     host.deploy_js("observe", "observe.ts").await;
 
@@ -178,6 +182,11 @@ async fn a_request_is_one_trace(backend: Backend) {
         "linked to the enqueue"
     );
     assert!(receiver.service_names().iter().any(|n| n.contains("pbs")));
+    let keys = receiver.api_keys();
+    assert!(
+        !keys.is_empty() && keys.iter().all(|k| k.as_deref() == Some("key one")),
+        "every export carries the configured header: {keys:?}"
+    );
 }
 
 async fn usage_sums_a_known_workload(backend: Backend) {
