@@ -541,6 +541,8 @@ async fn json_log_lines_and_pbs_logs_follow_as_processes() {
     let parsed: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(parsed["function"], "observe");
     assert_eq!(parsed["version"].as_str().map(str::len), Some(12));
+    // Tracing is off here: no span, so no `span_id` (not an empty one).
+    assert!(parsed.get("span_id").is_none(), "{line}");
     assert!(parsed["time"].as_str().unwrap().ends_with('Z'));
     // The line closing the invocation carries its outcome and cost.
     let closing = logged

@@ -202,8 +202,9 @@ impl TraceView<'_> {
         let span_id = scope.span_id();
         let function = &*self.ctx.function;
         let version = scope.version.as_deref().map(crate::telemetry::scope::short);
-        let shown_span = span_id.as_deref().unwrap_or("");
-        guest_event!(level, function, version, trace_id = %trace_id, span_id = shown_span, fields = %fields, "{message}");
+        // Without spans (tracing off) there is no span id: the field is
+        // left out of the line rather than printed empty.
+        guest_event!(level, function, version, trace_id = %trace_id, span_id = span_id.as_deref(), fields = %fields, "{message}");
         if scope.trigger == crate::telemetry::Trigger::Build {
             // Evaluated at build time: the host's log only.
             return;
