@@ -231,12 +231,11 @@ impl opentelemetry_sdk::trace::SpanProcessor for Queue {
 /// Exports the queued spans one request at a time: a full batch at once,
 /// a partial one after `delay`; what fails is counted as dropped.
 async fn export_loop(
-    exporter: Poster,
+    mut exporter: Poster,
     queue: Arc<Shared>,
     mut flushes: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
     delay: Duration,
 ) {
-    let mut exporter = exporter;
     let mut warned: Option<Instant> = None;
     let mut send = async |batch: &mut Vec<SpanData>| {
         let n = batch.len() as u64;
