@@ -80,8 +80,8 @@ pub struct Deployed {
     pub outbound: OutboundPolicy,
     /// Idle instances of this version, when it is deployed with reuse.
     pub warm: Option<Arc<crate::engine::warm::WarmPool<WarmInstance>>>,
-    /// Whether its last HTTP invocation was long-running: the next one
-    /// starts in the long lane (`engine::lanes`).
+    /// Whether its last invocation (of any trigger) was long-running: the
+    /// next one starts in the long lane (`engine::lanes::Hint`).
     pub long_running: Arc<crate::engine::lanes::Hint>,
 }
 

@@ -16,7 +16,6 @@ use crate::caps::http_out::OutboundPolicy;
 use crate::caps::services::Services;
 use crate::config::Limits;
 use crate::telemetry::{Scope, Start, Telemetry, Trigger};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::{Component, Linker};
@@ -250,8 +249,7 @@ impl Runtime {
             }
             // Past its quick start, its task moves to the long lane at
             // this yield (see `lanes`).
-            let cpu = data.trace.scope.ledger.cpu_ns.load(Ordering::Relaxed);
-            data.turn.tick(Duration::from_nanos(cpu));
+            data.turn.tick(data.trace.scope.ledger.cpu());
             // tokio's yield_now puts the task at the back of the run
             // queue; a plain self-wake would land in the LIFO slot and
             // the busy guest would be polled again before others.

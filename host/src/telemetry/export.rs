@@ -290,7 +290,7 @@ async fn export_loop(
 
 /// Posts encoded batches of spans to the collector's `…/v1/traces`.
 struct Poster {
-    http: reqwest::Client,
+    client: Client,
     endpoint: String,
     headers: http::HeaderMap,
     encoder: super::otlp::Encoder,
@@ -322,10 +322,7 @@ impl Poster {
             http::HeaderValue::from_static("application/x-protobuf"),
         );
         Ok(Poster {
-            http: reqwest::Client::builder()
-                .timeout(config.export_timeout)
-                .build()
-                .context("build the OTLP HTTP client")?,
+            client: Client::new(config.export_timeout)?,
             endpoint: endpoint.to_string(),
             headers,
             encoder: super::otlp::Encoder::new(resource),
@@ -337,6 +334,7 @@ impl Poster {
     async fn post(&mut self, spans: &mut Vec<SpanData>) -> anyhow::Result<u64> {
         let body = self.encoder.encode(spans);
         let resp = self
+            .client
             .http
             .post(&self.endpoint)
             .headers(self.headers.clone())

@@ -181,6 +181,12 @@ pub struct Cost {
 }
 
 impl Ledger {
+    /// The CPU time its invocation has used so far (the time its task
+    /// was polled).
+    pub fn cpu(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.cpu_ns.load(Ordering::Relaxed))
+    }
+
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }

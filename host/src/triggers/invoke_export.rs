@@ -243,12 +243,7 @@ where
         }
     };
     if let Some(hint) = hint {
-        hint.ended(Duration::from_nanos(
-            scope
-                .ledger
-                .cpu_ns
-                .load(std::sync::atomic::Ordering::Relaxed),
-        ));
+        hint.ended(scope.ledger.cpu());
     }
     let fuel = runtime.limits().fuel;
     let error = match result {

@@ -194,8 +194,7 @@ pub async fn http(
                 ))
             }
         };
-        let cpu = ledger_scope.ledger.cpu_ns.load(Ordering::Relaxed);
-        hint.ended(std::time::Duration::from_nanos(cpu));
+        hint.ended(ledger_scope.ledger.cpu());
         let limiter = &store.data().limiter;
         tracing::debug!(
             target: "pbs::invoke",
