@@ -106,7 +106,7 @@ pub async fn upload_quietly(
         .body(bytes)
         .send()
         .await
-        .with_context(|| format!("reach the host at {}", host.server))?;
+        .with_context(|| format!("reach the host at {}", host.server()))?;
     let status = response.status();
     let body: serde_json::Value = response.json().await.unwrap_or_default();
     if !status.is_success() {

@@ -70,7 +70,7 @@ pub async fn run(args: LogsArgs) -> anyhow::Result<()> {
         .query(&query)
         .send()
         .await
-        .with_context(|| format!("reach the host at {}", args.host.server))?;
+        .with_context(|| format!("reach the host at {}", args.host.server()))?;
     let status = resp.status();
     if !status.is_success() {
         let body: Value = resp.json().await.unwrap_or_default();

@@ -33,7 +33,7 @@ pub async fn run(args: TypesArgs) -> anyhow::Result<()> {
                 .context("the manifest's `collections`")?,
             Vec::new(),
         ),
-        Some(server) => from_server(&AdminHost::new(server, args.token, args.dir)).await?,
+        Some(server) => from_server(&AdminHost::new(Some(server), args.token, args.dir)).await?,
     };
     let text = typegen::render(&project.manifest, &collections, &secrets)?;
     crate::sdk::install(&project.dir)?;
@@ -54,14 +54,14 @@ async fn from_server(host: &AdminHost) -> anyhow::Result<(Vec<CollectionTypes>, 
     let token = host.token()?;
     let url = format!(
         "{}/api/collections?perPage=1000",
-        host.server.trim_end_matches('/')
+        host.server().trim_end_matches('/')
     );
     let response = super::http_client()
         .get(&url)
         .bearer_auth(&token)
         .send()
         .await
-        .with_context(|| format!("reach the host at {}", host.server))?;
+        .with_context(|| format!("reach the host at {}", host.server()))?;
     let status = response.status();
     let body: serde_json::Value = response.json().await.unwrap_or_default();
     if !status.is_success() {

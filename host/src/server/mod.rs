@@ -95,6 +95,9 @@ impl Server {
             .await
             .with_context(|| format!("listen on {}", config.addr))?;
         let addr = listener.local_addr()?;
+        if registry.is_some() {
+            write_server_url(&config.dir, addr);
+        }
         let (stop, stopped) = watch::channel(false);
         let mut jobs = None;
         let mut usage = None;
@@ -302,6 +305,28 @@ async fn refresh_loop(
         if let Err(e) = registry.refresh().await {
             tracing::warn!("registry refresh failed: {e:#}");
         }
+    }
+}
+
+/// The file in a host's data folder that holds the URL it listens on, so
+/// commands run beside it find a host started with another `--addr`.
+pub const SERVER_URL_FILE: &str = "server_url";
+
+/// Writes the URL this host answers on into `<dir>/server_url`, beside its
+/// admin token, so `pbs versions`, `pbs logs`… run next to the data folder
+/// reach a host started with any `--addr`. A wildcard address is written as
+/// loopback; a failed write only costs that convenience.
+fn write_server_url(dir: &std::path::Path, addr: SocketAddr) {
+    let mut reach = addr;
+    if reach.ip().is_unspecified() {
+        reach.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let file = dir.join(SERVER_URL_FILE);
+    if let Err(e) = std::fs::write(&file, format!("http://{reach}\n")) {
+        tracing::warn!("could not write {}: {e}", file.display());
     }
 }
 

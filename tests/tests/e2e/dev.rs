@@ -256,13 +256,14 @@ async fn message(client: &reqwest::Client, url: &str) -> String {
     body["message"].as_str().unwrap_or_default().to_string()
 }
 
-/// Runs `pbs ARGS` in `project` against the dev host (its token is found
-/// in `.pb/data`, as a user's would be).
-async fn pbs_in(project: &Path, base: &str, args: &[&str]) -> Output {
+/// Runs `pbs ARGS` in `project` as a user would, with no `--server` or
+/// token: the dev host (on a port of its own, not the default 8090) is
+/// found through the URL and token it keeps in `.pb/data`.
+async fn pbs_in(project: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::new(pbs_bin());
     cmd.args(args)
-        .args(["--server", base])
         .current_dir(project)
+        .env_remove("PB_SERVER")
         .env_remove("PB_ADMIN_TOKEN")
         .env_remove("PB_DATA_DIR");
     tokio::task::spawn_blocking(move || cmd.output().unwrap())
@@ -324,7 +325,7 @@ async fn dev_serves_edits_keeps_the_last_good_version_and_rolls_back() {
     );
     // `pbs logs` in the project folder reads the dev host's buffer (its
     // token found in .pb/data).
-    let out = pbs_in(&project, &dev.base, &["logs", "hello", "-n", "20"]).await;
+    let out = pbs_in(&project, &["logs", "hello", "-n", "20"]).await;
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("hello you (visit 1)"),
@@ -409,7 +410,7 @@ async fn dev_serves_edits_keeps_the_last_good_version_and_rolls_back() {
         (message(c, u).await == "Hey").then_some(())
     })
     .await;
-    let out = pbs_in(&project, &dev.base, &["versions", "hello"]).await;
+    let out = pbs_in(&project, &["versions", "hello"]).await;
     assert!(out.status.success(), "{}", text(&out));
     let listing = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(
@@ -425,7 +426,7 @@ async fn dev_serves_edits_keeps_the_last_good_version_and_rolls_back() {
         1,
         "{listing}"
     );
-    let out = pbs_in(&project, &dev.base, &["rollback", "hello"]).await;
+    let out = pbs_in(&project, &["rollback", "hello"]).await;
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(message(&client, &url).await, "Howdy, you!");
     assert_eq!(

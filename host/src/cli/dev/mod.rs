@@ -317,7 +317,7 @@ impl Session {
                     "! secret {name} is not set: requests carrying {{{{secret:{name}}}}} will be refused. \
                      Restart with {name}=… in the environment, or in another terminal: \
                      pbs secrets set {name} --server {} --bind-host {}",
-                    self.host.server,
+                    self.host.server(),
                     spec.hosts.join(" --bind-host ")
                 )),
             }
