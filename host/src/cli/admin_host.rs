@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use std::path::{Path, PathBuf};
 
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub struct AdminHost {
     /// The host's URL (default: the address a local host wrote into its
     /// data folder, else http://127.0.0.1:8090).

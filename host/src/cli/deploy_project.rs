@@ -13,6 +13,8 @@
 
 use super::admin_host::AdminHost;
 use super::deploy::{read_component, upload, upload_quietly};
+use crate::common::sourcemap::SourceMapper;
+use crate::deploy::preview::Preview;
 use crate::deploy::{js_serves_http, Settings};
 use crate::engine::Runtime;
 use crate::project::{manifest::FunctionSpec, Project};
@@ -20,6 +22,7 @@ use anyhow::Context;
 use reqwest::Method;
 use serde_json::json;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// A function built and checked against the manifest, ready to upload.
 pub struct Built {
@@ -31,6 +34,9 @@ pub struct Built {
     /// The files it was made of (absolute): a JS bundle's inputs, or the
     /// component file.
     pub inputs: Vec<PathBuf>,
+    /// For a JS function: what a `pbs dev` host can serve before the
+    /// component is compiled.
+    pub preview: Option<Preview>,
 }
 
 pub async fn run(project: &Project, host: &AdminHost, force: bool) -> anyhow::Result<()> {
@@ -76,6 +82,7 @@ pub async fn build_function(
         .into_iter()
         .map(String::from)
         .collect();
+    let mut preview = None;
     let (bytes, triggers, inputs) = match (&spec.entry, &spec.component) {
         (Some(entry), _) => {
             let component =
@@ -96,6 +103,15 @@ pub async fn build_function(
             if js_serves_http(&component.exports) || triggers.is_empty() {
                 triggers.insert(0, "http".to_string());
             }
+            preview =
+                (component.evaluated_in <= crate::deploy::preview::MAX_EVALUATION).then(|| {
+                    Preview {
+                        hash: crate::deploy::content_hash(&component.component),
+                        bundle: component.code,
+                        exports: component.exports,
+                        source_map: Some(Arc::new(SourceMapper::new(component.map))),
+                    }
+                });
             (component.component, triggers, component.inputs)
         }
         (None, Some(component)) => {
@@ -119,6 +135,7 @@ pub async fn build_function(
             reuse: spec.reuse,
         },
         inputs,
+        preview,
     })
 }
 

@@ -9,10 +9,11 @@
 mod check;
 pub mod handlers;
 pub mod js;
+pub mod preview;
 mod registry;
 pub mod versions;
 
-pub use check::{inspect, js_serves_http, Checked, DeployError, Trigger};
+pub use check::{content_hash, inspect, js_serves_http, Checked, DeployError, Trigger};
 pub use registry::{Deployed, FunctionInfo, Registry, Settings, Version, WarmInstance};
 
 /// Function names: lowercase letters, digits, `-` and `_`; 1 to 63

@@ -14,6 +14,7 @@ use anyhow::Context;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use wasmtime::component::{Component, InstancePre};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -37,6 +38,9 @@ pub struct Version {
     pub triggers: Vec<Trigger>,
     /// Maps `bundle.js` positions in logged stack traces to the `.ts` source.
     pub source_map: Option<Arc<SourceMapper>>,
+    /// A `pbs dev` preview's bundle: `pre` is the plain JS engine, and each
+    /// new instance evaluates this before it serves ([`super::preview`]).
+    pub init: Option<Arc<str>>,
 }
 
 impl From<Checked> for Version {
@@ -48,6 +52,7 @@ impl From<Checked> for Version {
             exports: checked.exports,
             triggers: checked.triggers,
             source_map: checked.source_map,
+            init: None,
         }
     }
 }
@@ -83,6 +88,12 @@ pub struct Deployed {
     /// Whether its last invocation (of any trigger) was long-running: the
     /// next one starts in the long lane (`engine::lanes::Hint`).
     pub long_running: Arc<crate::engine::lanes::Hint>,
+    /// A `pbs dev` preview, serving until its version is deployed.
+    pub preview: bool,
+    /// A preview that a deploy of another version leaves in place (that
+    /// deploy is of an earlier edit); cleared when a later edit is not
+    /// previewed ([`Registry::release_preview`]).
+    pub held: std::sync::atomic::AtomicBool,
 }
 
 impl Deployed {
@@ -102,6 +113,8 @@ impl Deployed {
             settings,
             outbound,
             long_running: Default::default(),
+            preview: false,
+            held: Default::default(),
         }
     }
 }
@@ -125,11 +138,13 @@ pub struct Registry {
     runtime: Runtime,
     /// Identifies the engine configuration artifacts were compiled for.
     engine_key: String,
-    live: RwLock<HashMap<String, Arc<Deployed>>>,
+    pub(super) live: RwLock<HashMap<String, Arc<Deployed>>>,
     versions: Mutex<HashMap<String, Arc<Version>>>,
     /// Serialises changes of `live` (deploy, remove, refresh), so a refresh
     /// that read the table before a deploy cannot undo it.
-    switch: tokio::sync::Mutex<()>,
+    pub(super) switch: tokio::sync::Mutex<()>,
+    /// The engine `pbs dev` previews run on ([`super::preview`]).
+    pub(super) plain_engine: super::preview::PlainEngineSlot,
 }
 
 impl Registry {
@@ -147,6 +162,7 @@ impl Registry {
             live: RwLock::new(HashMap::new()),
             versions: Mutex::new(HashMap::new()),
             switch: tokio::sync::Mutex::new(()),
+            plain_engine: Default::default(),
         });
         registry.refresh().await?;
         Ok(registry)
@@ -207,7 +223,14 @@ impl Registry {
             outbound,
         ));
         if let Ok(mut live) = self.live.write() {
-            live.insert(name.to_string(), deployed);
+            // A `pbs dev` preview of a later edit keeps serving: its own
+            // deploy follows this one ([`super::preview`]).
+            let later_preview = live.get(name).is_some_and(|d| {
+                d.preview && d.held.load(Ordering::SeqCst) && d.version.hash != version.hash
+            });
+            if !later_preview {
+                live.insert(name.to_string(), deployed);
+            }
         }
         drop(switch);
         tracing::info!(function = name, version = %version.hash, "deployed");
@@ -360,9 +383,10 @@ impl Registry {
                 reuse: reuse.clamp(0, u32::MAX as i64) as u32,
             };
             let hosts = settings.allowed_hosts.clone();
+            // A preview stays until its deploy (or `end_preview`) replaces it.
             if let Some(current) = self
                 .get(&name)
-                .filter(|d| d.version.hash == hash && d.settings == settings)
+                .filter(|d| d.preview || (d.version.hash == hash && d.settings == settings))
             {
                 next.insert(name, current);
                 continue;

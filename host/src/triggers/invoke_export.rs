@@ -227,7 +227,7 @@ where
     let run = async {
         let instance = match reused {
             Some(instance) => instance,
-            None => pre.instantiate_async(&mut store).await?,
+            None => crate::deploy::preview::instantiate(&mut store, &pre, &target.version).await?,
         };
         let answer = f(&mut store, instance).await?;
         Ok((answer, instance))

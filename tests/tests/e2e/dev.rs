@@ -410,6 +410,13 @@ async fn dev_serves_edits_keeps_the_last_good_version_and_rolls_back() {
         (message(c, u).await == "Hey").then_some(())
     })
     .await;
+    // It served as a preview at once; its version is stored when the
+    // progress line says so.
+    let lines = &dev.out;
+    eventually("the fix deployed", || async move {
+        (lines.count(|l| l.starts_with("✓ hello ")) == 3).then_some(())
+    })
+    .await;
     let out = pbs_in(&project, &["versions", "hello"]).await;
     assert!(out.status.success(), "{}", text(&out));
     let listing = String::from_utf8_lossy(&out.stdout).to_string();

@@ -18,6 +18,7 @@ mod jobs;
 mod js;
 mod kv;
 mod observability;
+mod preview;
 mod project;
 mod records;
 mod registry;

@@ -5,7 +5,9 @@
 //! - A saved source file rebuilds only the functions whose bundle read it
 //!   (esbuild's metafile lists each bundle's inputs) and deploys each as a
 //!   new version: the host switches new requests to it at once, requests
-//!   under way finish on the old one.
+//!   under way finish on the old one. A light JS function serves the build
+//!   as a preview while its version compiles (`crate::deploy::preview`,
+//!   [`deployer`]).
 //! - A saved `pb_serverless.json` applies collections, functions whose
 //!   definition changed (new, changed, removed), job bindings, cron
 //!   schedules, hooks and secret bindings.
@@ -16,19 +18,20 @@
 //! It deploys through the host's admin API like `pbs deploy`, so what runs
 //! is what a deploy would run: the same checks, the same engine.
 
+mod deployer;
 mod logs;
 mod watch;
 
 use super::admin_host::{AdminHost, DEV_DATA_DIR};
-use super::deploy_project::{
-    apply_bindings, apply_collections, build_function, upload_built, Built,
-};
+use super::deploy_project::{apply_bindings, apply_collections, build_function};
 use crate::config::{HostConfig, SecretsConfig, DEFAULT_ADDR};
+use crate::deploy::Registry;
 use crate::engine::Runtime;
 use crate::project::{manifest::FILE_NAME, Project};
 use crate::server::Server;
 use anyhow::Context;
 use clap::Args;
+use deployer::{Deployer, Serving, Upload};
 use reqwest::Method;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -36,6 +39,7 @@ use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long the watcher waits for a burst of file events to settle.
@@ -91,10 +95,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     ));
     let mut session = Session {
         dir: dir.clone(),
+        registry: server.registry().cloned(),
         project,
         host: AdminHost::with_token(format!("http://{addr}"), token),
         runtime: super::build::build_runtime()?,
         functions: BTreeMap::new(),
+        deployers: HashMap::new(),
         force: args.force,
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -103,7 +109,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let stop = super::serve::shutdown_signal();
     tokio::pin!(stop);
     tokio::select! {
-        _ = session.apply_manifest() => {}
+        _ = session.start() => {}
         _ = &mut stop => return finish(server).await,
     }
     say("watching for changes");
@@ -147,17 +153,31 @@ struct Function {
     /// Its definition in the manifest, to tell what a manifest change
     /// touched.
     definition: String,
-    /// The version it serves (none until a deploy succeeded).
-    version: Option<String>,
+    /// The version it serves (none until a deploy succeeded), kept up to
+    /// date by its deploys.
+    version: Serving,
+}
+
+impl Function {
+    fn version(&self) -> Option<String> {
+        self.version
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 struct Session {
     dir: PathBuf,
+    /// The dev host's registry, in this process: edits preview on it.
+    registry: Option<Arc<Registry>>,
     project: Project,
     host: AdminHost,
     /// The engine builds run on, kept across rebuilds.
     runtime: Runtime,
     functions: BTreeMap<String, Function>,
+    /// Uploads behind previews, per function ([`deployer`]).
+    deployers: HashMap<String, Deployer>,
     force: bool,
 }
 
@@ -202,8 +222,24 @@ impl Session {
             .map(|(name, _)| name.clone())
             .collect();
         for name in touched {
-            self.rebuild(&name).await;
+            self.rebuild(&name, true).await;
         }
+    }
+
+    /// The engine that previews edits of JS functions (compiled once, it
+    /// leaves its code in the compile cache for the first deploy), then the
+    /// first deploy of the whole manifest.
+    async fn start(&mut self) {
+        let has_js = self
+            .project
+            .manifest
+            .functions
+            .values()
+            .any(|f| f.entry.is_some());
+        if let Some(registry) = self.registry.as_ref().filter(|_| has_js) {
+            registry.prepare_previews().await;
+        }
+        self.apply_manifest().await;
     }
 
     /// Applies the whole manifest: secrets from the environment, collections,
@@ -244,6 +280,10 @@ impl Session {
             .collect();
         for name in gone {
             self.functions.remove(&name);
+            // An upload still under way would bring it back.
+            if let Some(deployer) = self.deployers.remove(&name) {
+                deployer.idle().await;
+            }
             match self
                 .host
                 .call(Method::DELETE, &format!("functions/{name}"), &[], None)
@@ -256,11 +296,11 @@ impl Session {
         let mut rebuilt = HashSet::new();
         for (name, definition) in wanted {
             let known = self.functions.get(&name);
-            if known.is_some_and(|f| f.definition == definition && f.version.is_some()) {
+            if known.is_some_and(|f| f.definition == definition && f.version().is_some()) {
                 continue;
             }
             let inputs = known.map(|f| f.inputs.clone()).unwrap_or_default();
-            let version = known.and_then(|f| f.version.clone());
+            let version = known.map(|f| f.version.clone()).unwrap_or_default();
             self.functions.insert(
                 name.clone(),
                 Function {
@@ -269,7 +309,7 @@ impl Session {
                     version,
                 },
             );
-            self.rebuild(&name).await;
+            self.rebuild(&name, false).await;
             rebuilt.insert(name);
         }
         if let Err(e) = apply_bindings(&self.project, &self.host).await {
@@ -326,10 +366,19 @@ impl Session {
 
     /// Builds function `name` and deploys it; prints one line either way.
     /// A failed build leaves the version it served in place.
-    async fn rebuild(&mut self, name: &str) {
+    /// Builds `name` and deploys it. With `preview` (a saved source file),
+    /// a light JS function already serving previews the build at once, and
+    /// the upload runs in the background ([`deployer`]); otherwise (the
+    /// manifest's changes, whose bindings need the function deployed
+    /// first) this waits for the deploy.
+    async fn rebuild(&mut self, name: &str, preview: bool) {
         let Some(spec) = self.project.manifest.functions.get(name) else {
             return;
         };
+        // A deploy of this function still under way lands first.
+        if let Some(deployer) = self.deployers.get(name).filter(|_| !preview) {
+            deployer.idle().await;
+        }
         let started = Instant::now();
         // What the known inputs hold as the build starts (a save during the
         // build then differs, and rebuilds again).
@@ -347,15 +396,16 @@ impl Session {
         let build_time = started.elapsed();
         // The snapshot's compile ran in this process too.
         tokio::task::spawn_blocking(crate::engine::release_memory);
-        let serving = self
-            .functions
-            .get(name)
-            .and_then(|f| f.version.as_deref())
-            .map(|v| format!("still serving {}", short(v)))
-            .unwrap_or_else(|| "not serving yet".into());
-        let built = match built {
+        let Some(function) = self.functions.get_mut(name) else {
+            return;
+        };
+        let mut built = match built {
             Ok(b) => b,
             Err(e) => {
+                let serving = function
+                    .version()
+                    .map(|v| format!("still serving {}", short(&v)))
+                    .unwrap_or_else(|| "not serving yet".into());
                 let report = format!("{e:#}");
                 let mut lines = positions(&report);
                 lines.push(report);
@@ -367,34 +417,44 @@ impl Session {
                 return;
             }
         };
-        let Built { inputs, .. } = &built;
-        let inputs: HashMap<PathBuf, u64> = inputs
+        function.inputs = built
+            .inputs
             .iter()
             .map(|p| {
                 let hash = before.get(p).copied().unwrap_or_else(|| content_hash(p));
                 (p.clone(), hash)
             })
             .collect();
-        match upload_built(&self.host, built).await {
-            Ok(answer) => {
-                let version = answer["version"].as_str().unwrap_or_default().to_string();
-                say(&format!(
-                    "✓ {name} {} serving, {:.2} s (build {:.2} s, deploy {:.2} s)",
-                    short(&version),
-                    started.elapsed().as_secs_f64(),
-                    build_time.as_secs_f64(),
-                    (started.elapsed() - build_time).as_secs_f64()
-                ));
-                if let Some(f) = self.functions.get_mut(name) {
-                    f.version = Some(version);
-                    f.inputs = inputs;
-                }
-            }
-            Err(e) => say(&format!(
-                "✗ {name}: the host refused it; {serving}\n{}",
-                indent(&format!("{e:#}"))
-            )),
+        // Serve the edit now from the plain engine; the deploy replaces the
+        // preview with the compiled version.
+        let previewed = match (built.preview.take(), &self.registry) {
+            (Some(p), Some(registry)) if preview => registry
+                .preview(name, p, &built.settings)
+                .await
+                .map(|previous| (registry.clone(), previous, started.elapsed())),
+            _ => None,
+        };
+        let upload = Upload {
+            built,
+            started,
+            build_time,
+            preview: previewed,
+        };
+        if !preview {
+            deployer::upload(&self.host, upload, &function.version).await;
+            return;
         }
+        // Uploads go in the order of their builds, behind the preview or not.
+        if upload.preview.is_none() {
+            if let Some(registry) = &self.registry {
+                registry.release_preview(name);
+            }
+        }
+        let (host, serving) = (&self.host, &function.version);
+        self.deployers
+            .entry(name.to_string())
+            .or_insert_with(|| Deployer::start(host.clone(), serving.clone()))
+            .send(upload);
     }
 }
 

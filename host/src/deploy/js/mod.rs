@@ -22,6 +22,12 @@ pub struct JsComponent {
     pub bundle_size: usize,
     /// The files the bundle was made of (absolute paths).
     pub inputs: Vec<std::path::PathBuf>,
+    /// The bundle and its source map, for a `pbs dev` preview
+    /// ([`crate::deploy::preview`]).
+    pub code: std::sync::Arc<str>,
+    pub map: Vec<u8>,
+    /// How long the engine took to evaluate the bundle.
+    pub evaluated_in: std::time::Duration,
 }
 
 /// Whether `path` names a JS/TS entry file rather than a component.
@@ -47,5 +53,8 @@ pub async fn build(runtime: &Runtime, entry: &Path) -> anyhow::Result<JsComponen
         exports: snapshot.exports,
         bundle_size: bundled.code.len(),
         inputs: bundled.inputs,
+        evaluated_in: snapshot.evaluated_in,
+        code: bundled.code.into(),
+        map: bundled.map,
     })
 }

@@ -18,6 +18,9 @@ const INIT_FUNC: &str = "wizer-initialize";
 pub struct Snapshot {
     pub component: Vec<u8>,
     pub exports: Vec<String>,
+    /// How long evaluating the bundle took (what a `pbs dev` preview would
+    /// pay on each request).
+    pub evaluated_in: Duration,
 }
 
 /// The engine, instrumented by Wizer and compiled. It is the same for every
@@ -71,13 +74,16 @@ pub async fn snapshot(runtime: &Runtime, bundle: &str) -> anyhow::Result<Snapsho
     // The bundle goes in through a typed call before Wizer's own (argument-
     // less) init call: Wizer's textual call syntax is no way to pass megabytes.
     let mut evaluated: Option<Result<Vec<String>, String>> = None;
+    let mut evaluated_in = Duration::ZERO;
     let result: anyhow::Result<Vec<u8>> = async {
         let instance = linker
             .instantiate_async(&mut store, &engine.component)
             .await?;
         let evaluate = instance
             .get_typed_func::<(&str,), (Result<Vec<String>, String>,)>(&mut store, "evaluate")?;
+        let evaluating = std::time::Instant::now();
         let (outcome,) = evaluate.call_async(&mut store, (bundle,)).await?;
+        evaluated_in = evaluating.elapsed();
         let failed = outcome.is_err();
         evaluated = Some(outcome);
         // No snapshot of a bundle that failed to evaluate.
@@ -95,7 +101,11 @@ pub async fn snapshot(runtime: &Runtime, bundle: &str) -> anyhow::Result<Snapsho
     .await;
     match (result, evaluated) {
         (_, Some(Err(message))) => bail!("{message}"),
-        (Ok(component), Some(Ok(exports))) => Ok(Snapshot { component, exports }),
+        (Ok(component), Some(Ok(exports))) => Ok(Snapshot {
+            component,
+            exports,
+            evaluated_in,
+        }),
         (Err(_), _) if deadline.was_hit() => {
             bail!("the bundle's top-level code ran longer than {INIT_TIME_LIMIT:?}")
         }

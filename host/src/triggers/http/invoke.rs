@@ -170,13 +170,17 @@ pub async fn http(
     let turn = store.data().turn.clone();
     deployed.long_running.apply(&turn);
     let hint = deployed.long_running.clone();
+    let version = deployed.version.clone();
     let task = tokio::spawn(crate::engine::lanes::Lane::run(turn, async move {
         // The slot is held for as long as the instance lives.
         let _slot = slot;
         let run = async {
             let instance = match reused {
                 Some(instance) => instance,
-                None => pre.instance_pre().instantiate_async(&mut store).await?,
+                None => {
+                    crate::deploy::preview::instantiate(&mut store, pre.instance_pre(), &version)
+                        .await?
+                }
             };
             Proxy::new(&mut store, &instance)?
                 .wasi_http_incoming_handler()
