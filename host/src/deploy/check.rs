@@ -187,7 +187,7 @@ pub fn js_serves_http(names: &[String]) -> bool {
 /// A JS function's engine exports every handler interface; what it serves
 /// is what its bundle exports: HTTP with `export default { fetch }` or a
 /// method handler, the other triggers through named exports.
-fn js_triggers(
+pub(super) fn js_triggers(
     checked: &mut Checked,
     names: Vec<String>,
     required: &[Trigger],

@@ -5,7 +5,9 @@
 //! A redeploy swaps the `Arc<Deployed>` a name points to; requests already
 //! running hold the old `Arc` and finish on the old version.
 
-use super::check::{check_component, content_hash, inspect, Checked, DeployError, Trigger};
+use super::check::{
+    check_component, content_hash, inspect, js_triggers, Checked, DeployError, Trigger,
+};
 use crate::caps::http_out::OutboundPolicy;
 use crate::common::sourcemap::SourceMapper;
 use crate::engine::{Invocation, Runtime};
@@ -14,7 +16,6 @@ use anyhow::Context;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
 use wasmtime::component::{Component, InstancePre};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -88,12 +89,9 @@ pub struct Deployed {
     /// Whether its last invocation (of any trigger) was long-running: the
     /// next one starts in the long lane (`engine::lanes::Hint`).
     pub long_running: Arc<crate::engine::lanes::Hint>,
-    /// A `pbs dev` preview, serving until its version is deployed.
+    /// A `pbs dev` preview, serving until its version is deployed
+    /// ([`super::preview`]).
     pub preview: bool,
-    /// A preview that a deploy of another version leaves in place (that
-    /// deploy is of an earlier edit); cleared when a later edit is not
-    /// previewed ([`Registry::release_preview`]).
-    pub held: std::sync::atomic::AtomicBool,
 }
 
 impl Deployed {
@@ -114,7 +112,6 @@ impl Deployed {
             outbound,
             long_running: Default::default(),
             preview: false,
-            held: Default::default(),
         }
     }
 }
@@ -143,8 +140,8 @@ pub struct Registry {
     /// Serialises changes of `live` (deploy, remove, refresh), so a refresh
     /// that read the table before a deploy cannot undo it.
     pub(super) switch: tokio::sync::Mutex<()>,
-    /// The engine `pbs dev` previews run on ([`super::preview`]).
-    pub(super) plain_engine: super::preview::PlainEngineSlot,
+    /// `pbs dev`'s previews and their uploads ([`super::preview`]).
+    pub(super) previews: super::preview::Previews,
 }
 
 impl Registry {
@@ -162,7 +159,7 @@ impl Registry {
             live: RwLock::new(HashMap::new()),
             versions: Mutex::new(HashMap::new()),
             switch: tokio::sync::Mutex::new(()),
-            plain_engine: Default::default(),
+            previews: Default::default(),
         });
         registry.refresh().await?;
         Ok(registry)
@@ -223,11 +220,10 @@ impl Registry {
             outbound,
         ));
         if let Ok(mut live) = self.live.write() {
-            // A `pbs dev` preview of a later edit keeps serving: its own
-            // deploy follows this one ([`super::preview`]).
-            let later_preview = live.get(name).is_some_and(|d| {
-                d.preview && d.held.load(Ordering::SeqCst) && d.version.hash != version.hash
-            });
+            // The deploy of an edit that `pbs dev` saw overtaken leaves the
+            // later edit's preview serving; its own deploy follows.
+            let overtaken = self.previews.deployed(name, &version.hash);
+            let later_preview = overtaken && live.get(name).is_some_and(|d| d.preview);
             if !later_preview {
                 live.insert(name.to_string(), deployed);
             }
@@ -383,7 +379,7 @@ impl Registry {
                 reuse: reuse.clamp(0, u32::MAX as i64) as u32,
             };
             let hosts = settings.allowed_hosts.clone();
-            // A preview stays until its deploy (or `end_preview`) replaces it.
+            // A preview stays until a deploy (or `upload_ended`) replaces it.
             if let Some(current) = self
                 .get(&name)
                 .filter(|d| d.preview || (d.version.hash == hash && d.settings == settings))
@@ -522,6 +518,21 @@ impl Registry {
             .await?
             .flatten();
         checked.source_map = source_map.map(|m| Arc::new(SourceMapper::new(m)));
+        // A JS function's exports are its bundle's (stored at deploy), and
+        // its triggers what they serve, as when it was deployed; the
+        // component alone shows the engine's, which serve every trigger.
+        let exports: Option<String> = self
+            .db
+            .query("SELECT exports FROM pbs_versions WHERE hash = $1")
+            .bind(hash)
+            .optional_scalar()
+            .await?;
+        let names: Vec<String> = exports
+            .and_then(|e| serde_json::from_str(&e).ok())
+            .unwrap_or_default();
+        if !names.is_empty() && crate::caps::jobs::is_js_bundle(&names) {
+            js_triggers(&mut checked, names, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
         tokio::task::spawn_blocking(crate::engine::release_memory);
         Ok(self.remember(checked))
     }
@@ -681,6 +692,39 @@ impl Registry {
 }
 
 impl Registry {
+    /// What `name` serves as stored (its current version and settings);
+    /// none when it is not deployed.
+    pub(super) async fn stored_deployed(
+        &self,
+        name: &str,
+    ) -> anyhow::Result<Option<Arc<Deployed>>> {
+        let row: Option<(String, String, i64)> = self
+            .db
+            .query("SELECT version, allowed_hosts, reuse FROM pbs_functions WHERE name = $1")
+            .bind(name)
+            .fetch_optional_as()
+            .await?;
+        let Some((hash, hosts, reuse)) = row else {
+            return Ok(None);
+        };
+        let settings = Settings {
+            allowed_hosts: split_list(&hosts),
+            reuse: reuse.clamp(0, u32::MAX as i64) as u32,
+        };
+        let outbound = self
+            .runtime
+            .outbound_policy(&settings.allowed_hosts)
+            .unwrap_or_else(|_| OutboundPolicy::new(settings.allowed_hosts.clone().into()));
+        let version = self.load_version(&hash).await?;
+        Ok(Some(Arc::new(Deployed::new(
+            &self.runtime,
+            name,
+            version,
+            settings,
+            outbound,
+        ))))
+    }
+
     /// The version function `name` serves now, as stored (another host may
     /// have deployed it since this one last refreshed).
     pub async fn current_version(&self, name: &str) -> anyhow::Result<Option<String>> {

@@ -1,7 +1,8 @@
 //! `pbs dev` previews (`pbs::deploy::preview`): an edit of a JS function
 //! serves from the plain engine before its version is compiled, nothing is
-//! stored until the deploy, the deploy replaces it (but not a preview of a
-//! later edit), and a failed deploy puts the previous version back.
+//! stored until the deploy, its deploy replaces it (an overtaken edit's
+//! does not, a deploy from elsewhere does), and a refused or dropped upload
+//! brings back the stored version, never an older preview.
 
 use pbs::common::sourcemap::SourceMapper;
 use pbs::deploy::preview::Preview;
@@ -27,13 +28,14 @@ async fn build(file: &str) -> (Vec<u8>, Preview) {
     (built.component, preview)
 }
 
-/// Previews `file` over `name`; what served before.
-async fn preview(registry: &Registry, name: &str, file: &str) -> Arc<pbs::deploy::Deployed> {
-    let (_, preview) = build(file).await;
-    registry
-        .preview(name, preview, &Settings::default())
-        .await
-        .expect("a preview")
+/// Previews `file` over `name` as `pbs dev` does (its upload queued);
+/// returns the hash its version will have, and its component.
+async fn preview(registry: &Registry, name: &str, file: &str) -> (String, Vec<u8>) {
+    let (bytes, preview) = build(file).await;
+    let hash = preview.hash.clone();
+    registry.upload_queued(name, &hash);
+    assert!(registry.preview(name, preview, &Settings::default()).await);
+    (hash, bytes)
 }
 
 async fn text(host: &TestHost, name: &str) -> String {
@@ -51,6 +53,8 @@ async fn stored_version(host: &TestHost, name: &str) -> String {
     active[0]["version"].as_str().unwrap().to_string()
 }
 
+const FRESH: &str = "\"counter\":1";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_preview_serves_before_its_deploy_which_replaces_it() {
     let host = TestHost::start(Backend::Sqlite).await;
@@ -59,15 +63,11 @@ async fn a_preview_serves_before_its_deploy_which_replaces_it() {
     assert_eq!(text(&host, "fn").await, "hello from js\n");
     registry.prepare_previews().await;
 
-    // The edit serves at once, from a fresh evaluation of its bundle for
-    // each request (module state starts over, as from a snapshot)…
-    let (bytes, edit) = build("fresh_state.ts").await;
-    let v2 = edit.hash.clone();
-    let previous = registry
-        .preview("fn", edit, &Settings::default())
-        .await
-        .expect("a preview");
-    assert_eq!(previous.version.hash, v1);
+    // An edit, then a later one: the later serves at once, from a fresh
+    // evaluation of its bundle for each request (module state starts
+    // over, as from a snapshot)…
+    let (earlier, earlier_bytes) = preview(&registry, "fn", "kv.ts").await;
+    let (v2, bytes) = preview(&registry, "fn", "fresh_state.ts").await;
     for _ in 0..2 {
         let state: Value = serde_json::from_str(&text(&host, "fn").await).unwrap();
         assert_eq!(
@@ -79,48 +79,54 @@ async fn a_preview_serves_before_its_deploy_which_replaces_it() {
     // here) does not take it back.
     assert_eq!(stored_version(&host, "fn").await, v1);
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(text(&host, "fn").await.contains("\"counter\":1"));
+    assert!(text(&host, "fn").await.contains(FRESH));
+    // A job it enqueued finds its code although nothing is stored yet.
+    assert!(registry.preview_version(&v2).unwrap().init.is_some());
 
-    // The deploy of an earlier edit stores its version but leaves the
-    // preview of the later one serving.
-    let earlier = host.deploy_js("fn", "kv.ts").await;
+    // The deploy of the overtaken edit stores its version and leaves the
+    // later edit's preview serving.
+    assert_eq!(host.deploy("fn", earlier_bytes).await.status(), 201);
     assert_eq!(stored_version(&host, "fn").await, earlier);
     assert!(registry.get("fn").unwrap().preview);
-    assert!(text(&host, "fn").await.contains("\"counter\":1"));
+    assert!(text(&host, "fn").await.contains(FRESH));
 
     // Its own deploy replaces it with the compiled version.
-    let resp = host.deploy("fn", bytes).await;
-    assert_eq!(resp.status(), 201);
+    assert_eq!(host.deploy("fn", bytes).await.status(), 201);
     let live = registry.get("fn").unwrap();
     assert!(!live.preview && live.version.init.is_none());
     assert_eq!(live.version.hash, v2);
     assert_eq!(stored_version(&host, "fn").await, v2);
-    assert!(text(&host, "fn").await.contains("\"counter\":1"));
+    assert!(text(&host, "fn").await.contains(FRESH));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_deploy_brings_back_what_served_and_components_are_not_previewed() {
+async fn a_refused_upload_brings_back_the_stored_version_and_components_are_not_previewed() {
     let host = TestHost::start(Backend::Sqlite).await;
     let registry = host.server.registry().unwrap().clone();
     let v1 = host.deploy_js("fn", "hello.ts").await;
     registry.prepare_previews().await;
-    let previous = preview(&registry, "fn", "fresh_state.ts").await;
-    assert!(text(&host, "fn").await.contains("\"counter\":1"));
 
-    // The deploy failed (say, refused): the previous version serves again.
-    registry.end_preview("fn", previous.clone()).await;
+    // A refused upload: the stored version serves again.
+    let (h, _) = preview(&registry, "fn", "fresh_state.ts").await;
+    assert!(text(&host, "fn").await.contains(FRESH));
+    registry.upload_ended("fn", &h).await;
     assert_eq!(text(&host, "fn").await, "hello from js\n");
     assert_eq!(registry.get("fn").unwrap().version.hash, v1);
-    // Ending it again once something else serves changes nothing.
-    host.deploy_js("fn", "fresh_state.ts").await;
-    registry.end_preview("fn", previous).await;
-    assert!(text(&host, "fn").await.contains("\"counter\":1"));
 
-    // A later edit built without a preview releases the one serving: the
-    // next deploy replaces it, whichever version it is.
-    preview(&registry, "fn", "hello.ts").await;
+    // Two edits: the first's upload dropped (overtaken), the second
+    // serving; then the second refused: the stored version, not the
+    // first edit's preview, comes back.
+    let (first, _) = preview(&registry, "fn", "kv.ts").await;
+    let (second, _) = preview(&registry, "fn", "fresh_state.ts").await;
+    registry.upload_ended("fn", &first).await;
+    assert!(text(&host, "fn").await.contains(FRESH));
+    registry.upload_ended("fn", &second).await;
     assert_eq!(text(&host, "fn").await, "hello from js\n");
-    registry.release_preview("fn");
+    assert!(!registry.get("fn").unwrap().preview);
+
+    // A deploy from elsewhere (not one of `pbs dev`'s uploads) replaces a
+    // preview.
+    preview(&registry, "fn", "fresh_state.ts").await;
     let v3 = host.deploy_js("fn", "kv.ts").await;
     let live = registry.get("fn").unwrap();
     assert!(!live.preview);
@@ -129,14 +135,8 @@ async fn a_failed_deploy_brings_back_what_served_and_components_are_not_previewe
     // A component that is not JS (or a function not deployed yet) is not
     // previewed: the edit waits for its deploy.
     host.deploy_ok("rust", guests::HELLO).await;
-    let (_, preview) = build("hello.ts").await;
-    assert!(registry
-        .preview("rust", preview, &Settings::default())
-        .await
-        .is_none());
-    let (_, preview) = build("hello.ts").await;
-    assert!(registry
-        .preview("nobody", preview, &Settings::default())
-        .await
-        .is_none());
+    let (_, p) = build("hello.ts").await;
+    assert!(!registry.preview("rust", p, &Settings::default()).await);
+    let (_, p) = build("hello.ts").await;
+    assert!(!registry.preview("nobody", p, &Settings::default()).await);
 }

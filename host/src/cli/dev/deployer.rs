@@ -6,12 +6,14 @@
 //! then runs here, so the next save is built and previewed at once instead
 //! of waiting for it. A function's uploads go one at a time, the latest
 //! build first: a build that a later one overtook before its upload started
-//! is dropped, as its preview was.
+//! is dropped (its preview was replaced already), and the registry is told
+//! of each upload queued, dropped or refused, so the deploy of an
+//! overtaken edit never replaces a later edit's preview.
 
 use super::{indent, say, short};
 use crate::cli::admin_host::AdminHost;
 use crate::cli::deploy_project::{upload_built, Built};
-use crate::deploy::{Deployed, Registry};
+use crate::deploy::Registry;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -19,23 +21,40 @@ use tokio::sync::{mpsc, watch};
 /// A built function on its way to the host.
 pub struct Upload {
     pub built: Built,
+    /// The hash its version will have.
+    pub hash: String,
     pub started: Instant,
     pub build_time: Duration,
-    /// The preview serving it, if any: the registry, what served before,
-    /// and when (after `started`) the preview began.
-    pub preview: Option<(Arc<Registry>, Arc<Deployed>, Duration)>,
+    /// When (after `started`) its preview began serving, if it had one.
+    pub previewed: Option<Duration>,
 }
 
 /// The version a function serves, shared with its deployer.
 pub type Serving = Arc<Mutex<Option<String>>>;
 
-/// Uploads `upload`, prints its line, and records the version in `serving`.
-pub async fn upload(host: &AdminHost, upload: Upload, serving: &Serving) {
+fn serving_now(serving: &Serving) -> String {
+    match serving.lock().unwrap_or_else(|e| e.into_inner()).as_deref() {
+        Some(v) => format!("still serving {}", short(v)),
+        None => "not serving yet".into(),
+    }
+}
+
+/// Uploads `upload` and prints its line (`overtaken`: a later save is on
+/// its way, so this one is only stored); records the version in `serving`.
+/// A refused upload is reported to `registry`, which ends its preview.
+pub async fn upload(
+    host: &AdminHost,
+    registry: Option<&Registry>,
+    upload: Upload,
+    serving: &Serving,
+    overtaken: impl Fn() -> bool,
+) {
     let Upload {
         built,
+        hash,
         started,
         build_time,
-        preview,
+        previewed,
     } = upload;
     let name = built.name.clone();
     match upload_built(host, built).await {
@@ -43,8 +62,15 @@ pub async fn upload(host: &AdminHost, upload: Upload, serving: &Serving) {
             let version = answer["version"].as_str().unwrap_or_default().to_string();
             let took = started.elapsed().as_secs_f64();
             let build = build_time.as_secs_f64();
-            say(&match &preview {
-                Some((_, _, previewed)) => format!(
+            if overtaken() {
+                say(&format!(
+                    "· {name} {} stored; a later save follows",
+                    short(&version)
+                ));
+                return;
+            }
+            say(&match previewed {
+                Some(previewed) => format!(
                     "✓ {name} {} serving, {:.2} s (build {build:.2} s, preview; compiled and deployed at {took:.2} s)",
                     short(&version),
                     previewed.as_secs_f64(),
@@ -58,15 +84,12 @@ pub async fn upload(host: &AdminHost, upload: Upload, serving: &Serving) {
             *serving.lock().unwrap_or_else(|e| e.into_inner()) = Some(version);
         }
         Err(e) => {
-            if let Some((registry, previous, _)) = preview {
-                registry.end_preview(&name, previous).await;
+            if let Some(registry) = registry {
+                registry.upload_ended(&name, &hash).await;
             }
-            let still = match serving.lock().unwrap_or_else(|e| e.into_inner()).as_deref() {
-                Some(v) => format!("still serving {}", short(v)),
-                None => "not serving yet".into(),
-            };
             say(&format!(
-                "✗ {name}: the host refused it; {still}\n{}",
+                "✗ {name}: the host refused it; {}\n{}",
+                serving_now(serving),
                 indent(&format!("{e:#}"))
             ))
         }
@@ -80,20 +103,37 @@ pub struct Deployer {
     pending: Arc<watch::Sender<usize>>,
 }
 
+/// Counts one upload done when dropped, so a panic cannot leave `idle`
+/// waiting for ever.
+struct Done(Arc<watch::Sender<usize>>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
 impl Deployer {
-    pub fn start(host: AdminHost, serving: Serving) -> Deployer {
+    pub fn start(host: AdminHost, registry: Option<Arc<Registry>>, serving: Serving) -> Deployer {
         let (uploads, mut queue) = mpsc::unbounded_channel::<Upload>();
         let pending = Arc::new(watch::Sender::new(0usize));
-        let done = pending.clone();
+        let count = pending.clone();
         tokio::spawn(async move {
             while let Some(mut next) = queue.recv().await {
+                let mut done = vec![Done(count.clone())];
                 // Latest first: what it overtook is never uploaded.
                 while let Ok(later) = queue.try_recv() {
-                    next = later;
-                    done.send_modify(|n| *n = n.saturating_sub(1));
+                    let dropped = std::mem::replace(&mut next, later);
+                    if let Some(registry) = &registry {
+                        registry
+                            .upload_ended(&dropped.built.name, &dropped.hash)
+                            .await;
+                    }
+                    done.push(Done(count.clone()));
                 }
-                upload(&host, next, &serving).await;
-                done.send_modify(|n| *n = n.saturating_sub(1));
+                let later = || !queue.is_empty();
+                upload(&host, registry.as_deref(), next, &serving, later).await;
+                drop(done);
             }
         });
         Deployer { uploads, pending }
@@ -101,8 +141,12 @@ impl Deployer {
 
     pub fn send(&self, upload: Upload) {
         self.pending.send_modify(|n| *n += 1);
-        if self.uploads.send(upload).is_err() {
+        if let Err(e) = self.uploads.send(upload) {
             self.pending.send_modify(|n| *n = n.saturating_sub(1));
+            say(&format!(
+                "✗ {}: not deployed (the deployer stopped)",
+                e.0.built.name
+            ));
         }
     }
 

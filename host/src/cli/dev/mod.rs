@@ -365,8 +365,8 @@ impl Session {
     }
 
     /// Builds function `name` and deploys it; prints one line either way.
-    /// A failed build leaves the version it served in place.
-    /// Builds `name` and deploys it. With `preview` (a saved source file),
+    /// A failed build leaves the version it served in place. With `preview`
+    /// (a saved source file),
     /// a light JS function already serving previews the build at once, and
     /// the upload runs in the background ([`deployer`]); otherwise (the
     /// manifest's changes, whose bindings need the function deployed
@@ -376,8 +376,10 @@ impl Session {
             return;
         };
         // A deploy of this function still under way lands first.
-        if let Some(deployer) = self.deployers.get(name).filter(|_| !preview) {
-            deployer.idle().await;
+        if !preview {
+            if let Some(deployer) = self.deployers.get(name) {
+                deployer.idle().await;
+            }
         }
         let started = Instant::now();
         // What the known inputs hold as the build starts (a save during the
@@ -425,35 +427,44 @@ impl Session {
                 (p.clone(), hash)
             })
             .collect();
-        // Serve the edit now from the plain engine; the deploy replaces the
-        // preview with the compiled version.
-        let previewed = match (built.preview.take(), &self.registry) {
-            (Some(p), Some(registry)) if preview => registry
-                .preview(name, p, &built.settings)
-                .await
-                .map(|previous| (registry.clone(), previous, started.elapsed())),
-            _ => None,
-        };
-        let upload = Upload {
-            built,
-            started,
-            build_time,
-            preview: previewed,
+        let hash = match &built.preview {
+            Some(p) => p.hash.clone(),
+            None => crate::deploy::content_hash(&built.bytes),
         };
         if !preview {
-            deployer::upload(&self.host, upload, &function.version).await;
+            let upload = Upload {
+                built,
+                hash,
+                started,
+                build_time,
+                previewed: None,
+            };
+            deployer::upload(&self.host, None, upload, &function.version, || false).await;
             return;
         }
-        // Uploads go in the order of their builds, behind the preview or not.
-        if upload.preview.is_none() {
-            if let Some(registry) = &self.registry {
-                registry.release_preview(name);
+        // Serve the edit now from the plain engine; the deploy replaces the
+        // preview with the compiled version. Uploads go in the order of
+        // their builds, previewed or not.
+        let mut previewed = None;
+        if let Some(registry) = &self.registry {
+            registry.upload_queued(name, &hash);
+            if let Some(p) = built.preview.take() {
+                if registry.preview(name, p, &built.settings).await {
+                    previewed = Some(started.elapsed());
+                }
             }
         }
-        let (host, serving) = (&self.host, &function.version);
+        let upload = Upload {
+            built,
+            hash,
+            started,
+            build_time,
+            previewed,
+        };
+        let (host, registry, serving) = (&self.host, &self.registry, &function.version);
         self.deployers
             .entry(name.to_string())
-            .or_insert_with(|| Deployer::start(host.clone(), serving.clone()))
+            .or_insert_with(|| Deployer::start(host.clone(), registry.clone(), serving.clone()))
             .send(upload);
     }
 }

@@ -617,6 +617,12 @@ impl Pool {
                 return Ok(Some(d.version.clone()));
             }
         }
+        // Enqueued by a `pbs dev` preview whose version is not stored (yet).
+        if let Some(v) = self.registry.preview_version(hash) {
+            if self.registry.version_exports(hash).await?.is_none() {
+                return Ok(Some(v));
+            }
+        }
         let cached = lock(&self.old_versions).get(hash).map(|(v, _)| v.clone());
         let version = match cached {
             // Still stored? (It must not run once removed.)
