@@ -11,7 +11,7 @@ use anyhow::Context;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use routes::{App, Target};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -39,6 +39,8 @@ pub struct Server {
     /// Writes the usage sums; on shutdown, once more.
     usage: Option<tokio::task::JoinHandle<()>>,
     telemetry: crate::telemetry::Telemetry,
+    /// The `server_url` file this host wrote, and what it holds.
+    server_url: Option<(PathBuf, String)>,
 }
 
 impl Server {
@@ -95,9 +97,10 @@ impl Server {
             .await
             .with_context(|| format!("listen on {}", config.addr))?;
         let addr = listener.local_addr()?;
-        if registry.is_some() {
-            write_server_url(&config.dir, addr);
-        }
+        let server_url = registry
+            .is_some()
+            .then(|| write_server_url(&config.dir, addr))
+            .flatten();
         let (stop, stopped) = watch::channel(false);
         let mut jobs = None;
         let mut usage = None;
@@ -141,6 +144,7 @@ impl Server {
             jobs,
             usage,
             telemetry,
+            server_url,
         })
     }
 
@@ -181,6 +185,13 @@ impl Server {
             let _ = usage.await;
         }
         self.telemetry.flush(Duration::from_secs(5)).await;
+        // Commands run beside the data folder go to the default address
+        // again, unless another host wrote its own meanwhile.
+        if let Some((file, url)) = self.server_url.take() {
+            if std::fs::read_to_string(&file).is_ok_and(|held| held == url) {
+                let _ = std::fs::remove_file(&file);
+            }
+        }
     }
 }
 
@@ -314,9 +325,10 @@ pub const SERVER_URL_FILE: &str = "server_url";
 
 /// Writes the URL this host answers on into `<dir>/server_url`, beside its
 /// admin token, so `pbs versions`, `pbs logs`… run next to the data folder
-/// reach a host started with any `--addr`. A wildcard address is written as
-/// loopback; a failed write only costs that convenience.
-fn write_server_url(dir: &std::path::Path, addr: SocketAddr) {
+/// reach a host started with any `--addr`; removed when it stops. A
+/// wildcard address is written as loopback; a failed write only costs that
+/// convenience.
+fn write_server_url(dir: &Path, addr: SocketAddr) -> Option<(PathBuf, String)> {
     let mut reach = addr;
     if reach.ip().is_unspecified() {
         reach.set_ip(match addr {
@@ -325,8 +337,13 @@ fn write_server_url(dir: &std::path::Path, addr: SocketAddr) {
         });
     }
     let file = dir.join(SERVER_URL_FILE);
-    if let Err(e) = std::fs::write(&file, format!("http://{reach}\n")) {
-        tracing::warn!("could not write {}: {e}", file.display());
+    let url = format!("http://{reach}\n");
+    match std::fs::write(&file, &url) {
+        Ok(()) => Some((file, url)),
+        Err(e) => {
+            tracing::warn!("could not write {}: {e}", file.display());
+            None
+        }
     }
 }
 

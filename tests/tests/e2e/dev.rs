@@ -411,12 +411,19 @@ async fn dev_serves_edits_keeps_the_last_good_version_and_rolls_back() {
     })
     .await;
     // It served as a preview at once; its version is stored when the
-    // progress line says so.
-    let lines = &dev.out;
-    eventually("the fix deployed", || async move {
-        (lines.count(|l| l.starts_with("✓ hello ")) == 3).then_some(())
-    })
-    .await;
+    // progress line says so (an upload a later save overtook says
+    // "stored").
+    let deployed = |l: &str| l.starts_with("✓ hello ") || l.starts_with("· hello ");
+    let start = Instant::now();
+    while dev.out.count(deployed) < 3 {
+        assert!(
+            start.elapsed() < PATIENCE,
+            "gave up waiting for the fix deployed; printed:\n{}\n{}",
+            dev.out.all(),
+            dev.err.all()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let out = pbs_in(&project, &["versions", "hello"]).await;
     assert!(out.status.success(), "{}", text(&out));
     let listing = String::from_utf8_lossy(&out.stdout).to_string();
@@ -437,7 +444,7 @@ async fn dev_serves_edits_keeps_the_last_good_version_and_rolls_back() {
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(message(&client, &url).await, "Howdy, you!");
     assert_eq!(
-        dev.out.count(|l| l.starts_with("✓ hello ")),
+        dev.out.count(deployed),
         3,
         "one deploy per good save:\n{}",
         dev.out.all()
