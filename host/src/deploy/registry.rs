@@ -510,26 +510,18 @@ impl Registry {
         };
         let mut checked = check_component(&self.runtime, component, hash.to_string(), &[])
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let source_map: Option<Vec<u8>> = self
+        let stored: Option<(Option<Vec<u8>>, String)> = self
             .db
-            .query("SELECT source_map FROM pbs_versions WHERE hash = $1")
+            .query("SELECT source_map, exports FROM pbs_versions WHERE hash = $1")
             .bind(hash)
-            .optional_scalar::<Option<Vec<u8>>>()
-            .await?
-            .flatten();
+            .fetch_optional_as()
+            .await?;
+        let (source_map, exports) = stored.unwrap_or_default();
         checked.source_map = source_map.map(|m| Arc::new(SourceMapper::new(m)));
         // A JS function's exports are its bundle's (stored at deploy), and
         // its triggers what they serve, as when it was deployed; the
         // component alone shows the engine's, which serve every trigger.
-        let exports: Option<String> = self
-            .db
-            .query("SELECT exports FROM pbs_versions WHERE hash = $1")
-            .bind(hash)
-            .optional_scalar()
-            .await?;
-        let names: Vec<String> = exports
-            .and_then(|e| serde_json::from_str(&e).ok())
-            .unwrap_or_default();
+        let names: Vec<String> = serde_json::from_str(&exports).unwrap_or_default();
         if !names.is_empty() && crate::caps::jobs::is_js_bundle(&names) {
             js_triggers(&mut checked, names, &[]).map_err(|e| anyhow::anyhow!("{e}"))?;
         }

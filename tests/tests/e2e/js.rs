@@ -578,4 +578,12 @@ async fn triggers_follow_the_bundle_exports() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["triggers"], json!(["jobs", "cron", "hooks"]), "{body}");
     assert_eq!(body["exports"], json!(["process_pdf"]), "{body}");
+
+    // Loaded again from the database (a restart, or another host), it
+    // serves the same: not the engine's every trigger.
+    let host = host.restart().await;
+    let live = host.server.registry().unwrap().get("worker").unwrap();
+    let triggers: Vec<&str> = live.version.triggers.iter().map(|t| t.name()).collect();
+    assert_eq!(triggers, ["jobs", "cron", "hooks"]);
+    assert_eq!(live.version.exports, ["process_pdf"]);
 }
