@@ -64,3 +64,47 @@ first=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' http://127.0.0.1:18
 t2=$(date +%s%N)
 echo "1 MB bundle: pbs deploy took $(( (t1 - t0) / 1000000 )) ms; first response $(echo "$first" | awk '{printf "%s in %.1f ms", $1, $2*1000}') after deploy; deploy → first response $(( (t2 - t0) / 1000000 )) ms"
 PB_ADMIN_TOKEN=bench "$PBS" build "$GEN/big.ts" -o "$WORK/big.wasm" | sed 's/^/  /'
+
+# Functions with an SDK in their heap: each answers a GET with a small JSON
+# (no call goes out), so what is measured is the engine's cost per request
+# for a heap of that size, and the page faults each request takes.
+cat >"$GEN/openai-hello.ts" <<'TS'
+import OpenAI from "openai";
+const client = new OpenAI({ apiKey: "sk-bench", baseURL: "http://127.0.0.1:9/v1" });
+export default { fetch() { return Response.json({ sdk: "openai", chat: typeof client.chat.completions.create }); } };
+TS
+cat >"$GEN/stripe-hello.ts" <<'TS'
+import Stripe from "stripe";
+const stripe = new Stripe("sk_test_bench", { httpClient: Stripe.createFetchHttpClient() });
+export default { fetch() { return Response.json({ sdk: "stripe", webhooks: typeof stripe.webhooks.constructEventAsync }); } };
+TS
+cat >"$GEN/ai-hello.ts" <<'TS'
+import { streamText } from "ai";
+import { createOpenAI } from "@ai-sdk/openai";
+const model = createOpenAI({ apiKey: "sk-bench", baseURL: "http://127.0.0.1:9/v1" }).chat("gpt-bench");
+export default { fetch() { return Response.json({ sdk: "ai", model: model.modelId, stream: typeof streamText }); } };
+TS
+URLS=(); PID=(); ORDER=()
+port=18210
+for name in openai-hello stripe-hello ai-hello; do
+  port=$((port + 1))
+  "$PBS" build "$GEN/$name.ts" -o "$WORK/$name.wasm" >/dev/null
+  PBS_LOG=info,pbs::invocation=warn "$PBS" serve "$WORK/$name.wasm" --addr 127.0.0.1:$port >/dev/null 2>&1 & PIDS+=($!)
+  PID[$name]=$!
+  URLS[$name]=http://127.0.0.1:$port/
+  ORDER+=("$name")
+done
+for name in "${ORDER[@]}"; do wait_up "${URLS[$name]}"; done
+run_wrk
+print_table "SDK bundle"
+echo
+printf "%-16s %14s %12s\n" "SDK bundle" "faults/request" "image KiB"
+for name in "${ORDER[@]}"; do
+  pid=${PID[$name]}
+  before=$(awk '{print $10}' "/proc/$pid/stat")
+  n=$(wrk -t1 -c1 -d3s "${URLS[$name]}" | awk '/requests in/ {print $1}')
+  after=$(awk '{print $10}' "/proc/$pid/stat")
+  mem=$(awk '/memfd:wasm-memory-image/ { split($1, r, "-"); print (strtonum("0x" r[2]) - strtonum("0x" r[1])) / 1024; exit }' "/proc/$pid/maps")
+  awk -v f="$((after - before))" -v n="$n" -v name="$name" -v mem="${mem:-?}" \
+    'BEGIN{ printf "%-16s %14.1f %12s\n", name, f / n, mem }'
+done

@@ -6,6 +6,7 @@ use javy::quickjs::{Array, Ctx, Function, Object, Persistent, Promise, Value};
 use crate::bridge;
 use crate::exports::pb::serverless::{cron_handler, hook_handler, job_handler};
 use crate::exports::wasi::http::incoming_handler;
+use crate::resident;
 use crate::runtime::{self, describe_error, internal, with_ctx};
 use crate::wasi::http::types::{
     Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam, Scheme,
@@ -13,10 +14,12 @@ use crate::wasi::http::types::{
 use crate::wasi::random::random;
 use crate::Engine;
 
-/// The snapshot froze the random state; reseed it for this instance so
-/// `Math.random` is not the same sequence every time.
+/// The start of every export call. The snapshot froze the random state;
+/// reseed it for this instance so `Math.random` is not the same sequence
+/// every time.
 fn reseed() {
     fastrand::seed(random::get_random_u64());
+    resident::keep_heap_resident();
 }
 
 impl incoming_handler::Guest for Engine {

@@ -8,6 +8,7 @@
 
 mod bridge;
 mod handlers;
+mod resident;
 mod runtime;
 
 wit_bindgen::generate!({
