@@ -2,7 +2,9 @@
 # JS benchmark: the JS hello (tests/js/src/hello.ts, built with `pbs build`)
 # side by side with the Rust hello component, both under `pbs serve`, wrk at
 # concurrency 1 and 32; then the time from `pbs deploy` of a 1 MB bundle to
-# its first response, and the memory of one instance.
+# its first response, and the memory of one instance; then functions with
+# the OpenAI SDK, the Stripe SDK and the AI SDK in their heap, with the
+# page faults each request takes.
 #
 #   bash bench/js.sh            # 10 s per run
 #   DURATION=30 bash bench/js.sh
@@ -17,7 +19,7 @@ echo "==> building (release)"
 cargo build --release --locked -p pb-serverless 2>&1 | tail -1
 cargo build --release --locked --target wasm32-wasip2 \
   --manifest-path tests/guests/Cargo.toml --target-dir target/guests 2>&1 | tail -1
-PBS=$PWD/target/release/pbs
+PBS=${PBS:-$PWD/target/release/pbs}  # PBS=path: another build
 RUST_HELLO=target/guests/wasm32-wasip2/release/hello.wasm
 WORK=$(mktemp -d)
 # Inside tests/js so esbuild and the npm packages resolve.
@@ -67,7 +69,8 @@ PB_ADMIN_TOKEN=bench "$PBS" build "$GEN/big.ts" -o "$WORK/big.wasm" | sed 's/^/ 
 
 # Functions with an SDK in their heap: each answers a GET with a small JSON
 # (no call goes out), so what is measured is the engine's cost per request
-# for a heap of that size, and the page faults each request takes.
+# for a heap of that size, and the page faults each request takes ("image
+# KiB": the instance's memory snapshot, data and heap).
 cat >"$GEN/openai-hello.ts" <<'TS'
 import OpenAI from "openai";
 const client = new OpenAI({ apiKey: "sk-bench", baseURL: "http://127.0.0.1:9/v1" });
@@ -104,7 +107,9 @@ for name in "${ORDER[@]}"; do
   before=$(awk '{print $10}' "/proc/$pid/stat")
   n=$(wrk -t1 -c1 -d3s "${URLS[$name]}" | awk '/requests in/ {print $1}')
   after=$(awk '{print $10}' "/proc/$pid/stat")
-  mem=$(awk '/memfd:wasm-memory-image/ { split($1, r, "-"); print (strtonum("0x" r[2]) - strtonum("0x" r[1])) / 1024; exit }' "/proc/$pid/maps")
+  range=$(awk '/memfd:wasm-memory-image/ { print $1; exit }' "/proc/$pid/maps")
+  mem="?"
+  [ -n "$range" ] && mem=$(( (0x${range#*-} - 0x${range%-*}) / 1024 ))
   awk -v f="$((after - before))" -v n="$n" -v name="$name" -v mem="${mem:-?}" \
     'BEGIN{ printf "%-16s %14.1f %12s\n", name, f / n, mem }'
 done
