@@ -19,12 +19,13 @@
 //! MiB) instead of faulted in page by page. That copy grows with the heap
 //! while the faults it saves do not, so a heap larger than
 //! [`MAX_RESIDENT_HEAP`] is left as it was (the AI SDK's 13 MiB heap was
-//! slower touched: 1,400 → 800 req/s).
+//! slower touched: 1,300–1,450 → 600–1,150 req/s).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The largest heap kept resident: 4.8 MiB (a bundle with the Stripe SDK)
-/// went from 330 to 2,800–3,000 req/s at concurrency 32, 13 MiB lost.
+/// The largest heap kept resident: a 4.8 MiB one (a bundle with the Stripe
+/// SDK) went from 320–390 to 2,000–3,100 req/s at concurrency 32; a 13 MiB
+/// one lost (above).
 pub const MAX_RESIDENT_HEAP: usize = 6 << 20;
 
 const PAGE: usize = 4096;
@@ -34,7 +35,8 @@ extern "C" {
     static __heap_base: u8;
 }
 
-/// False in the snapshot, so true only once an instance has run.
+/// False in the snapshot; set by an instance's first export call, so a
+/// reused instance (opt-in `reuse`) writes its heap once.
 static DONE: AtomicBool = AtomicBool::new(false);
 
 /// Writes each page of the heap once in this instance (a read and a write of
@@ -45,7 +47,7 @@ pub fn keep_heap_resident() {
     }
     // SAFETY: only the symbol's address is taken.
     let start = unsafe { core::ptr::addr_of!(__heap_base) as usize } & !(PAGE - 1);
-    let end = core::arch::wasm32::memory_size::<0>() * 65536;
+    let end = core::arch::wasm32::memory_size::<0>().saturating_mul(65536);
     if end.saturating_sub(start) > MAX_RESIDENT_HEAP {
         return;
     }
