@@ -14,17 +14,18 @@ use crate::wasi::http::types::{
 use crate::wasi::random::random;
 use crate::Engine;
 
-/// The start of every export call. The snapshot froze the random state;
+/// The start of every export call. The snapshot froze the random state:
 /// reseed it for this instance so `Math.random` is not the same sequence
-/// every time.
-fn reseed() {
+/// every time; and keep the heap resident in the host's slot
+/// (`resident.rs`).
+fn start_invocation() {
     fastrand::seed(random::get_random_u64());
     resident::keep_heap_resident();
 }
 
 impl incoming_handler::Guest for Engine {
     fn handle(request: IncomingRequest, out: ResponseOutparam) {
-        reseed();
+        start_invocation();
         bridge::set_response_outparam(out);
         let started = with_ctx(|ctx| {
             let req = request_to_js(&ctx, &request)?;
@@ -117,7 +118,7 @@ fn run_export(name: &str, args: &[&str], want: Want) -> Result<String, String> {
 
 /// [`run_export`] through the internal function `entry`.
 fn run_through(entry: &str, name: &str, args: &[&str], want: Want) -> Result<String, String> {
-    reseed();
+    start_invocation();
     let promise = with_ctx(|ctx| {
         let list = Array::new(ctx.clone()).map_err(|e| describe_error(&ctx, e))?;
         for (i, arg) in args.iter().enumerate() {
