@@ -104,12 +104,9 @@ echo
 printf "%-16s %14s %12s\n" "SDK bundle" "faults/request" "image KiB"
 for name in "${ORDER[@]}"; do
   pid=${PID[$name]}
-  before=$(awk '{print $10}' "/proc/$pid/stat")
-  n=$(wrk -t1 -c1 -d3s "${URLS[$name]}" | awk '/requests in/ {print $1}')
-  after=$(awk '{print $10}' "/proc/$pid/stat")
+  read -r faults _ < <(faults_per_request "$pid" "${URLS[$name]}")
   range=$(awk '/memfd:wasm-memory-image/ { print $1; exit }' "/proc/$pid/maps")
   mem="?"
   [ -n "$range" ] && mem=$(( (0x${range#*-} - 0x${range%-*}) / 1024 ))
-  awk -v f="$((after - before))" -v n="$n" -v name="$name" -v mem="${mem:-?}" \
-    'BEGIN{ printf "%-16s %14.1f %12s\n", name, f / n, mem }'
+  printf "%-16s %14s %12s\n" "$name" "$faults" "$mem"
 done

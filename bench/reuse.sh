@@ -75,9 +75,6 @@ done
 echo
 printf "%-20s %14s %10s\n" server "faults/request" requests
 for name in "${ORDER[@]}"; do
-  pid=${PIDOF[$name]}
-  before=$(awk '{print $10}' /proc/$pid/stat)
-  n=$(wrk -t1 -c1 -d3s "${URLS[$name]}" | awk '/requests in/ {print $1}')
-  after=$(awk '{print $10}' /proc/$pid/stat)
-  awk -v a="$before" -v b="$after" -v n="$n" -v s="$name" 'BEGIN{ printf "%-20s %14.1f %10d\n", s, (b-a)/n, n }'
+  read -r faults n < <(faults_per_request "${PIDOF[$name]}" "${URLS[$name]}")
+  printf "%-20s %14s %10d\n" "$name" "$faults" "$n"
 done
