@@ -81,7 +81,8 @@ async fn http_rate(host: &Arc<TestHost>, path: &str, concurrency: usize, secs: u
 enum Access {
     /// `query.fetch_optional(&pool)`: sqlx pings the connection before
     /// handing it out and again when it comes back (`test_before_acquire`,
-    /// and the ping on release) — what `Db` users get by default.
+    /// and the ping on release) — a default sqlx pool, as the host's
+    /// PostgreSQL pool is (its SQLite pool skips the first ping).
     Pool,
     /// `pool.try_acquire()`: an idle connection without the first ping
     /// (the ping on release still runs, in a task of its own).

@@ -3,8 +3,9 @@
 //!
 //! A statement through a sqlx 0.8 pool costs three round trips to SQLite's
 //! worker thread or to PostgreSQL: a ping before the pool hands the
-//! connection out (`test_before_acquire`), the statement, and a ping when
-//! it comes back. Measured by `tests/benches/kv.rs` (see the README), the
+//! connection out (`test_before_acquire`, PostgreSQL only since the
+//! SQLite pool skips it: `store::open_sqlite`), the statement, and a ping
+//! when it comes back. Measured by `tests/benches/kv.rs` (see the README), the
 //! `pb:kv` get's SELECT through the pool took 3x–5x as long as on a
 //! connection the caller owns, on both backends. So a [`Leases`] takes up to
 //! [`MAX_OWN`] connections out of the host's pool (sqlx `detach`) and lends

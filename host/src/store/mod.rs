@@ -150,6 +150,13 @@ async fn open_sqlite(path: &Path) -> anyhow::Result<SqlitePool> {
         // Short waits for the write lock instead of SQLite's sleeps of up
         // to 100 ms (see busy.rs).
         .after_connect(|conn, _| Box::pin(busy::install(conn)))
+        // No ping before a connection is handed out: an SQLite connection
+        // lives in this process and cannot be closed under us the way a
+        // server's can, and the ping sqlx makes when one comes back (which
+        // also flushes a dropped transaction's rollback) stays. One round
+        // trip to the connection's worker thread fewer per acquire — a
+        // write with record hooks begins its transaction this way.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .with_context(|| format!("open SQLite database {}", path.display()))

@@ -143,7 +143,10 @@ impl Store {
             return Ok(Some((tx.clone(), false)));
         }
         if self.hooks.any(&self.db, &c.name, events).await? {
-            return Ok(Some((Transaction::begin(self.clone()).await?, true)));
+            return Ok(Some((
+                Transaction::begin_for_write(self.clone()).await?,
+                true,
+            )));
         }
         Ok(None)
     }

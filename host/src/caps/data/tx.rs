@@ -13,8 +13,9 @@
 //!
 //! A hooked write runs its before-hooks and the write inside a savepoint:
 //! a hook that rejects, fails, or a write that fails undoes what the hooks
-//! wrote, and the rest of the transaction stands. After-hooks are queued
-//! and run once the transaction has committed.
+//! wrote, and the rest of the transaction stands. (A write in a transaction
+//! begun for it alone needs none: its failure rolls the transaction back.)
+//! After-hooks are queued and run once the transaction has committed.
 //!
 //! After `commit` or `rollback` every call fails with `invalid`. A
 //! transaction dropped without either — the guest forgot, trapped, timed
@@ -62,6 +63,8 @@ struct State {
     hooks: Option<Arc<Vec<Binding>>>,
     /// Savepoints taken so far (their names are numbered).
     savepoints: u64,
+    /// Begun for one hooked write ([`Transaction::begin_for_write`]).
+    one_write: bool,
     /// One of the host's [`MAX_OPEN`] slots, given back when done.
     slot: Option<OwnedSemaphorePermit>,
 }
@@ -107,6 +110,19 @@ fn done() -> DataError {
 impl Transaction {
     /// Begins a transaction on a connection of the store's pool.
     pub async fn begin(store: Arc<Store>) -> DataResult<Transaction> {
+        Self::open(store, false).await
+    }
+
+    /// Begins the transaction of one write that has record hooks (the
+    /// caller commits it when the write succeeds and rolls it back when it
+    /// fails): that write, the outermost, needs no savepoint of its own,
+    /// which spares it two statements (`SAVEPOINT`, `RELEASE`). The writes
+    /// its hooks make still take theirs.
+    pub async fn begin_for_write(store: Arc<Store>) -> DataResult<Transaction> {
+        Self::open(store, true).await
+    }
+
+    async fn open(store: Arc<Store>, one_write: bool) -> DataResult<Transaction> {
         let slot =
             match tokio::time::timeout(SLOT_WAIT, store.tx_slots.clone().acquire_owned()).await {
                 Ok(Ok(permit)) => permit,
@@ -130,6 +146,7 @@ impl Transaction {
             after_hooks: Vec::new(),
             hooks: None,
             savepoints: 0,
+            one_write,
             slot: Some(slot),
         };
         Ok(Transaction {
@@ -295,7 +312,7 @@ impl Transaction {
         let hooks = &self.store.hooks;
         let before = self.bound(&c.name, Event::BeforeCreate).await?;
         let hooked = !before.is_empty();
-        let savepoint = self.savepoint(hooked || depth > 0).await?;
+        let savepoint = self.savepoint(hooked, depth).await?;
         let created = async {
             let input = if hooked {
                 Cow::Owned(
@@ -337,7 +354,7 @@ impl Transaction {
         let hooks = &self.store.hooks;
         let before = self.bound(&c.name, Event::BeforeUpdate).await?;
         let hooked = !before.is_empty();
-        let savepoint = self.savepoint(hooked || depth > 0).await?;
+        let savepoint = self.savepoint(hooked, depth).await?;
         let updated = async {
             let patch = if hooked {
                 // The hooks see the record as it will be written …
@@ -403,7 +420,7 @@ impl Transaction {
         let hooks = &self.store.hooks;
         let before = self.bound(&c.name, Event::BeforeDelete).await?;
         let hooked = !before.is_empty();
-        let savepoint = self.savepoint(hooked || depth > 0).await?;
+        let savepoint = self.savepoint(hooked, depth).await?;
         let deleted = async {
             if hooked {
                 let current = read::get(&mut self.lock().await.conn()?, &c, id, rule)
@@ -474,15 +491,16 @@ impl Transaction {
         Ok(())
     }
 
-    /// Takes a savepoint when `wanted`: for a write with before-hooks, and
-    /// for any write a hook makes (on PostgreSQL a failed statement would
-    /// otherwise abort the whole transaction, even when the hook catches
-    /// the error).
-    async fn savepoint(&self, wanted: bool) -> DataResult<Option<Savepoint>> {
-        if !wanted {
+    /// Takes a savepoint for a write with before-hooks (`hooked`), and for
+    /// any write a hook makes (`depth` > 0: on PostgreSQL a failed statement
+    /// would otherwise abort the whole transaction, even when the hook
+    /// catches the error). Not for the outermost write of a transaction
+    /// begun for it alone: its failure rolls everything back.
+    async fn savepoint(&self, hooked: bool, depth: u32) -> DataResult<Option<Savepoint>> {
+        let mut g = self.lock().await;
+        if !(depth > 0 || (hooked && !g.0.one_write)) {
             return Ok(None);
         }
-        let mut g = self.lock().await;
         g.0.savepoints += 1;
         let savepoint = Savepoint {
             name: format!("pbs_hook_{}", g.0.savepoints),
