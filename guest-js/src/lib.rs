@@ -26,6 +26,7 @@ impl Guest for Engine {
 
     fn wizer_initialize() {
         runtime::before_snapshot();
+        resident::note_heap_end();
     }
 }
 

@@ -20,8 +20,14 @@
 //! while the faults it saves do not, so a heap larger than
 //! [`MAX_RESIDENT_HEAP`] is left as it was (the AI SDK's 13 MiB heap was
 //! slower touched: 1,300–1,450 → 600–1,150 req/s).
+//!
+//! Only the heap the snapshot holds is written: up to its last page that is
+//! not all zeros ([`note_heap_end`]). The memory beyond it is free space
+//! (the allocator's top chunk), which a request's new allocations fill from
+//! its start, one run next to the heap; written, it would be zeroed again
+//! after every instance (the JS hello's memory is 3 MiB, its heap 2).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The largest heap kept resident: a 4.8 MiB one (a bundle with the Stripe
 /// SDK) went from 320–390 to 2,000–3,100 req/s at concurrency 32; a 13 MiB
@@ -39,15 +45,48 @@ extern "C" {
 /// reused instance (opt-in `reuse`) writes its heap once.
 static DONE: AtomicBool = AtomicBool::new(false);
 
+/// The end of the snapshot's last page that is not all zeros (0: not known,
+/// the memory's size is used).
+static HEAP_END: AtomicUsize = AtomicUsize::new(0);
+
+/// Notes where the snapshot's heap ends, just before the snapshot is taken
+/// (`wizer-initialize`, after the last garbage collection).
+pub fn note_heap_end() {
+    let start = heap_start();
+    let mut end = memory_end();
+    while end > start {
+        let page = end - PAGE;
+        // SAFETY: the page is below the memory's size, so valid to read, and
+        // aligned for u64.
+        let words = unsafe { core::slice::from_raw_parts(page as *const u64, PAGE / 8) };
+        if words.iter().any(|&w| w != 0) {
+            break;
+        }
+        end = page;
+    }
+    HEAP_END.store(end, Ordering::Relaxed);
+}
+
+fn heap_start() -> usize {
+    // SAFETY: only the symbol's address is taken.
+    unsafe { core::ptr::addr_of!(__heap_base) as usize & !(PAGE - 1) }
+}
+
+fn memory_end() -> usize {
+    core::arch::wasm32::memory_size::<0>().saturating_mul(65536)
+}
+
 /// Writes each page of the heap once in this instance (a read and a write of
 /// the same byte: nothing changes), unless the heap is too large.
 pub fn keep_heap_resident() {
     if DONE.swap(true, Ordering::Relaxed) {
         return;
     }
-    // SAFETY: only the symbol's address is taken.
-    let start = unsafe { core::ptr::addr_of!(__heap_base) as usize } & !(PAGE - 1);
-    let end = core::arch::wasm32::memory_size::<0>().saturating_mul(65536);
+    let start = heap_start();
+    let end = match HEAP_END.load(Ordering::Relaxed) {
+        0 => memory_end(),
+        end => end,
+    };
     if end.saturating_sub(start) > MAX_RESIDENT_HEAP {
         return;
     }
