@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # JS benchmark: the JS hello (tests/js/src/hello.ts, built with `pbs build`)
-# side by side with the Rust hello component, both under `pbs serve`, wrk at
+# side by side with the Rust hello component and the same hello built with
+# ComponentizeJS (SpiderMonkey; the version examples/visits-js pins), all
+# under `pbs serve`, and the ComponentizeJS and Rust hellos under `wasmtime
+# serve` when a `wasmtime` binary is on PATH (or WASMTIME=path); wrk at
 # concurrency 1 and 32; then the time from `pbs deploy` of a 1 MB bundle to
 # its first response, and the memory of one instance; then functions with
 # the OpenAI SDK, the Stripe SDK and the AI SDK in their heap, with the
@@ -20,6 +23,7 @@ cargo build --release --locked -p pb-serverless 2>&1 | tail -1
 cargo build --release --locked --target wasm32-wasip2 \
   --manifest-path tests/guests/Cargo.toml --target-dir target/guests 2>&1 | tail -1
 PBS=${PBS:-$PWD/target/release/pbs}  # PBS=path: another build
+WASMTIME=${WASMTIME:-$(command -v wasmtime || true)}
 RUST_HELLO=target/guests/wasm32-wasip2/release/hello.wasm
 WORK=$(mktemp -d)
 # Inside tests/js so esbuild and the npm packages resolve.
@@ -28,20 +32,59 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK" "$GEN"; }
 trap cleanup EXIT
 "$PBS" build tests/js/src/hello.ts -o "$WORK/js-hello.wasm"
+# The same hello for ComponentizeJS: plain wasi:http (a world of
+# wasi:http/proxy only), so that `wasmtime serve` runs it too.
+mkdir -p "$WORK/cjs/wit"
+ln -s "$PWD/wit/deps" "$WORK/cjs/wit/deps"
+cat >"$WORK/cjs/wit/world.wit" <<'WIT'
+package bench:hello;
 
-"$PBS" serve "$RUST_HELLO" --addr 127.0.0.1:18201 >/dev/null 2>&1 & PIDS+=($!)
+world hello {
+  include wasi:http/proxy@0.2.10;
+}
+WIT
+cat >"$WORK/cjs/app.js" <<'JS'
+addEventListener("fetch", (event) =>
+  event.respondWith(new Response("hello from js\n", { headers: { "content-type": "text/plain" } })),
+);
+JS
+CJS_VERSION=$(node -p 'require("./examples/visits-js/node_modules/@bytecodealliance/componentize-js/package.json").version')
+(cd "$WORK/cjs" && "$OLDPWD/examples/visits-js/node_modules/.bin/componentize-js" app.js \
+  --wit wit --world-name bench:hello/hello --out "$WORK/cjs-hello.wasm" >/dev/null)
+
+declare -A URLS
+serve() { # NAME URL COMMAND...: start a server, note its process
+  local name=$1 url=$2; shift 2
+  "$@" >/dev/null 2>&1 & PIDS+=($!)
+  PID[$name]=$!
+  URLS[$name]=$url
+  ORDER+=("$name")
+}
+ORDER=()
+serve rust-hello http://127.0.0.1:18201/ "$PBS" serve "$RUST_HELLO" --addr 127.0.0.1:18201
 PBS_LOG=pbs::invoke=debug "$PBS" serve "$WORK/js-hello.wasm" --addr 127.0.0.1:18202 >"$WORK/js.log" 2>&1 & PIDS+=($!)
-wait_up http://127.0.0.1:18201/
-wait_up http://127.0.0.1:18202/
-
-declare -A URLS=([rust-hello]=http://127.0.0.1:18201/ [js-hello]=http://127.0.0.1:18202/)
-ORDER=(rust-hello js-hello)
+PID[js-hello]=$!; URLS[js-hello]=http://127.0.0.1:18202/; ORDER+=(js-hello)
+serve cjs-hello http://127.0.0.1:18204/ "$PBS" serve "$WORK/cjs-hello.wasm" --addr 127.0.0.1:18204
+if [ -n "$WASMTIME" ]; then
+  echo "wasmtime: $("$WASMTIME" --version)"
+  serve rust-hello:wasmtime http://127.0.0.1:18205/ "$WASMTIME" serve -Scli --addr 127.0.0.1:18205 "$RUST_HELLO"
+  serve cjs-hello:wasmtime http://127.0.0.1:18206/ "$WASMTIME" serve -Scli --addr 127.0.0.1:18206 "$WORK/cjs-hello.wasm"
+else
+  echo "wasmtime not on PATH: no wasmtime serve rows (cargo install wasmtime-cli --version 48.0.8 --locked)"
+fi
+for name in "${ORDER[@]}"; do wait_up "${URLS[$name]}" 120; done
 run_wrk
 print_table function
-for c in 1 32; do
-  awk -v a="${RPS[js-hello,$c]}" -v b="${RPS[rust-hello,$c]}" -v c="$c" \
-    'BEGIN{ printf "js-hello / rust-hello throughput at c=%s: %.2f\n", c, a/b }'
-done
+echo "(cjs-hello: ComponentizeJS $CJS_VERSION; \":wasmtime\": under wasmtime serve, the rest under pbs serve)"
+ratio() { # A B: A's throughput over B's at c=1 and c=32
+  for c in 1 32; do
+    awk -v a="${RPS[$1,$c]}" -v b="${RPS[$2,$c]}" -v c="$c" -v x="$1" -v y="$2" \
+      'BEGIN{ printf "%s / %s throughput at c=%s: %.2f\n", x, y, c, a/b }'
+  done
+}
+ratio js-hello rust-hello
+ratio js-hello cjs-hello
+[ -n "$WASMTIME" ] && ratio js-hello cjs-hello:wasmtime
 
 # Memory of one JS hello instance (its linear memory, as the limiter counts it).
 mem=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/js.log" | grep -o 'memory_bytes=[0-9]*' | tail -1 | cut -d= -f2)
@@ -87,7 +130,7 @@ import { createOpenAI } from "@ai-sdk/openai";
 const model = createOpenAI({ apiKey: "sk-bench", baseURL: "http://127.0.0.1:9/v1" }).chat("gpt-bench");
 export default { fetch() { return Response.json({ sdk: "ai", model: model.modelId, stream: typeof streamText }); } };
 TS
-URLS=(); PID=(); ORDER=()
+URLS=(); ORDER=()
 port=18210
 for name in openai-hello stripe-hello ai-hello; do
   port=$((port + 1))

@@ -5,7 +5,8 @@
 # CPU time (user + system) per request in µs, which a busy machine
 # disturbs far less than requests per second.
 
-wait_up() { for _ in $(seq 400); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; echo "not up: $1" >&2; return 1; }
+# wait_up URL [SECONDS]: 20 s unless told (a large component compiles first).
+wait_up() { for _ in $(seq $((${2:-20} * 20))); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; echo "not up: $1" >&2; return 1; }
 
 # wrk --latency prints "50%  1.23ms"; convert to ms.
 to_ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) {sub(/us$/,"",v); print v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v+0} else if (v ~ /s$/) {sub(/s$/,"",v); print v*1000} else print v }'; }
@@ -72,10 +73,10 @@ run_rounds() {
 # The table; $1 names the first column.
 print_table() {
   echo
-  printf "%-16s %5s %12s %10s %10s %12s\n" "$1" conc "req/s" "p50 ms" "p99 ms" "cpu µs/req"
+  printf "%-20s %5s %12s %10s %10s %12s\n" "$1" conc "req/s" "p50 ms" "p99 ms" "cpu µs/req"
   for c in 1 32; do
     for name in "${ORDER[@]}"; do
-      printf "%-16s %5s %12s %10s %10s %12s\n" "$name" "$c" "${RPS[$name,$c]}" "${P50[$name,$c]}" "${P99[$name,$c]}" "${CPU[$name,$c]:--}"
+      printf "%-20s %5s %12s %10s %10s %12s\n" "$name" "$c" "${RPS[$name,$c]}" "${P50[$name,$c]}" "${P99[$name,$c]}" "${CPU[$name,$c]:--}"
     done
   done
 }
