@@ -25,7 +25,8 @@
 //! not all zeros ([`note_heap_end`]). The memory beyond it is free space
 //! (the allocator's top chunk), which a request's new allocations fill from
 //! its start, one run next to the heap; written, it would be zeroed again
-//! after every instance (the JS hello's memory is 3 MiB, its heap 2).
+//! after every instance (the JS hello's snapshot is 2 MiB; its instances'
+//! memory reaches 3 MiB).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 

@@ -63,8 +63,6 @@ struct State {
     hooks: Option<Arc<Vec<Binding>>>,
     /// Savepoints taken so far (their names are numbered).
     savepoints: u64,
-    /// Begun for one hooked write ([`Transaction::begin_for_write`]).
-    one_write: bool,
     /// One of the host's [`MAX_OPEN`] slots, given back when done.
     slot: Option<OwnedSemaphorePermit>,
 }
@@ -74,6 +72,8 @@ struct State {
 pub struct Transaction {
     store: Arc<Store>,
     state: Arc<tokio::sync::Mutex<State>>,
+    /// Begun for one hooked write ([`Transaction::begin_for_write`]).
+    one_write: bool,
 }
 
 /// The transaction, locked: its connection.
@@ -146,12 +146,12 @@ impl Transaction {
             after_hooks: Vec::new(),
             hooks: None,
             savepoints: 0,
-            one_write,
             slot: Some(slot),
         };
         Ok(Transaction {
             store,
             state: Arc::new(tokio::sync::Mutex::new(state)),
+            one_write,
         })
     }
 
@@ -497,10 +497,10 @@ impl Transaction {
     /// catches the error). Not for the outermost write of a transaction
     /// begun for it alone: its failure rolls everything back.
     async fn savepoint(&self, hooked: bool, depth: u32) -> DataResult<Option<Savepoint>> {
-        let mut g = self.lock().await;
-        if !(depth > 0 || (hooked && !g.0.one_write)) {
+        if depth == 0 && (!hooked || self.one_write) {
             return Ok(None);
         }
+        let mut g = self.lock().await;
         g.0.savepoints += 1;
         let savepoint = Savepoint {
             name: format!("pbs_hook_{}", g.0.savepoints),
