@@ -53,22 +53,15 @@ CJS_VERSION=$(node -p 'require("./examples/visits-js/node_modules/@bytecodeallia
   --wit wit --world-name bench:hello/hello --out "$WORK/cjs-hello.wasm" >/dev/null)
 
 declare -A URLS
-serve() { # NAME URL COMMAND...: start a server, note its process
-  local name=$1 url=$2; shift 2
-  "$@" >/dev/null 2>&1 & PIDS+=($!)
-  PID[$name]=$!
-  URLS[$name]=$url
-  ORDER+=("$name")
-}
 ORDER=()
-serve rust-hello http://127.0.0.1:18201/ "$PBS" serve "$RUST_HELLO" --addr 127.0.0.1:18201
-PBS_LOG=pbs::invoke=debug "$PBS" serve "$WORK/js-hello.wasm" --addr 127.0.0.1:18202 >"$WORK/js.log" 2>&1 & PIDS+=($!)
-PID[js-hello]=$!; URLS[js-hello]=http://127.0.0.1:18202/; ORDER+=(js-hello)
-serve cjs-hello http://127.0.0.1:18204/ "$PBS" serve "$WORK/cjs-hello.wasm" --addr 127.0.0.1:18204
+serve rust-hello 18201 "$PBS" serve "$RUST_HELLO"
+# (Its log gives the instance's memory, below.)
+PBS_LOG=pbs::invoke=debug SERVE_LOG=$WORK/js.log serve js-hello 18202 "$PBS" serve "$WORK/js-hello.wasm"
+serve cjs-hello 18204 "$PBS" serve "$WORK/cjs-hello.wasm"
 if [ -n "$WASMTIME" ]; then
   echo "wasmtime: $("$WASMTIME" --version)"
-  serve rust-hello:wasmtime http://127.0.0.1:18205/ "$WASMTIME" serve -Scli --addr 127.0.0.1:18205 "$RUST_HELLO"
-  serve cjs-hello:wasmtime http://127.0.0.1:18206/ "$WASMTIME" serve -Scli --addr 127.0.0.1:18206 "$WORK/cjs-hello.wasm"
+  serve rust-hello:wasmtime 18205 "$WASMTIME" serve -Scli "$RUST_HELLO"
+  serve cjs-hello:wasmtime 18206 "$WASMTIME" serve -Scli "$WORK/cjs-hello.wasm"
 else
   echo "wasmtime not on PATH: no wasmtime serve rows (cargo install wasmtime-cli --version 48.0.8 --locked)"
 fi
@@ -76,15 +69,11 @@ for name in "${ORDER[@]}"; do wait_up "${URLS[$name]}" 120; done
 run_wrk
 print_table function
 echo "(cjs-hello: ComponentizeJS $CJS_VERSION; \":wasmtime\": under wasmtime serve, the rest under pbs serve)"
-ratio() { # A B: A's throughput over B's at c=1 and c=32
-  for c in 1 32; do
-    awk -v a="${RPS[$1,$c]}" -v b="${RPS[$2,$c]}" -v c="$c" -v x="$1" -v y="$2" \
-      'BEGIN{ printf "%s / %s throughput at c=%s: %.2f\n", x, y, c, a/b }'
-  done
-}
-ratio js-hello rust-hello
-ratio js-hello cjs-hello
-[ -n "$WASMTIME" ] && ratio js-hello cjs-hello:wasmtime
+for c in 1 32; do
+  ratio js-hello rust-hello $c
+  ratio js-hello cjs-hello $c
+  ratio js-hello cjs-hello:wasmtime $c
+done
 
 # Memory of one JS hello instance (its linear memory, as the limiter counts it).
 mem=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/js.log" | grep -o 'memory_bytes=[0-9]*' | tail -1 | cut -d= -f2)
@@ -135,10 +124,7 @@ port=18210
 for name in openai-hello stripe-hello ai-hello; do
   port=$((port + 1))
   "$PBS" build "$GEN/$name.ts" -o "$WORK/$name.wasm" >/dev/null
-  PBS_LOG=info,pbs::invocation=warn "$PBS" serve "$WORK/$name.wasm" --addr 127.0.0.1:$port >/dev/null 2>&1 & PIDS+=($!)
-  PID[$name]=$!
-  URLS[$name]=http://127.0.0.1:$port/
-  ORDER+=("$name")
+  PBS_LOG=info,pbs::invocation=warn serve "$name" $port "$PBS" serve "$WORK/$name.wasm"
 done
 for name in "${ORDER[@]}"; do wait_up "${URLS[$name]}"; done
 run_wrk

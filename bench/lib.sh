@@ -26,6 +26,25 @@ faults_per_request() {
 }
 
 declare -A RPS P50 P99 CPU PID
+
+# serve NAME PORT COMMAND...: starts `COMMAND --addr 127.0.0.1:PORT` in the
+# background (its output to $SERVE_LOG, else discarded) and notes it for
+# run_wrk: URLS[NAME], PID[NAME] (the CPU column), ORDER; PIDS for the
+# script's cleanup. The caller declares URLS (-A), ORDER and PIDS.
+serve() {
+  local name=$1 port=$2; shift 2
+  "$@" --addr 127.0.0.1:"$port" >"${SERVE_LOG:-/dev/null}" 2>&1 & PIDS+=($!)
+  PID[$name]=$!
+  URLS[$name]=http://127.0.0.1:$port/
+  ORDER+=("$name")
+}
+
+# ratio A B CONC: A's throughput over B's at concurrency CONC (nothing when
+# B was not measured).
+ratio() {
+  awk -v a="${RPS[$1,$3]:-0}" -v b="${RPS[$2,$3]:-0}" -v c="$3" -v x="$1" -v y="$2" \
+    'BEGIN{ if (b > 0) printf "%s / %s throughput at c=%s: %.2fx\n", x, y, c, a/b }'
+}
 # Fills RPS/P50/P99[name,conc] (and CPU[name,conc] where PID[name] is
 # known); stops on any non-2xx answer.
 run_wrk() {

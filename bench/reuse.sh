@@ -33,35 +33,26 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 "$PBS" build tests/js/src/hello.ts -o "$WORK/js-hello.wasm" >/dev/null
 
-declare -A URLS PIDOF
+declare -A URLS
 ORDER=()
 port=18300
-serve() { # name, command...
-  local name=$1; shift
-  port=$((port + 1))
-  "$@" --addr 127.0.0.1:$port >/dev/null 2>&1 & PIDS+=($!)
-  PIDOF[$name]=$!
-  wait_up http://127.0.0.1:$port/
-  URLS[$name]=http://127.0.0.1:$port/
-  ORDER+=("$name")
-}
-serve rust:pbs "$PBS" serve "$HELLO"
-serve rust:pbs-reuse "$PBS" serve "$HELLO" --reuse "$REUSE"
+next_port() { port=$((port + 1)); }
+next_port; serve rust:pbs $port "$PBS" serve "$HELLO"
+next_port; serve rust:pbs-reuse $port "$PBS" serve "$HELLO" --reuse "$REUSE"
 if [ -n "$WASMTIME" ]; then
   echo "wasmtime: $("$WASMTIME" --version)"
-  serve rust:wasmtime "$WASMTIME" serve -Scli "$HELLO"
-  serve rust:wasmtime-reuse "$WASMTIME" serve -Scli --max-instance-reuse-count "$REUSE" "$HELLO"
+  next_port; serve rust:wasmtime $port "$WASMTIME" serve -Scli "$HELLO"
+  next_port; serve rust:wasmtime-reuse $port "$WASMTIME" serve -Scli --max-instance-reuse-count "$REUSE" "$HELLO"
 else
   echo "wasmtime not on PATH: skipping wasmtime serve (cargo install wasmtime-cli --version 48.0.8 --locked)"
 fi
-serve js:pbs "$PBS" serve "$WORK/js-hello.wasm"
-serve js:pbs-reuse "$PBS" serve "$WORK/js-hello.wasm" --reuse "$REUSE"
+next_port; serve js:pbs $port "$PBS" serve "$WORK/js-hello.wasm"
+next_port; serve js:pbs-reuse $port "$PBS" serve "$WORK/js-hello.wasm" --reuse "$REUSE"
+for name in "${ORDER[@]}"; do wait_up "${URLS[$name]}"; done
 
 run_wrk
 print_table server
 echo
-ratio() { awk -v a="${RPS[$1,$3]:-0}" -v b="${RPS[$2,$3]:-0}" -v c="$3" -v x="$1" -v y="$2" \
-  'BEGIN{ if (b > 0) printf "%s / %s at c=%s: %.2fx\n", x, y, c, a/b }'; }
 for c in 1 32; do
   ratio rust:pbs-reuse rust:pbs "$c"
   [ -n "$WASMTIME" ] && ratio rust:pbs-reuse rust:wasmtime-reuse "$c"
@@ -75,6 +66,6 @@ done
 echo
 printf "%-20s %14s %10s\n" server "faults/request" requests
 for name in "${ORDER[@]}"; do
-  read -r faults n < <(faults_per_request "${PIDOF[$name]}" "${URLS[$name]}")
+  read -r faults n < <(faults_per_request "${PID[$name]}" "${URLS[$name]}")
   printf "%-20s %14s %10d\n" "$name" "$faults" "$n"
 done
