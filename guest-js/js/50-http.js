@@ -166,6 +166,26 @@
     return value;
   }
 
+  // The common names and values are checked here, at build time, so the
+  // snapshot holds them: a fresh instance starts with these caches, and a
+  // request that sets them neither runs the expressions nor writes the maps.
+  for (const name of [
+    "accept", "access-control-allow-headers", "access-control-allow-methods", "access-control-allow-origin",
+    "authorization", "cache-control", "content-disposition", "content-encoding", "content-length",
+    "content-type", "etag", "last-modified", "location", "set-cookie", "user-agent", "vary",
+    "x-content-type-options", "x-request-id",
+  ]) {
+    normalizeHeaderName(name);
+    normalizeHeaderName(name.replace(/(^|-)[a-z]/g, (c) => c.toUpperCase()));
+  }
+  for (const value of [
+    "*", "application/json", "application/json; charset=utf-8", "application/octet-stream", "no-cache",
+    "no-store", "text/event-stream", "text/html", "text/html; charset=utf-8", "text/plain",
+    "text/plain; charset=utf-8", "text/plain;charset=UTF-8",
+  ]) {
+    normalizeHeaderValue(value);
+  }
+
   // Builds Headers from the host's [name, value] pairs without validation:
   // the host already checked them, and decodes values as UTF-8, which may
   // leave characters above U+00FF. Set in Headers' static block.
@@ -676,7 +696,19 @@
     return href;
   }
 
-  const INCOMING_PLACEHOLDER_URL = "http://localhost/";
+  // What `makeIncomingRequest` passes the constructor: only code in this
+  // file can, and the constructor then skips the URL parse, the Headers and
+  // the options object it would make only to have them replaced.
+  const INCOMING = Symbol("incoming request");
+  const INCOMING_OPTIONS = Object.freeze({
+    cache: "default",
+    credentials: "same-origin",
+    integrity: "",
+    keepalive: false,
+    mode: "cors",
+    referrer: "about:client",
+    referrerPolicy: "",
+  });
 
   /**
    * A signal that aborts when `signal` does: a Request's own signal; null
@@ -709,6 +741,13 @@
 
     constructor(input, init = {}) {
       super();
+      if (input === INCOMING) {
+        // makeIncomingRequest sets the rest.
+        this.#redirect = "follow";
+        this.#signal = null;
+        this.#options = INCOMING_OPTIONS;
+        return;
+      }
       init ??= {};
       const source = input instanceof Request ? input : null;
       this.#url = source === null ? parseRequestURL(input) : source.url;
@@ -740,7 +779,7 @@
 
     static {
       makeIncomingRequest = (method, url, headers, body) => {
-        const request = new Request(INCOMING_PLACEHOLDER_URL);
+        const request = new Request(INCOMING);
         request.#method = method;
         request.#rawUrl = url;
         request.#headers = headers;

@@ -72,8 +72,8 @@
     });
   }
 
-  /** Calls the module's handler; resolves with what it returns. */
-  async function dispatch(request) {
+  /** Calls the module's handler; returns what it returns (a Response or a promise of one). */
+  function dispatch(request) {
     const module = internal.module ?? {};
     const env = {};
     const ctx = executionContext();
@@ -99,22 +99,25 @@
   /**
    * Sends `response` through respond/write/finish, one write per chunk the
    * body yields, so a streamed body reaches the client as it is produced.
-   * `sent.token` is set once the status and headers are out.
+   * `sent.token` is set once the status and headers are out. Known bytes (a
+   * string, JSON, an ArrayBuffer …) go out in one write at once, and nothing
+   * is returned; a stream returns the promise of its end.
    */
-  async function send(response, method, sent) {
+  function send(response, method, sent) {
     if (response.type === "error") throw new TypeError("the handler returned Response.error()");
     const headers = internal.headerList(response.headers).filter(([name]) => !HOP_BY_HOP.has(name));
     sent.token = pbs.respond(response.status, headers);
-    // Known bytes (a string, JSON, an ArrayBuffer …) go out in one write.
     const bytes = internal.takeKnownBytes(response);
-    if (bytes !== undefined) {
-      if (method !== "HEAD" && bytes.length > 0) pbs.write(sent.token, bytes);
-    } else {
-      const body = response.body;
-      if (body !== null && method === "HEAD") await body.cancel();
-      if (body !== null && method !== "HEAD") await writeBody(body, sent.token);
-    }
+    if (bytes === undefined && response.body !== null) return sendStream(response.body, method, sent.token);
+    if (bytes !== undefined && method !== "HEAD" && bytes.length > 0) pbs.write(sent.token, bytes);
     pbs.finish(sent.token);
+    return undefined;
+  }
+
+  async function sendStream(body, method, token) {
+    if (method === "HEAD") await body.cancel();
+    else await writeBody(body, token);
+    pbs.finish(token);
   }
 
   async function writeBody(body, token) {
@@ -141,17 +144,21 @@
     pbs.finish(token);
   }
 
-  internal.serve = async function serve(incoming) {
+  /** A handler's answer that is not a Response: a TypeError. */
+  function checkResponse(response, method) {
+    if (response instanceof Response) return response;
+    const what = response === null ? "null" : typeof response;
+    throw new TypeError(`the ${method} handler returned ${what}, not a Response`);
+  }
+
+  // A handler that returns a Response (not a promise of one) is answered
+  // before `serve` returns: no promise, no job, no turn of the event loop,
+  // which is most of what a small synchronous handler's request cost in
+  // JS. A promise is awaited as before; either way a failure, thrown or
+  // rejected, reaches `failed`.
+  internal.serve = function serve(incoming) {
     const sent = { token: null };
-    try {
-      const request = incomingRequest(incoming);
-      const response = await dispatch(request);
-      if (!(response instanceof Response)) {
-        const what = response === null ? "null" : typeof response;
-        throw new TypeError(`the ${incoming.method} handler returned ${what}, not a Response`);
-      }
-      await send(response, request.method, sent);
-    } catch (err) {
+    const failed = (err) => {
       internal.reportError(err, `${incoming.method} ${incoming.url}`);
       try {
         // Once the head is out the status cannot change: abort the body, so
@@ -161,6 +168,21 @@
       } catch (sendErr) {
         internal.reportError(sendErr, "sending the error response failed");
       }
+    };
+    try {
+      const request = incomingRequest(incoming);
+      const method = request.method;
+      const answer = dispatch(request);
+      if (answer instanceof Response) {
+        const streaming = send(answer, method, sent);
+        return streaming === undefined ? undefined : streaming.catch(failed);
+      }
+      return Promise.resolve(answer)
+        .then((response) => send(checkResponse(response, incoming.method), method, sent))
+        .catch(failed);
+    } catch (err) {
+      failed(err);
+      return undefined;
     }
   };
 

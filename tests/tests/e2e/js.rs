@@ -629,3 +629,67 @@ async fn a_fresh_js_instance_takes_no_page_faults() {
         "{faults} page faults over {N} requests: instances fault their heap in again"
     );
 }
+
+/// A handler that returns its Response without a promise is answered at
+/// once (no await): the same statuses, headers, bodies, streams and
+/// errors as an async one; an incoming Request reports the Fetch
+/// standard's defaults; header names and values are still checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_synchronous_handler_answers_like_an_async_one() {
+    let host = TestHost::start(Backend::Sqlite).await;
+    host.deploy_js("sync", "sync_handler.ts").await;
+    let base = "/api/pb_serverless/sync";
+    let resp = host
+        .client
+        .get(host.url(&format!("{base}/request?q=1")))
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let info: Value = resp.json().await.unwrap();
+    let url = host.url(&format!("{base}/request?q=1"));
+    assert_eq!(
+        info,
+        json!({
+            "method": "GET", "url": url, "accept": "text/csv",
+            "cache": "default", "credentials": "same-origin", "integrity": "",
+            "keepalive": false, "mode": "cors", "redirect": "follow",
+            "referrer": "about:client", "referrerPolicy": "", "aborted": false,
+            "clone": {"method": "GET", "url": url, "mode": "cors", "accept": "text/csv"},
+        })
+    );
+
+    let resp = host.get("sync/headers").await;
+    assert_eq!(resp.status(), 201);
+    assert_eq!(resp.headers()["content-type"], "text/csv");
+    assert_eq!(resp.headers()["x-request-id"], "r-1");
+    assert_eq!(resp.text().await.unwrap(), "a,b\n");
+
+    let resp = host.get("sync/stream").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "one two three");
+    let resp = host
+        .client
+        .head(host.url(&format!("{base}/stream")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await.unwrap().len(), 0);
+
+    assert_eq!(
+        get_json(&host, &format!("{base}/bad-headers")).await,
+        json!(["TypeError", "TypeError", "none"])
+    );
+    let resp = host.get("sync/empty").await;
+    assert_eq!(resp.status(), 204);
+
+    let resp = host.get("sync/throw").await;
+    expect_error(resp, 500, "sync boom").await;
+    let resp = host.get("sync/not-a-response").await;
+    expect_error(resp, 500, "the GET handler returned string, not a Response").await;
+    // The engine goes on.
+    let resp = host.get("sync/headers").await;
+    assert_eq!(resp.status(), 201);
+}
