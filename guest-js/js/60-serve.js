@@ -46,16 +46,17 @@
     );
   }
 
+  // The methods of `ctx`, shared by every request's (they keep no state).
+  // Nothing to keep for waitUntil: the invocation lasts until the event loop
+  // is idle, so whatever the promise waits on (fetches, timers) holds it open.
+  function waitUntil(promise) {
+    Promise.resolve(promise).catch((err) => internal.reportError(err, "a ctx.waitUntil promise rejected"));
+  }
+  function passThroughOnException() {}
+
   /** The `ctx` of `fetch(request, env, ctx)`, as on Cloudflare Workers. */
   function executionContext() {
-    return {
-      // Nothing to keep: the invocation lasts until the event loop is idle,
-      // so whatever the promise waits on (fetches, timers) holds it open.
-      waitUntil(promise) {
-        Promise.resolve(promise).catch((err) => internal.reportError(err, "a ctx.waitUntil promise rejected"));
-      },
-      passThroughOnException() {},
-    };
+    return { waitUntil, passThroughOnException };
   }
 
   /** Methods the module exports handlers for, as the `Allow` header lists them. */
@@ -186,25 +187,51 @@
     }
   };
 
-  internal.runExport = async function runExport(name, args) {
+  /** Calls the export `name` with `args`; returns what it returns. */
+  function callExport(name, args) {
     const handler = internal.module?.[name];
     if (typeof handler !== "function") throw new TypeError(`the module has no exported function ${JSON.stringify(name)}`);
     return handler(...args);
+  }
+
+  // Jobs and cron ticks: the promise of what the export returns (a throw
+  // rejects it, as from an async function).
+  internal.runExport = function runExport(name, args) {
+    try {
+      return Promise.resolve(callExport(name, args));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   };
+
+  function hookRejected(err) {
+    return "reject:" + internal.redactSecrets(typeof err?.message === "string" ? err.message : errorText(err));
+  }
+
+  function hookSettled(value) {
+    if (value === undefined || value === null) return "keep";
+    return "replace:" + JSON.stringify(value);
+  }
 
   // A record hook `export function name(record, ctx)`: returning a record
   // (an object) writes that instead; returning nothing keeps the record;
   // throwing refuses the write, and the client sees the error's message.
   // Settles to "keep", "replace:" + the record's JSON, or "reject:" + the
-  // message (read as text by the engine, guest-js/src/handlers.rs).
-  internal.runHook = async function runHook(name, args) {
+  // message (read as text by the engine, guest-js/src/handlers.rs). A hook
+  // that returns without a promise gives a promise already settled: no
+  // job, no await.
+  internal.runHook = function runHook(name, args) {
     let value;
     try {
-      value = await internal.runExport(name, args);
+      value = callExport(name, args);
     } catch (err) {
-      return "reject:" + internal.redactSecrets(typeof err?.message === "string" ? err.message : errorText(err));
+      return Promise.resolve(hookRejected(err));
     }
-    if (value === undefined || value === null) return "keep";
-    return "replace:" + JSON.stringify(value);
+    if (typeof value?.then === "function") return Promise.resolve(value).then(hookSettled, hookRejected);
+    try {
+      return Promise.resolve(hookSettled(value));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   };
 })();
