@@ -127,11 +127,7 @@ fn load(bundle: &str) -> Result<Vec<String>, String> {
     with_ctx(|ctx| {
         bridge::register(&ctx).map_err(|e| describe_error(&ctx, e))?;
         for (name, source) in PRELUDE {
-            let mut options = javy::quickjs::context::EvalOptions::default();
-            options.global = true;
-            options.strict = false;
-            options.filename = Some(format!("pbs:{name}"));
-            ctx.eval_with_options::<(), _>(*source, options)
+            eval_without_source(&ctx, source, &format!("pbs:{name}"))
                 .map_err(|e| describe_error(&ctx, e))?;
         }
         Ok::<_, String>(())
@@ -170,6 +166,60 @@ fn load(bundle: &str) -> Result<Vec<String>, String> {
         }
         export_names(&ctx).map_err(|e| describe_error(&ctx, e))
     })
+}
+
+/// Evaluates `source` (a global script, not strict) with its functions'
+/// source text left out. QuickJS keeps the text of every function for
+/// `toString`, and a nested function's again inside each enclosing one's: for
+/// the prelude, a large part of the snapshot's heap, which a fresh instance
+/// restores on every request. Compiled, written without the text and read
+/// back, the prelude's functions print as `[native code]`, as built-ins do
+/// elsewhere; their line numbers (stack traces) stay. The user's bundle keeps
+/// its text: libraries may read their own functions' source.
+fn eval_without_source(ctx: &Ctx<'_>, source: &str, filename: &str) -> javy::quickjs::Result<()> {
+    use javy::quickjs::qjs;
+    use std::ffi::CString;
+    let code = CString::new(source)?;
+    let name = CString::new(filename)?;
+    let raw = ctx.as_raw().as_ptr();
+    // SAFETY: `raw` is the live context of `ctx`; `code` is NUL-terminated
+    // as JS_Eval requires; every JSValue made here is freed once (JS_EvalFunction
+    // frees the function it runs), and the buffer JS_WriteObject returns is
+    // the context's allocation, freed with js_free.
+    unsafe {
+        let compiled = qjs::JS_Eval(
+            raw,
+            code.as_ptr(),
+            source.len() as _,
+            name.as_ptr(),
+            (qjs::JS_EVAL_TYPE_GLOBAL | qjs::JS_EVAL_FLAG_COMPILE_ONLY) as i32,
+        );
+        if qjs::JS_IsException(compiled) {
+            return Err(javy::quickjs::Error::Exception);
+        }
+        let mut len = 0;
+        let bytes = qjs::JS_WriteObject(
+            raw,
+            &mut len,
+            compiled,
+            (qjs::JS_WRITE_OBJ_BYTECODE | qjs::JS_WRITE_OBJ_STRIP_SOURCE) as i32,
+        );
+        qjs::JS_FreeValue(raw, compiled);
+        if bytes.is_null() {
+            return Err(javy::quickjs::Error::Exception);
+        }
+        let function = qjs::JS_ReadObject(raw, bytes, len, qjs::JS_READ_OBJ_BYTECODE as i32);
+        qjs::js_free(raw, bytes.cast());
+        if qjs::JS_IsException(function) {
+            return Err(javy::quickjs::Error::Exception);
+        }
+        let result = qjs::JS_EvalFunction(raw, function);
+        if qjs::JS_IsException(result) {
+            return Err(javy::quickjs::Error::Exception);
+        }
+        qjs::JS_FreeValue(raw, result);
+    }
+    Ok(())
 }
 
 /// `default.fetch` stands for `export default { fetch }`.
