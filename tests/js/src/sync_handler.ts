@@ -47,6 +47,15 @@ export default {
         }
         return Response.json(errors);
       }
+      case "to-string":
+        // The runtime's own functions print as built-ins do; the bundle's keep their text.
+        return Response.json({
+          fetch: fetch.toString(),
+          headersGet: Headers.prototype.get.toString(),
+          user: function twice(n: number) {
+            return n * 2;
+          }.toString(),
+        });
       case "empty":
         return new Response(null, { status: 204 });
       case "throw":

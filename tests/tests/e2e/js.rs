@@ -633,7 +633,9 @@ async fn a_fresh_js_instance_takes_no_page_faults() {
 /// A handler that returns its Response without a promise is answered at
 /// once (no await): the same statuses, headers, bodies, streams and
 /// errors as an async one; an incoming Request reports the Fetch
-/// standard's defaults; header names and values are still checked.
+/// standard's defaults; header names and values are still checked; the
+/// runtime's own functions print as `[native code]`, the bundle's as
+/// written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_synchronous_handler_answers_like_an_async_one() {
     let host = TestHost::start(Backend::Sqlite).await;
@@ -682,6 +684,13 @@ async fn a_synchronous_handler_answers_like_an_async_one() {
         get_json(&host, &format!("{base}/bad-headers")).await,
         json!(["TypeError", "TypeError", "none"])
     );
+    let printed = get_json(&host, &format!("{base}/to-string")).await;
+    for builtin in ["fetch", "headersGet"] {
+        let text = printed[builtin].as_str().unwrap();
+        assert!(text.contains("[native code]"), "{builtin}: {text}");
+    }
+    let user = printed["user"].as_str().unwrap();
+    assert!(user.contains("return n * 2"), "{user}");
     let resp = host.get("sync/empty").await;
     assert_eq!(resp.status(), 204);
 
