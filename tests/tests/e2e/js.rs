@@ -640,17 +640,16 @@ async fn a_fresh_js_instance_takes_no_page_faults() {
 async fn a_synchronous_handler_answers_like_an_async_one() {
     let host = TestHost::start(Backend::Sqlite).await;
     host.deploy_js("sync", "sync_handler.ts").await;
-    let base = "/api/pb_serverless/sync";
+    let url = host.function_url("sync/request?q=1");
     let resp = host
         .client
-        .get(host.url(&format!("{base}/request?q=1")))
+        .get(&url)
         .header("accept", "text/csv")
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
     let info: Value = resp.json().await.unwrap();
-    let url = host.url(&format!("{base}/request?q=1"));
     assert_eq!(
         info,
         json!({
@@ -673,7 +672,7 @@ async fn a_synchronous_handler_answers_like_an_async_one() {
     assert_eq!(resp.text().await.unwrap(), "one two three");
     let resp = host
         .client
-        .head(host.url(&format!("{base}/stream")))
+        .head(host.function_url("sync/stream"))
         .send()
         .await
         .unwrap();
@@ -681,10 +680,10 @@ async fn a_synchronous_handler_answers_like_an_async_one() {
     assert_eq!(resp.bytes().await.unwrap().len(), 0);
 
     assert_eq!(
-        get_json(&host, &format!("{base}/bad-headers")).await,
+        get_json(&host, "/api/pb_serverless/sync/bad-headers").await,
         json!(["TypeError", "TypeError", "none"])
     );
-    let printed = get_json(&host, &format!("{base}/to-string")).await;
+    let printed = get_json(&host, "/api/pb_serverless/sync/to-string").await;
     for builtin in ["fetch", "headersGet"] {
         let text = printed[builtin].as_str().unwrap();
         assert!(text.contains("[native code]"), "{builtin}: {text}");
