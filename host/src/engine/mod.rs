@@ -138,6 +138,7 @@ impl Runtime {
     /// and without, it is all off but the ledger, logs and metrics).
     pub fn set_telemetry(&self, telemetry: Telemetry) {
         let _ = self.inner.live.set(telemetry.live_counter().clone());
+        telemetry.metrics().watch_pool(&self.inner.engine);
         let _ = self.inner.telemetry.set(telemetry);
     }
 
@@ -145,6 +146,7 @@ impl Runtime {
         self.inner.telemetry.get_or_init(|| {
             let telemetry = Telemetry::default();
             let _ = self.inner.live.set(telemetry.live_counter().clone());
+            telemetry.metrics().watch_pool(&self.inner.engine);
             telemetry
         })
     }

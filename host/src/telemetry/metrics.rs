@@ -12,6 +12,14 @@
 //! | `pbs_job_run_duration_seconds` | function, outcome | job runs, histogram |
 //! | `pbs_cron_lag_seconds` | function, func | how late a cron tick started, histogram |
 //! | `pbs_spans_dropped_total` | | spans that did not reach the collector |
+//! | `pbs_pool_warm_slots` | kind | idle instance slots (memory, table, stack) that held an instance before |
+//! | `pbs_pool_resident_bytes` | kind | what idle memory and table slots keep resident for their next instance |
+//!
+//! The pool's two gauges explain most of a host's resident memory beyond its
+//! own heap: a slot keeps up to `engine::MEMORY_KEEP_RESIDENT` of what its
+//! last guest wrote, so a fresh instance takes no page faults there. (A
+//! stack slot keeps what its deepest guest touched, up to
+//! `engine::MAX_WASM_STACK`; wasmtime does not count those bytes.)
 
 use super::config::TelemetryConfig;
 use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _};
@@ -40,6 +48,13 @@ pub struct Metrics {
     job_runs: Histogram<f64>,
     cron_lag: Histogram<f64>,
     queue: Arc<Mutex<Vec<(String, i64)>>>,
+    pool: Arc<std::sync::OnceLock<wasmtime::EngineWeak>>,
+}
+
+fn pool_metrics(
+    engine: &std::sync::OnceLock<wasmtime::EngineWeak>,
+) -> Option<wasmtime::PoolingAllocatorMetrics> {
+    engine.get()?.upgrade()?.pooling_allocator_metrics()
 }
 
 /// The Prometheus endpoint's reader, shared with the provider.
@@ -115,6 +130,44 @@ impl Metrics {
             .with_description("spans that did not reach the collector (queue full, collector down)")
             .with_callback(move |o| o.observe(spans_dropped.load(Ordering::Relaxed), &[]))
             .build();
+        let pool: Arc<std::sync::OnceLock<wasmtime::EngineWeak>> = Default::default();
+        let watched = pool.clone();
+        meter
+            .u64_observable_gauge("pbs.pool.warm_slots")
+            .with_description("idle instance slots that held an instance before")
+            .with_callback(move |o| {
+                if let Some(m) = pool_metrics(&watched) {
+                    o.observe(
+                        m.unused_warm_memories().into(),
+                        &[KeyValue::new("kind", "memory")],
+                    );
+                    o.observe(
+                        m.unused_warm_tables().into(),
+                        &[KeyValue::new("kind", "table")],
+                    );
+                    o.observe(
+                        m.unused_warm_stacks().into(),
+                        &[KeyValue::new("kind", "stack")],
+                    );
+                }
+            })
+            .build();
+        let watched = pool.clone();
+        meter
+            .u64_observable_gauge("pbs.pool.resident")
+            .with_unit("By")
+            .with_description(
+                "bytes idle memory and table slots keep resident for their next instance",
+            )
+            .with_callback(move |o| {
+                if let Some(m) = pool_metrics(&watched) {
+                    let memory = m.unused_memory_bytes_resident() as u64;
+                    let table = m.unused_table_bytes_resident() as u64;
+                    o.observe(memory, &[KeyValue::new("kind", "memory")]);
+                    o.observe(table, &[KeyValue::new("kind", "table")]);
+                }
+            })
+            .build();
         Metrics {
             requests: meter
                 .u64_counter("pbs.http.requests")
@@ -145,7 +198,14 @@ impl Metrics {
             provider,
             reader,
             queue,
+            pool,
         }
+    }
+
+    /// Reports the instance pool of `engine` (once; weakly, so the metrics
+    /// never keep an engine alive).
+    pub fn watch_pool(&self, engine: &wasmtime::Engine) {
+        let _ = self.pool.set(engine.weak());
     }
 
     pub fn request(&self, function: &Arc<str>, status: u16, seconds: f64) {
@@ -214,8 +274,10 @@ impl Metrics {
         for scope in rm.scope_metrics() {
             for metric in scope.metrics() {
                 let mut name = metric.name().replace('.', "_");
-                if metric.unit() == "s" {
-                    name.push_str("_seconds");
+                match metric.unit() {
+                    "s" => name.push_str("_seconds"),
+                    "By" => name.push_str("_bytes"),
+                    _ => {}
                 }
                 let help = metric.description().replace('\n', " ");
                 match metric.data() {
