@@ -302,6 +302,11 @@ pub async fn metrics_text(client: &reqwest::Client, base: &str, token: &str) -> 
 /// Prometheus text (`GET _admin/metrics`).
 pub async fn metric(host: &TestHost, name: &str) -> f64 {
     let text = metrics_text(&host.client, &host.base, &host.token).await;
+    sample(&text, name)
+}
+
+/// The value of the sample `name` (with its labels) in Prometheus `text`.
+pub fn sample(text: &str, name: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .map(|v| v.parse().unwrap())

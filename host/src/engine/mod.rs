@@ -137,18 +137,23 @@ impl Runtime {
     /// Gives every later invocation the host's telemetry (once; before,
     /// and without, it is all off but the ledger, logs and metrics).
     pub fn set_telemetry(&self, telemetry: Telemetry) {
-        let _ = self.inner.live.set(telemetry.live_counter().clone());
-        telemetry.metrics().watch_pool(&self.inner.engine);
+        self.attach(&telemetry);
         let _ = self.inner.telemetry.set(telemetry);
     }
 
     pub fn telemetry(&self) -> &Telemetry {
         self.inner.telemetry.get_or_init(|| {
             let telemetry = Telemetry::default();
-            let _ = self.inner.live.set(telemetry.live_counter().clone());
-            telemetry.metrics().watch_pool(&self.inner.engine);
+            self.attach(&telemetry);
             telemetry
         })
+    }
+
+    /// Links `telemetry` to this engine: its count of live invocations
+    /// paces the epoch ticker, and its metrics report the instance pool.
+    fn attach(&self, telemetry: &Telemetry) {
+        let _ = self.inner.live.set(telemetry.live_counter().clone());
+        telemetry.metrics().watch_pool(&self.inner.engine);
     }
 
     /// The database, data folder and secrets key (none in single-component mode).

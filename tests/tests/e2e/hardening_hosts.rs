@@ -188,11 +188,7 @@ impl Pbs {
     /// The instance pool's gauges (its Prometheus text at `_admin/metrics`).
     async fn pool(&self, client: &reqwest::Client) -> Pool {
         let text = pbs_tests::metrics_text(client, &self.base, TOKEN).await;
-        let read = |name: &str| -> u64 {
-            text.lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
-                .unwrap_or_else(|| panic!("no {name} in the metrics")) as u64
-        };
+        let read = |name: &str| pbs_tests::sample(&text, name) as u64;
         Pool {
             memory_resident: read("pbs_pool_resident_bytes{kind=\"memory\"}"),
             warm_memories: read("pbs_pool_warm_slots{kind=\"memory\"}"),
@@ -1251,10 +1247,13 @@ async fn host_rss_stays_flat_over_repeats_of_each_hostile_case() {
     }
     let repeats = scaled(20, 100);
     let mib = |b: u64| b as f64 / 1048576.0;
-    let mut passes = Vec::new();
+    let mut report = Vec::new();
     let mut peak = 0;
-    for _ in 0..2 {
-        let start = (host.rss(), host.pool(&client).await);
+    // RSS at the second pass's start and end, and what the pool's idle
+    // memory slots came to keep meanwhile.
+    let (mut second, mut last, mut kept) = (0, 0, 0);
+    for pass in 1..=2 {
+        let (rss0, pool0) = (host.rss(), host.pool(&client).await);
         let mut after = Vec::new();
         for case in cases {
             let t = Instant::now();
@@ -1266,30 +1265,21 @@ async fn host_rss_stays_flat_over_repeats_of_each_hostile_case() {
             after.push(format!(
                 "{case} {:.0} MiB ({:+.1}, {:.1} s)",
                 mib(now),
-                mib(now) - mib(start.0),
+                mib(now) - mib(rss0),
                 t.elapsed().as_secs_f64()
             ));
         }
-        passes.push((start, (host.rss(), host.pool(&client).await), after));
+        let (rss1, pool1) = (host.rss(), host.pool(&client).await);
+        report.push(format!(
+            "pass {pass}: {:.0} → {:.0} MiB ({:+.1}; pool {pool0} → {pool1}); after each case: {}",
+            mib(rss0),
+            mib(rss1),
+            mib(rss1) - mib(rss0),
+            after.join(", ")
+        ));
+        (second, last) = (rss0, rss1);
+        kept = pool1.memory_resident.saturating_sub(pool0.memory_resident);
     }
-    let report: Vec<String> = passes
-        .iter()
-        .enumerate()
-        .map(|(i, ((rss0, pool0), (rss1, pool1), after))| {
-            format!(
-                "pass {}: {:.0} → {:.0} MiB ({:+.1}; pool {pool0} → {pool1}); after each case: {}",
-                i + 1,
-                mib(*rss0),
-                mib(*rss1),
-                mib(*rss1) - mib(*rss0),
-                after.join(", ")
-            )
-        })
-        .collect();
-    let ((second, pool_before), (last, pool_after), _) = &passes[1];
-    let kept = pool_after
-        .memory_resident
-        .saturating_sub(pool_before.memory_resident);
     println!(
         "host RSS over hostile repeats (seed {seed:#x}): fresh {:.0} MiB; {repeats} repeats of \
          each case per pass; {}; peak {:.0} MiB; {:.0} s in all",
@@ -1299,11 +1289,11 @@ async fn host_rss_stays_flat_over_repeats_of_each_hostile_case() {
         started.elapsed().as_secs_f64()
     );
     assert!(
-        *last < second + MARGIN + kept,
+        last < second + MARGIN + kept,
         "the second pass grew RSS from {:.0} to {:.0} MiB, over {} MiB plus the {:.1} MiB the \
          pool's idle slots came to keep (seed {seed:#x}): {}",
-        mib(*second),
-        mib(*last),
+        mib(second),
+        mib(last),
         MARGIN >> 20,
         mib(kept),
         report.join("; ")
