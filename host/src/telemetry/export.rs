@@ -405,9 +405,11 @@ pub fn metric_exporter(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::{BodyExt, Full};
+    use hyper::{body::Incoming, server::conn::http1, service::service_fn};
+    use hyper_util::rt::TokioIo;
     use opentelemetry::trace::{Span as _, Tracer as _};
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn config(batch: usize) -> TelemetryConfig {
         TelemetryConfig {
@@ -436,48 +438,22 @@ mod tests {
         let posts: Arc<Mutex<Vec<usize>>> = Arc::default();
         let (c, p) = (conns.clone(), posts.clone());
         tokio::spawn(async move {
-            while let Ok((mut sock, _)) = listener.accept().await {
+            while let Ok((sock, _)) = listener.accept().await {
                 c.fetch_add(1, Ordering::Relaxed);
                 let Some(after) = answer else { continue };
                 let p = p.clone();
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; 1 << 20];
-                    let mut seen = Vec::new();
-                    loop {
-                        let Ok(n) = sock.read(&mut buf).await else {
-                            return;
-                        };
-                        if n == 0 {
-                            return;
-                        }
-                        seen.extend_from_slice(&buf[..n]);
-                        // One request: headers, then content-length bytes.
-                        while let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-                            let head = String::from_utf8_lossy(&seen[..end]).to_lowercase();
-                            let len: usize = head
-                                .lines()
-                                .find_map(|l| l.strip_prefix("content-length:"))
-                                .map_or(0, |v| v.trim().parse().unwrap());
-                            if seen.len() < end + 4 + len {
-                                break;
-                            }
-                            let body: Vec<u8> = seen.drain(..end + 4 + len).skip(end + 4).collect();
-                            let spans = ExportTraceServiceRequest::decode(&body[..])
-                                .unwrap()
-                                .resource_spans
-                                .iter()
-                                .flat_map(|r| &r.scope_spans)
-                                .map(|s| s.spans.len())
-                                .sum();
-                            p.lock().unwrap().push(spans);
-                            tokio::time::sleep(after).await;
-                            let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
-                            if sock.write_all(ok).await.is_err() {
-                                return;
-                            }
-                        }
+                let answer = service_fn(move |req: http::Request<Incoming>| {
+                    let p = p.clone();
+                    async move {
+                        let body = req.into_body().collect().await?.to_bytes();
+                        let request = ExportTraceServiceRequest::decode(body).unwrap();
+                        let spans = request.resource_spans.iter().flat_map(|r| &r.scope_spans);
+                        p.lock().unwrap().push(spans.map(|s| s.spans.len()).sum());
+                        tokio::time::sleep(after).await;
+                        Ok::<_, hyper::Error>(http::Response::new(Full::new(Bytes::new())))
                     }
                 });
+                tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(sock), answer));
             }
         });
         (url, conns, posts)
