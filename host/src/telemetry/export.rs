@@ -3,13 +3,15 @@
 //! by [`export_loop`]; metrics through `opentelemetry-otlp`'s exporter.
 //!
 //! Spans go through [`Queue`], our batch processor, instead of the SDK's: a
-//! finished span is pushed to a queue (a request never waits for the
-//! collector, nor wakes a thread), batches go out from one tokio task, and every span that
-//! does not reach the collector — queue full, collector down or slow — is
-//! counted ([`Traces::dropped`], the `pbs_spans_dropped_total` metric) and
-//! reported in the log at most once a minute.
+//! finished span is encoded where it ends and its bytes are queued (a
+//! request never waits for the collector, nor wakes a thread), batches go
+//! out from one tokio task, and every span that does not reach the
+//! collector — queue full, collector down or slow — is counted
+//! ([`Traces::dropped`], the `pbs_spans_dropped_total` metric) and reported
+//! in the log at most once a minute.
 
 use super::config::TelemetryConfig;
+use super::otlp::Batch;
 use anyhow::Context as _;
 use bytes::Bytes;
 use opentelemetry::trace::TracerProvider as _;
@@ -20,6 +22,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanData};
 use opentelemetry_sdk::Resource;
 use prost::Message as _;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -103,7 +106,7 @@ impl Traces {
         let exporter = Poster::new(config, endpoint, &resource)?;
         let batch = config.batch.max(1);
         let queue = Arc::new(Shared {
-            spans: Mutex::new(Vec::with_capacity(batch)),
+            pending: Mutex::default(),
             ready: Notify::new(),
             closed: AtomicBool::new(false),
             capacity: config.queue.max(1),
@@ -149,15 +152,15 @@ impl Drop for Traces {
     }
 }
 
-/// Finished spans waiting for [`export_loop`]. A span is pushed under a
-/// lock that is held for a `Vec::push`; the exporter is woken only when a
-/// batch is full (else its timer takes what is there), so a request never
-/// wakes a thread for its spans. A channel woke the exporter for nearly
-/// every span, and those cross-thread wake-ups were most of what tracing
-/// cost a small request.
+/// Finished spans waiting for [`export_loop`], encoded. A span is added
+/// under a lock that is held for copying its bytes; the exporter is woken
+/// only when a batch is full (else its timer takes what is there), so a
+/// request never wakes a thread for its spans. A channel woke the exporter
+/// for nearly every span, and those cross-thread wake-ups were most of
+/// what tracing cost a small request.
 #[derive(Debug)]
 struct Shared {
-    spans: Mutex<Vec<SpanData>>,
+    pending: Mutex<Pending>,
     ready: Notify,
     /// Set at shutdown: the loop sends what is left and ends.
     closed: AtomicBool,
@@ -168,22 +171,68 @@ struct Shared {
     dropped: Arc<AtomicU64>,
 }
 
-impl Shared {
-    /// Moves up to one batch of the queued spans into `into` (empty). The
-    /// two vectors trade places, so neither is allocated anew per batch:
-    /// a large buffer freed per batch made glibc consolidate the arena it
+#[derive(Debug, Default)]
+struct Pending {
+    /// Oldest first; only the last may be less than a full batch.
+    batches: VecDeque<Batch>,
+    spans: usize,
+    /// Batches sent, emptied and kept for their buffers: a large buffer
+    /// allocated and freed per batch made glibc consolidate the arena it
     /// came from, and the request path's small allocations slower.
-    fn take(&self, into: &mut Vec<SpanData>) {
-        let mut spans = self.spans.lock().unwrap_or_else(|e| e.into_inner());
-        if spans.len() <= self.batch {
-            std::mem::swap(&mut *spans, into);
-        } else {
-            into.extend(spans.drain(..self.batch));
+    spare: Vec<Batch>,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a span of `scope` whose fields are `fields`, and wakes the
+    /// exporter when that fills a batch. A span past the queue's capacity
+    /// is dropped (and counted).
+    fn push(&self, scope: &opentelemetry::InstrumentationScope, fields: &[u8]) {
+        let full = {
+            let mut p = self.lock();
+            if p.spans >= self.capacity {
+                None
+            } else {
+                if p.batches.back().is_none_or(|b| b.len() >= self.batch) {
+                    let fresh = p.spare.pop().unwrap_or_default();
+                    p.batches.push_back(fresh);
+                }
+                p.spans += 1;
+                let last = p.batches.back_mut().expect("a batch to fill");
+                last.push(scope, fields);
+                Some(last.len() == self.batch)
+            }
+        };
+        match full {
+            None => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(true) => self.ready.notify_one(),
+            Some(false) => {}
+        }
+    }
+
+    /// Moves the oldest batch queued into `into` (empty when none), and
+    /// keeps what `into` held, emptied, for a later batch.
+    fn take(&self, into: &mut Batch) {
+        let mut done = {
+            let mut p = self.lock();
+            let next = p.batches.pop_front().unwrap_or_default();
+            p.spans -= next.len();
+            std::mem::replace(into, next)
+        };
+        done.clear();
+        let mut p = self.lock();
+        if p.spare.len() < 2 {
+            p.spare.push(done);
         }
     }
 
     fn queued(&self) -> usize {
-        self.spans.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.lock().spans
     }
 }
 
@@ -198,23 +247,18 @@ impl opentelemetry_sdk::trace::SpanProcessor for Queue {
         if !span.span_context.is_sampled() {
             return;
         }
-        let q = &self.0;
-        let queued = {
-            let mut spans = q.spans.lock().unwrap_or_else(|e| e.into_inner());
-            if spans.len() >= q.capacity {
-                None
-            } else {
-                spans.push(span);
-                Some(spans.len())
-            }
-        };
-        match queued {
-            None => {
-                q.dropped.fetch_add(1, Ordering::Relaxed);
-            }
-            Some(n) if n == q.batch => q.ready.notify_one(),
-            Some(_) => {}
+        thread_local! {
+            /// A span's encoding, before it is copied to the queue.
+            static FIELDS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
+        FIELDS.with_borrow_mut(|fields| {
+            super::otlp::span(fields, &span);
+            self.0.push(&span.instrumentation_scope, fields);
+            if fields.capacity() > 64 * 1024 {
+                *fields = Vec::new();
+            }
+        });
+        // `span` is freed here, on the thread that built it.
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -228,7 +272,7 @@ impl opentelemetry_sdk::trace::SpanProcessor for Queue {
     }
 }
 
-/// After a failed export, batches are dropped unsent (not even encoded)
+/// After a failed export, batches are dropped unsent
 /// for this long, then twice as long after each further failure, up to
 /// [`RETRY_MAX`]: a collector that is down costs the host no more than
 /// the spans it does not get.
@@ -247,13 +291,12 @@ async fn export_loop(
     let mut warned: Option<Instant> = None;
     let mut retry_at: Option<Instant> = None;
     let mut retry_in = RETRY_MIN;
-    let mut send = async |batch: &mut Vec<SpanData>| {
+    let mut send = async |batch: &Batch| {
         let n = batch.len() as u64;
         if n == 0 {
             return;
         }
         if retry_at.is_some_and(|t| Instant::now() < t) {
-            batch.clear();
             queue.dropped.fetch_add(n, Ordering::Relaxed);
             return;
         }
@@ -282,7 +325,7 @@ async fn export_loop(
             tracing::warn!(target: "pbs::telemetry", "spans not exported to {} (dropped, {dropped} so far): {why}", exporter.endpoint);
         }
     };
-    let mut batch = Vec::with_capacity(queue.batch);
+    let mut batch = Batch::default();
     let mut due = tokio::time::Instant::now() + delay;
     loop {
         let mut flushed = None;
@@ -309,7 +352,7 @@ async fn export_loop(
                 break;
             }
             owed = owed.saturating_sub(batch.len());
-            send(&mut batch).await;
+            send(&batch).await;
         }
         if all {
             due = tokio::time::Instant::now() + delay;
@@ -366,8 +409,8 @@ impl Poster {
 
     /// Sends one batch; the spans the collector rejected (OTLP partial
     /// success), or an error when none arrived.
-    async fn post(&mut self, spans: &mut Vec<SpanData>) -> anyhow::Result<u64> {
-        let body = self.encoder.encode(spans);
+    async fn post(&mut self, batch: &Batch) -> anyhow::Result<u64> {
+        let body = self.encoder.request(batch);
         let resp = self
             .client
             .http
@@ -504,8 +547,8 @@ mod tests {
             end_spans(&traces, 10);
             traces.flush(Duration::from_secs(5)).await;
         }
-        // The first batch failed; the other four went unsent (and
-        // unencoded) within the first second of the back-off.
+        // The first batch failed; the other four were dropped unsent
+        // within the first second of the back-off.
         assert_eq!(conns.load(Ordering::Relaxed), 1);
         assert_eq!(dropped.load(Ordering::Relaxed), 50);
     }

@@ -1,12 +1,20 @@
-//! Finished spans to an OTLP `ExportTraceServiceRequest` (protobuf), written
-//! straight from the SDK's [`SpanData`] into one buffer.
+//! Finished spans to an OTLP `ExportTraceServiceRequest` (protobuf),
+//! written straight from the SDK's [`SpanData`].
 //!
 //! Why not `opentelemetry-otlp`'s span exporter: it first converts each span
 //! into `opentelemetry-proto`'s message structs (a `String` per attribute
 //! key, an `AnyValue` per value, `Vec`s for ids), then encodes them, then
 //! drops them. On a small request that conversion was most of what
-//! exporting cost: 5% of a traced Rust hello's CPU, of which encoding was
-//! a quarter. Writing the wire format directly leaves only the encoding.
+//! exporting cost. Writing the wire format directly leaves only the
+//! encoding.
+//!
+//! A span is encoded as it ends, on the thread that ends it ([`span`]),
+//! and only its bytes are queued ([`Batch`]): a `SpanData` sent to the
+//! export task was freed there, and frees from another thread left the
+//! request threads' allocator caches empty. A traced Rust hello made 10
+//! more allocations a request, and with them every allocation of the
+//! request got 35% dearer (callgrind; see `bench/otel.sh`).
+//!
 //! The messages written are exactly those `opentelemetry-proto` defines
 //! (field numbers in `opentelemetry/proto/trace/v1/trace.proto`); a unit
 //! test decodes our bytes with its types and compares them with the SDK's
@@ -16,17 +24,62 @@ use opentelemetry::trace::{SpanId, SpanKind, Status};
 use opentelemetry::{Array, InstrumentationScope, KeyValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 use opentelemetry_sdk::Resource;
-use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Encodes batches of spans for one resource.
+/// Encoded spans, grouped by instrumentation scope: one export's worth.
+/// Emptied with [`Batch::clear`], which keeps its buffers.
+#[derive(Debug, Default)]
+pub struct Batch {
+    spans: usize,
+    /// Each scope's spans, as `ScopeSpans.spans` fields.
+    scopes: Vec<(InstrumentationScope, Vec<u8>)>,
+}
+
+impl Batch {
+    /// Spans in it.
+    pub fn len(&self) -> usize {
+        self.spans
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans == 0
+    }
+
+    /// Adds a span of `scope` whose fields [`span`] wrote.
+    pub fn push(&mut self, scope: &InstrumentationScope, fields: &[u8]) {
+        let at = match self.scopes.iter().position(|(s, _)| s == scope) {
+            Some(i) => i,
+            None => {
+                self.scopes.push((scope.clone(), Vec::new()));
+                self.scopes.len() - 1
+            }
+        };
+        let b = &mut self.scopes[at].1;
+        // ScopeSpans.spans = 2
+        key(b, 2, LEN);
+        varint(b, fields.len() as u64);
+        b.extend_from_slice(fields);
+        self.spans += 1;
+    }
+
+    pub fn clear(&mut self) {
+        self.spans = 0;
+        // A scope with no span in a batch is left out of its request; many
+        // are forgotten (a tracer per user library is possible).
+        if self.scopes.len() > 16 {
+            self.scopes.clear();
+        }
+        for (_, b) in &mut self.scopes {
+            b.clear();
+        }
+    }
+}
+
+/// Writes the requests for one resource.
 pub struct Encoder {
-    /// The `Resource` message, encoded once.
+    /// The `Resource` message's fields, encoded once.
     resource: Vec<u8>,
     resource_schema_url: String,
-    /// Each scope's encoded spans; kept between batches (cleared), so a
-    /// batch allocates only the request it returns.
-    scopes: Vec<(InstrumentationScope, Vec<u8>)>,
 }
 
 impl Encoder {
@@ -38,58 +91,56 @@ impl Encoder {
         Encoder {
             resource: bytes,
             resource_schema_url: resource.schema_url().unwrap_or_default().to_string(),
-            scopes: Vec::new(),
         }
     }
 
-    /// One `ExportTraceServiceRequest` with every span of `spans` (which
-    /// it empties), grouped by instrumentation scope.
-    pub fn encode(&mut self, spans: &mut Vec<SpanData>) -> Vec<u8> {
-        for (_, bytes) in &mut self.scopes {
-            bytes.clear();
-        }
-        for span in spans.drain(..) {
-            let scopes = &mut self.scopes;
-            let at = match scopes
+    /// One `ExportTraceServiceRequest` with every span of `batch`. Every
+    /// length is known beforehand, so it is written front to back into a
+    /// buffer of its exact size.
+    pub fn request(&self, batch: &Batch) -> Vec<u8> {
+        // ScopeSpans: scope = 1, spans = 2, schema_url = 3
+        let scopes: Vec<(Vec<u8>, &[u8], &str)> = batch
+            .scopes
+            .iter()
+            .filter(|(_, spans)| !spans.is_empty())
+            .map(|(scope, spans)| {
+                let mut s = Vec::new();
+                instrumentation_scope(&mut s, scope);
+                (s, &spans[..], scope.schema_url().unwrap_or_default())
+            })
+            .collect();
+        let scope_spans_len = |(s, spans, url): &(Vec<u8>, &[u8], &str)| {
+            field_len(s.len()) + spans.len() + string_len(url)
+        };
+        // ResourceSpans: resource = 1, scope_spans = 2, schema_url = 3
+        let resource_spans_len = field_len(self.resource.len())
+            + scopes
                 .iter()
-                .position(|(s, _)| *s == span.instrumentation_scope)
-            {
-                Some(i) => i,
-                None => {
-                    scopes.push((span.instrumentation_scope.clone(), Vec::new()));
-                    scopes.len() - 1
-                }
-            };
-            message(&mut scopes[at].1, 2, |b| self::span(b, span));
-        }
-        // A scope with no span in this batch is left out (and forgotten
-        // if there are many: a tracer per user library is possible).
-        if self.scopes.len() > 16 {
-            self.scopes.retain(|(_, b)| !b.is_empty());
-        }
-        let sizes: usize = self.scopes.iter().map(|(_, b)| b.len() + 128).sum();
-        let mut out = Vec::with_capacity(self.resource.len() + sizes + 64);
+                .map(|s| field_len(scope_spans_len(s)))
+                .sum::<usize>()
+            + string_len(&self.resource_schema_url);
+        let mut out = Vec::with_capacity(field_len(resource_spans_len));
         // ExportTraceServiceRequest.resource_spans = 1
-        message(&mut out, 1, |rs| {
-            // ResourceSpans.resource = 1
-            message(rs, 1, |r| r.extend_from_slice(&self.resource));
-            for (scope, spans) in self.scopes.iter().filter(|(_, b)| !b.is_empty()) {
-                // ResourceSpans.scope_spans = 2
-                message(rs, 2, |ss| {
-                    // ScopeSpans.scope = 1, .spans = 2, .schema_url = 3
-                    message(ss, 1, |s| instrumentation_scope(s, scope));
-                    ss.extend_from_slice(spans);
-                    string(ss, 3, scope.schema_url().unwrap_or_default());
-                });
-            }
-            string(rs, 3, &self.resource_schema_url);
-        });
+        key(&mut out, 1, LEN);
+        varint(&mut out, resource_spans_len as u64);
+        bytes_always(&mut out, 1, &self.resource);
+        for scope in &scopes {
+            key(&mut out, 2, LEN);
+            varint(&mut out, scope_spans_len(scope) as u64);
+            let (s, spans, url) = scope;
+            bytes_always(&mut out, 1, s);
+            out.extend_from_slice(spans);
+            string(&mut out, 3, url);
+        }
+        string(&mut out, 3, &self.resource_schema_url);
+        debug_assert_eq!(out.len(), out.capacity());
         out
     }
 }
 
-/// A `Span` message's fields.
-fn span(b: &mut Vec<u8>, span: SpanData) {
+/// Writes the fields of `span`'s `Span` message into `b` (emptied first).
+pub fn span(b: &mut Vec<u8>, span: &SpanData) {
+    b.clear();
     let sc = &span.span_context;
     bytes(b, 1, &sc.trace_id().to_bytes());
     bytes(b, 2, &sc.span_id().to_bytes());
@@ -105,13 +156,13 @@ fn span(b: &mut Vec<u8>, span: SpanData) {
         SpanKind::Producer => 4,
         SpanKind::Consumer => 5,
     };
-    varint(b, 6, kind);
+    uint(b, 6, kind);
     fixed64(b, 7, nanos(span.start_time));
     fixed64(b, 8, nanos(span.end_time));
     for kv in &span.attributes {
         attribute(b, 9, kv);
     }
-    varint(b, 10, span.dropped_attributes_count.into());
+    uint(b, 10, span.dropped_attributes_count.into());
     for event in span.events.iter() {
         message(b, 11, |b| {
             fixed64(b, 1, nanos(event.timestamp));
@@ -119,10 +170,10 @@ fn span(b: &mut Vec<u8>, span: SpanData) {
             for kv in &event.attributes {
                 attribute(b, 3, kv);
             }
-            varint(b, 4, event.dropped_attributes_count.into());
+            uint(b, 4, event.dropped_attributes_count.into());
         });
     }
-    varint(b, 12, span.events.dropped_count.into());
+    uint(b, 12, span.events.dropped_count.into());
     for link in span.links.iter() {
         let lc = &link.span_context;
         message(b, 13, |b| {
@@ -132,21 +183,22 @@ fn span(b: &mut Vec<u8>, span: SpanData) {
             for kv in &link.attributes {
                 attribute(b, 4, kv);
             }
-            varint(b, 5, link.dropped_attributes_count.into());
+            uint(b, 5, link.dropped_attributes_count.into());
             fixed32(b, 6, flags(lc.is_remote(), lc.trace_flags().to_u8()));
         });
     }
-    varint(b, 14, span.links.dropped_count.into());
-    // Status: always present, as the SDK's conversion makes it.
-    message(b, 15, |b| {
-        let (code, text) = match &span.status {
-            Status::Unset => (0, ""),
-            Status::Ok => (1, ""),
-            Status::Error { description } => (2, description.as_ref()),
-        };
-        string(b, 2, text);
-        varint(b, 3, code);
-    });
+    uint(b, 14, span.links.dropped_count.into());
+    // Status (message = 2, code = 3): always present, as the SDK's
+    // conversion makes it.
+    let (code, text) = match &span.status {
+        Status::Unset => (0, ""),
+        Status::Ok => (1, ""),
+        Status::Error { description } => (2, description.as_ref()),
+    };
+    key(b, 15, LEN);
+    varint(b, (string_len(text) + if code == 0 { 0 } else { 2 }) as u64);
+    string(b, 2, text);
+    uint(b, 3, code);
     fixed32(
         b,
         16,
@@ -176,33 +228,27 @@ fn attribute(b: &mut Vec<u8>, tag: u32, kv: &KeyValue) {
 /// A `KeyValue` field (`key` = 1, `value` = 2). Most attributes are
 /// scalars, whose lengths are known before writing: those are written in
 /// one pass; an array goes through [`message`].
-fn key_value(b: &mut Vec<u8>, tag: u32, key: &str, value: &Value) {
+fn key_value(b: &mut Vec<u8>, tag: u32, key_: &str, value: &Value) {
     let Some(value_len) = scalar_len(value) else {
         return message(b, tag, |b| {
-            string(b, 1, key);
+            string(b, 1, key_);
             message(b, 2, |b| any_value(b, value));
         });
     };
-    let key_len = if key.is_empty() {
-        0
-    } else {
-        1 + encoded_len_varint(key.len() as u64) + key.len()
-    };
-    let len = key_len + 1 + encoded_len_varint(value_len as u64) + value_len;
-    encode_key(tag, WireType::LengthDelimited, b);
-    encode_varint(len as u64, b);
-    string(b, 1, key);
-    encode_key(2, WireType::LengthDelimited, b);
-    encode_varint(value_len as u64, b);
+    key(b, tag, LEN);
+    varint(b, (string_len(key_) + field_len(value_len)) as u64);
+    string(b, 1, key_);
+    key(b, 2, LEN);
+    varint(b, value_len as u64);
     any_value(b, value);
 }
 
 /// The encoded length of a scalar `AnyValue`; none for an array.
 fn scalar_len(value: &Value) -> Option<usize> {
     Some(match value {
-        Value::String(s) => 1 + encoded_len_varint(s.as_str().len() as u64) + s.as_str().len(),
+        Value::String(s) => field_len(s.as_str().len()),
         Value::Bool(_) => 2,
-        Value::I64(v) => 1 + encoded_len_varint(*v as u64),
+        Value::I64(v) => 1 + varint_len(*v as u64),
         Value::F64(_) => 9,
         _ => return None,
     })
@@ -233,39 +279,74 @@ fn any_value(b: &mut Vec<u8>, value: &Value) {
 }
 
 fn one_string(b: &mut Vec<u8>, s: &str) {
-    encode_key(1, WireType::LengthDelimited, b);
-    encode_varint(s.len() as u64, b);
-    b.extend_from_slice(s.as_bytes());
+    bytes_always(b, 1, s.as_bytes());
 }
 
 fn one_bool(b: &mut Vec<u8>, v: bool) {
-    encode_key(2, WireType::Varint, b);
-    encode_varint(u64::from(v), b);
+    key(b, 2, VARINT);
+    varint(b, u64::from(v));
 }
 
 fn one_i64(b: &mut Vec<u8>, v: i64) {
-    encode_key(3, WireType::Varint, b);
-    encode_varint(v as u64, b);
+    key(b, 3, VARINT);
+    varint(b, v as u64);
 }
 
 fn one_f64(b: &mut Vec<u8>, v: f64) {
-    encode_key(4, WireType::SixtyFourBit, b);
+    key(b, 4, I64);
     b.extend_from_slice(&v.to_le_bytes());
 }
 
 /// A length-delimited field whose body `body` writes: written in place,
-/// then its length is put in front of it.
+/// then its length is put in front of it. For what is rare or small
+/// (events, links, arrays); the rest computes its length first.
 fn message(b: &mut Vec<u8>, tag: u32, body: impl FnOnce(&mut Vec<u8>)) {
-    encode_key(tag, WireType::LengthDelimited, b);
+    key(b, tag, LEN);
     let start = b.len();
     body(b);
-    let len = b.len() - start;
-    let mut head = [0u8; 10];
-    let mut free = &mut head[..];
-    encode_varint(len as u64, &mut free);
-    let n = 10 - free.len();
-    b.extend_from_slice(&head[..n]);
-    b[start..].rotate_right(n);
+    let len = (b.len() - start) as u64;
+    varint(b, len);
+    b[start..].rotate_right(varint_len(len));
+}
+
+// Wire types.
+const VARINT: u8 = 0;
+const I64: u8 = 1;
+const LEN: u8 = 2;
+const I32: u8 = 5;
+
+fn key(b: &mut Vec<u8>, tag: u32, wire_type: u8) {
+    varint(b, u64::from(tag << 3 | u32::from(wire_type)));
+}
+
+/// A base-128 varint. Nearly every one written (keys, lengths) is one
+/// byte; prost's `encode_varint` went through `BufMut` a byte at a time
+/// and was the largest part of encoding.
+#[inline]
+fn varint(b: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        b.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    b.push(v as u8);
+}
+
+fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+/// The length of a length-delimited field (tag under 16) of `n` bytes.
+fn field_len(n: usize) -> usize {
+    1 + varint_len(n as u64) + n
+}
+
+/// The length of a string field: nothing when empty (proto3).
+fn string_len(s: &str) -> usize {
+    if s.is_empty() {
+        0
+    } else {
+        field_len(s.len())
+    }
 }
 
 /// The fields below follow proto3: a default value is not written.
@@ -275,29 +356,34 @@ fn string(b: &mut Vec<u8>, tag: u32, s: &str) {
 
 fn bytes(b: &mut Vec<u8>, tag: u32, v: &[u8]) {
     if !v.is_empty() {
-        encode_key(tag, WireType::LengthDelimited, b);
-        encode_varint(v.len() as u64, b);
-        b.extend_from_slice(v);
+        bytes_always(b, tag, v);
     }
 }
 
-fn varint(b: &mut Vec<u8>, tag: u32, v: u64) {
+/// A length-delimited field, written even when empty (a message, a oneof).
+fn bytes_always(b: &mut Vec<u8>, tag: u32, v: &[u8]) {
+    key(b, tag, LEN);
+    varint(b, v.len() as u64);
+    b.extend_from_slice(v);
+}
+
+fn uint(b: &mut Vec<u8>, tag: u32, v: u64) {
     if v != 0 {
-        encode_key(tag, WireType::Varint, b);
-        encode_varint(v, b);
+        key(b, tag, VARINT);
+        varint(b, v);
     }
 }
 
 fn fixed64(b: &mut Vec<u8>, tag: u32, v: u64) {
     if v != 0 {
-        encode_key(tag, WireType::SixtyFourBit, b);
+        key(b, tag, I64);
         b.extend_from_slice(&v.to_le_bytes());
     }
 }
 
 fn fixed32(b: &mut Vec<u8>, tag: u32, v: u32) {
     if v != 0 {
-        encode_key(tag, WireType::ThirtyTwoBit, b);
+        key(b, tag, I32);
         b.extend_from_slice(&v.to_le_bytes());
     }
 }
@@ -414,11 +500,26 @@ mod tests {
             .with_schema_url([], "https://opentelemetry.io/schemas/1.26.0")
             .build();
         let spans = spans(&resource);
-        let mut encoder = Encoder::new(&resource);
-        // Twice through the same encoder: what a batch leaves behind must
+        let encoder = Encoder::new(&resource);
+        let mut batch = Batch::default();
+        let mut fields = Vec::new();
+        // Twice through the same batch: what a batch leaves behind must
         // not show in the next.
-        let _ = encoder.encode(&mut spans.clone());
-        let ours = ExportTraceServiceRequest::decode(&*encoder.encode(&mut spans.clone()))
+        for _ in 0..2 {
+            batch.clear();
+            for s in &spans {
+                span(&mut fields, s);
+                batch.push(&s.instrumentation_scope, &fields);
+            }
+        }
+        assert_eq!(batch.len(), 3);
+        let request = encoder.request(&batch);
+        assert_eq!(
+            request.len(),
+            request.capacity(),
+            "written to its exact size"
+        );
+        let ours = ExportTraceServiceRequest::decode(&*request)
             .expect("our bytes decode as an ExportTraceServiceRequest");
         let theirs = ExportTraceServiceRequest {
             resource_spans: group_spans_by_resource_and_scope(

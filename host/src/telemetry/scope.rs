@@ -587,7 +587,7 @@ impl Scope {
         let status = self.status.load(Ordering::Relaxed);
         let failed = outcome != "ok";
         if let Some(mut span) = lock(&self.span).take() {
-            span.set_attribute(KeyValue::new("pb.outcome", outcome.to_string()));
+            span.set_attribute(KeyValue::new("pb.outcome", outcome_value(outcome)));
             // A count that is zero is left off (most invocations touch
             // few of the capabilities): smaller spans to build, send
             // and store.
@@ -663,6 +663,15 @@ impl Drop for Scope {
             let error = lock(&self.outcome).take().and_then(|(_, e)| e);
             self.finish("cancelled", error.as_deref());
         }
+    }
+}
+
+/// An outcome as an attribute value: the usual ones without an allocation.
+fn outcome_value(outcome: &str) -> opentelemetry::Value {
+    const USUAL: [&str; 4] = ["ok", "error", "timeout", "cancelled"];
+    match USUAL.iter().find(|&&u| u == outcome) {
+        Some(&u) => u.into(),
+        None => outcome.to_string().into(),
     }
 }
 

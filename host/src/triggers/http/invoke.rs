@@ -48,8 +48,12 @@ fn server_span<B>(runtime: &Runtime, function: &str, req: &Request<B>) -> Server
         runtime.telemetry(),
         req.headers(),
         || {
-            let route = route(function, req.uri().path());
-            format!("{} {route}", req.method())
+            let (method, route) = (req.method().as_str(), route(function, req.uri().path()));
+            let mut name = String::with_capacity(method.len() + 1 + route.len());
+            name.push_str(method);
+            name.push(' ');
+            name.push_str(&route);
+            name
         },
         || {
             // Room for the status code added at the end.
@@ -83,9 +87,9 @@ fn method_name(method: &http::Method) -> opentelemetry::Value {
     name.into()
 }
 
-fn route(function: &str, path: &str) -> String {
+fn route(function: &str, path: &str) -> std::borrow::Cow<'static, str> {
     if path.starts_with(super::FUNCTIONS_PREFIX) {
-        format!("{}{function}", super::FUNCTIONS_PREFIX)
+        format!("{}{function}", super::FUNCTIONS_PREFIX).into()
     } else {
         "/".into()
     }
