@@ -251,13 +251,21 @@ impl opentelemetry_sdk::trace::SpanProcessor for Queue {
             /// A span's encoding, before it is copied to the queue.
             static FIELDS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        FIELDS.with_borrow_mut(|fields| {
+        let queue = |fields: &mut Vec<u8>| {
             super::otlp::span(fields, &span);
             self.0.push(&span.instrumentation_scope, fields);
+        };
+        let reused = FIELDS.try_with(|fields| {
+            let mut fields = fields.borrow_mut();
+            queue(&mut fields);
             if fields.capacity() > 64 * 1024 {
                 *fields = Vec::new();
             }
         });
+        if reused.is_err() {
+            // A span that ends while its thread is exiting.
+            queue(&mut Vec::new());
+        }
         // `span` is freed here, on the thread that built it.
     }
 

@@ -13,7 +13,7 @@
 //! export task was freed there, and frees from another thread left the
 //! request threads' allocator caches empty. A traced Rust hello made 10
 //! more allocations a request, and with them every allocation of the
-//! request got 35% dearer (callgrind; see `bench/otel.sh`).
+//! request got 35% dearer (callgrind, `bench/otel-instructions.sh`).
 //!
 //! The messages written are exactly those `opentelemetry-proto` defines
 //! (field numbers in `opentelemetry/proto/trace/v1/trace.proto`); a unit
